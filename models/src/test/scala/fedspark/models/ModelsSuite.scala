@@ -1,0 +1,48 @@
+package fedspark.models
+
+import org.scalatest.funsuite.AnyFunSuite
+
+class ModelsSuite extends AnyFunSuite {
+
+  private def count(name: String): Long = Models.parameterCount(name, InputShape.MNIST, 10)
+
+  test("McMahan 2NN has exactly 199,210 parameters") {
+    assert(count("mcmahan-2nn") == 199210L)
+  }
+
+  test("McMahan CNN has exactly 1,663,370 parameters") {
+    assert(count("mcmahan-cnn") == 1663370L)
+  }
+
+  test("thesis 2NN (784-128-64-10) and LeNet-5 have their textbook counts") {
+    assert(count("thesis-2nn") == 784L * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10)
+    // conv 5x5x6 'same' (156), conv 5x5x16 (2,416), 400-120 (48,120), 120-84 (10,164), 84-10 (850)
+    assert(count("lenet5") == 156L + 2416 + 48120 + 10164 + 850)
+    assert(count("niid-cnn") == 156L + 2416 + 256 * 120 + 120 + 10164 + 850)
+    assert(count("logreg") == 7850L)
+  }
+
+  test("the same seed gives the same initial parameters, another seed others") {
+    val a = FlatParameters.of(Models.network("mcmahan-2nn", InputShape.MNIST, 10, 7L, 0.1))
+    val b = FlatParameters.of(Models.network("mcmahan-2nn", InputShape.MNIST, 10, 7L, 0.1))
+    val c = FlatParameters.of(Models.network("mcmahan-2nn", InputShape.MNIST, 10, 8L, 0.1))
+    assert(a.sameElements(b))
+    assert(!a.sameElements(c))
+    // PyTorch's default scale: weights within 1/sqrt(fan_in) of zero
+    assert(a.take(784 * 200).forall(w => math.abs(w) <= 1.0 / math.sqrt(784) + 1e-6))
+  }
+
+  test("flat parameters round-trip and reject a vector of the wrong length") {
+    val net = Models.network("thesis-2nn", InputShape.MNIST, 10, 1L, 0.1)
+    val values = Array.tabulate(net.numParams().toInt)(i => (i % 97) * 0.001f)
+    FlatParameters.set(net, values)
+    assert(FlatParameters.of(net).sameElements(values))
+    val error = intercept[IllegalArgumentException](FlatParameters.set(net, new Array[Float](3)))
+    assert(error.getMessage.contains("109386"))
+  }
+
+  test("an unknown model name is named in the error with the known ones") {
+    val error = intercept[IllegalArgumentException](count("resnet"))
+    assert(error.getMessage.contains("resnet") && error.getMessage.contains("mcmahan-2nn"))
+  }
+}
