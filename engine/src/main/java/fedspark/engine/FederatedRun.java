@@ -1,0 +1,101 @@
+package fedspark.engine;
+
+import java.io.Serializable;
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.PartitionPruningRDD;
+import org.apache.spark.rdd.RDD;
+
+import fedspark.data.ClientShard;
+import fedspark.models.FlatParameters;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * Federated training on Spark. One round is one Spark job over the sampled clients only:
+ * <ol>
+ *   <li>the driver samples m of K clients (seeded by the run seed and the round) and broadcasts the global parameters;</li>
+ *   <li>a stage with one task per sampled client (its partition; the others are pruned away, so they cost nothing)
+ *       runs the {@link ClientUpdate} on that client's cached shard;</li>
+ *   <li>a treeAggregate of {@link WeightedSum} returns sum(n_k * w_k) and n = sum(n_k) to the driver, which
+ *       divides: the n_k / n weighted average;</li>
+ *   <li>the {@link ServerStep} turns that average into the next global model, which is evaluated.</li>
+ * </ol>
+ */
+public final class FederatedRun {
+
+    private final JavaSparkContext jsc;
+    private final JavaRDD<ClientShard> shards;
+    private final int clients;
+    private final ModelSpec model;
+    private final TrainSettings settings;
+    private final Strategy strategy;
+    private final Evaluator evaluator;
+
+    /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShards}). */
+    public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings, Evaluator evaluator) {
+        this.jsc = jsc;
+        this.shards = shards;
+        this.clients = shards.getNumPartitions();
+        this.model = model;
+        this.settings = settings;
+        this.strategy = Strategy.of(settings, model);
+        this.evaluator = evaluator;
+    }
+
+    /** The initial global model: the model's own initialisation from the run seed. */
+    public float[] initialParameters() {
+        return FlatParameters.of(model.newNetwork(settings.seed()));
+    }
+
+    /** Runs rounds {@code firstRound .. settings.rounds()} from {@code global}; returns the final parameters. */
+    public float[] train(float[] global, int firstRound, Consumer<RoundMetrics> onRound) {
+        float[] current = global;
+        for (int round = firstRound; round <= settings.rounds(); round++) {
+            long start = System.nanoTime();
+            int[] sampled = ClientSampler.sample(clients, settings.sampledClients(clients), settings.seed(), round);
+            WeightedSum sum = aggregate(current, sampled, round);
+            if (sum.clients() == 0) {
+                throw new IllegalStateException("round " + round + ": every sampled client " + Arrays.toString(sampled)
+                        + " is empty; use a partitioning without empty clients");
+            }
+            current = strategy.serverStep().next(current, sum.average());
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Evaluation test = evaluator.evaluate(current);
+            onRound.accept(new RoundMetrics(round, sum.clients(), sum.examples(), sum.meanLoss(), test.loss(),
+                    test.accuracy(), seconds));
+        }
+        return current;
+    }
+
+    /** One round's Spark job: local updates on the sampled clients' partitions, then the weighted sum. */
+    WeightedSum aggregate(float[] global, int[] sampled, int round) {
+        Broadcast<float[]> parameters = jsc.broadcast(global);
+        try {
+            ClientUpdate update = strategy.clientUpdate();
+            RDD<ClientShard> chosen = PartitionPruningRDD.create(shards.rdd(), new IsSampled(sampled));
+            return chosen.toJavaRDD()
+                    .map(shard -> update.update(shard, parameters.value(), round))
+                    .treeAggregate(WeightedSum.empty(), WeightedSum::add, WeightedSum::merge, settings.aggregationDepth());
+        } finally {
+            parameters.destroy();
+        }
+    }
+
+    /** Keeps the partitions (clients) sampled this round. */
+    private static final class IsSampled extends AbstractFunction1<Object, Object> implements Serializable {
+        private final int[] sortedClients;
+
+        IsSampled(int[] sortedClients) {
+            this.sortedClients = sortedClients;
+        }
+
+        @Override
+        public Object apply(Object partition) {
+            return Arrays.binarySearch(sortedClients, (Integer) partition) >= 0;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package fedspark.engine;
+
+import java.io.Serializable;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+import fedspark.models.InputShape;
+import fedspark.models.Models;
+
+/** Which network a run trains: name, input shape, classes and the learning rate of its plain-SGD updater. */
+public record ModelSpec(String name, InputShape input, int classes, double learningRate) implements Serializable {
+
+    private static final ThreadLocal<Map<ModelSpec, MultiLayerNetwork>> NETWORKS = ThreadLocal.withInitial(HashMap::new);
+
+    /** A fresh network initialised from {@code seed}. */
+    public MultiLayerNetwork newNetwork(long seed) {
+        return Models.network(name, input, classes, seed, learningRate);
+    }
+
+    /**
+     * A network of this spec owned by the calling thread, built once per thread: an executor runs many
+     * client updates in a row and each one overwrites all parameters first.
+     */
+    public MultiLayerNetwork threadNetwork() {
+        return NETWORKS.get().computeIfAbsent(this, spec -> spec.newNetwork(0));
+    }
+}

@@ -1,0 +1,101 @@
+package fedspark.engine;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+
+import fedspark.data.BadInputException;
+import fedspark.data.HadoopFiles;
+import fedspark.models.FlatParameters;
+
+/**
+ * Everything one run writes, under one folder on any Hadoop file system: {@code config.conf} (the
+ * resolved configuration), {@code metrics.csv} (rewritten after every round, so a stopped run keeps its
+ * rows), {@code metrics/} (Parquet, at the end) and {@code model.zip} (the final DL4J model).
+ */
+public final class RunFolder {
+
+    private final Path root;
+    private final Configuration hadoop;
+    private final List<RoundMetrics> rows = new ArrayList<>();
+
+    private RunFolder(Path root, Configuration hadoop) {
+        this.root = root;
+        this.hadoop = hadoop;
+    }
+
+    /** Creates the folder; refuses one that already holds files, so no earlier run is overwritten. */
+    public static RunFolder create(Path root, Configuration hadoop) {
+        try {
+            FileSystem fs = root.getFileSystem(hadoop);
+            if (fs.exists(root) && fs.listStatus(root).length > 0) {
+                throw new BadInputException("run folder " + root + " already holds a run; choose another");
+            }
+            fs.mkdirs(root);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create run folder " + root, e);
+        }
+        return new RunFolder(root, hadoop);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public void writeConfig(String resolvedConfig) {
+        HadoopFiles.writeString(new Path(root, "config.conf"), resolvedConfig, hadoop);
+    }
+
+    public void addMetrics(RoundMetrics row) {
+        rows.add(row);
+        StringBuilder csv = new StringBuilder(RoundMetrics.CSV_HEADER).append('\n');
+        for (RoundMetrics r : rows) {
+            csv.append(r.csv()).append('\n');
+        }
+        HadoopFiles.writeString(new Path(root, "metrics.csv"), csv.toString(), hadoop);
+    }
+
+    public List<RoundMetrics> metrics() {
+        return List.copyOf(rows);
+    }
+
+    public void writeMetricsParquet(SparkSession spark) {
+        StructType schema = new StructType()
+                .add("round", DataTypes.IntegerType, false)
+                .add("clients", DataTypes.IntegerType, false)
+                .add("samples", DataTypes.LongType, false)
+                .add("train_loss", DataTypes.DoubleType, false)
+                .add("test_loss", DataTypes.DoubleType, false)
+                .add("test_accuracy", DataTypes.DoubleType, false)
+                .add("seconds", DataTypes.DoubleType, false);
+        List<Row> table = rows.stream().map(r -> RowFactory.create(r.round(), r.clients(), r.samples(), r.trainLoss(),
+                r.testLoss(), r.testAccuracy(), r.seconds())).toList();
+        spark.createDataFrame(table, schema).coalesce(1)
+                .write().mode(SaveMode.ErrorIfExists).parquet(new Path(root, "metrics").toString());
+    }
+
+    public void writeModel(ModelSpec model, float[] parameters) {
+        MultiLayerNetwork net = model.newNetwork(0);
+        FlatParameters.set(net, parameters);
+        Path file = new Path(root, "model.zip");
+        try (OutputStream out = file.getFileSystem(hadoop).create(file, false)) {
+            ModelSerializer.writeModel(net, out, false);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+}

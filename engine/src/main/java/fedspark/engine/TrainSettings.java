@@ -1,0 +1,74 @@
+package fedspark.engine;
+
+import java.io.Serializable;
+
+import com.typesafe.config.Config;
+
+/**
+ * The settings of a federated run, checked before any training starts.
+ *
+ * @param model           model name (see {@link fedspark.models.Models})
+ * @param rounds          communication rounds
+ * @param clientFraction  C: fraction of clients sampled each round; max(1, round(C*K)) clients, so C=0 means one
+ * @param localEpochs     E: passes over the local data per round
+ * @param batchSize       B: local minibatch size; {@link #WHOLE_SHARD} means the whole local set (B = inf)
+ * @param learningRate    client learning rate
+ * @param seed            seeds the initial model, client sampling and local batch order
+ * @param clientReturns   what a client sends: its model, or (FedSGD, E=1 and B=inf) its gradient
+ * @param aggregationDepth depth of the treeAggregate
+ */
+public record TrainSettings(String model, int rounds, double clientFraction, int localEpochs, int batchSize,
+                            double learningRate, long seed, ClientReturns clientReturns, int aggregationDepth)
+        implements Serializable {
+
+    public static final int WHOLE_SHARD = Integer.MAX_VALUE;
+
+    /** What a client sends back: the thesis's Algorithm 1 allows either. */
+    public enum ClientReturns { MODEL, GRADIENT }
+
+    public TrainSettings {
+        require(rounds >= 1, "train.rounds must be at least 1, got " + rounds);
+        require(clientFraction >= 0 && clientFraction <= 1, "train.C must be in [0, 1], got " + clientFraction);
+        require(localEpochs >= 1, "train.E must be at least 1, got " + localEpochs);
+        require(batchSize >= 1, "train.B must be at least 1 or inf, got " + batchSize);
+        require(learningRate > 0 && Double.isFinite(learningRate), "train.lr must be positive, got " + learningRate);
+        require(aggregationDepth >= 1, "train.aggregation-depth must be at least 1, got " + aggregationDepth);
+        require(clientReturns == ClientReturns.MODEL || (localEpochs == 1 && batchSize == WHOLE_SHARD),
+                "train.client-returns = gradient is FedSGD: it needs E = 1 and B = inf, got E = " + localEpochs
+                        + ", B = " + (batchSize == WHOLE_SHARD ? "inf" : batchSize));
+    }
+
+    /** Reads the {@code train} block and the model name. */
+    public static TrainSettings fromConfig(String model, Config train) {
+        String b = train.getString("B").trim();
+        int batch;
+        if (b.equals("inf")) {
+            batch = WHOLE_SHARD;
+        } else {
+            try {
+                batch = Integer.parseInt(b);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("train.B must be a positive integer or inf, got '" + b + "'");
+            }
+        }
+        String returns = train.getString("client-returns");
+        ClientReturns clientReturns = switch (returns) {
+            case "model" -> ClientReturns.MODEL;
+            case "gradient" -> ClientReturns.GRADIENT;
+            default -> throw new IllegalArgumentException("train.client-returns must be model or gradient, got '" + returns + "'");
+        };
+        return new TrainSettings(model, train.getInt("rounds"), train.getDouble("C"), train.getInt("E"), batch,
+                train.getDouble("lr"), train.getLong("seed"), clientReturns, train.getInt("aggregation-depth"));
+    }
+
+    /** Clients sampled per round out of {@code clients}: max(1, round(C*K)). */
+    public int sampledClients(int clients) {
+        return (int) Math.max(1, Math.min(clients, Math.round(clientFraction * clients)));
+    }
+
+    private static void require(boolean condition, String message) {
+        if (!condition) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

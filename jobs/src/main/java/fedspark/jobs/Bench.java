@@ -1,0 +1,133 @@
+package fedspark.jobs;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SparkSession;
+
+import com.typesafe.config.Config;
+
+import fedspark.data.BadInputException;
+import fedspark.engine.RoundMetrics;
+import fedspark.engine.TrainSettings;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Runs one experiment through fedspark and through the peer script (a plain single-process PyTorch
+ * FedAvg loop) in the same sitting, with the same data, split, model, C, E, B, lr and rounds, and
+ * prints the median seconds per round of each, the accuracy at the last round, and their ratio.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Seconds per round of an experiment in fedspark and in the PyTorch peer, run in the same sitting.")
+final class Bench implements Callable<Integer> {
+
+    @CommandLine.Mixin
+    FedSpark.ExperimentOptions options;
+
+    @Option(names = "--peer", paramLabel = "SCRIPT", description = "the peer script (default: ${DEFAULT-VALUE})")
+    File peer = new File("../shared/bench/torch_fedavg.py");
+
+    @Option(names = "--python", paramLabel = "PYTHON", description = "interpreter with torch (default: ${DEFAULT-VALUE})")
+    String python = "/usr/bin/python3";
+
+    @Option(names = "--peer-threads", description = "torch threads for the peer (default: ${DEFAULT-VALUE}, its fastest here)")
+    int peerThreads = 1;
+
+    /** Median seconds per round and accuracy at the last round of one system. */
+    record Result(String system, double medianSeconds, double lastAccuracy, int rounds) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Experiment experiment = options.load();
+        List<String> peerCommand = peerCommand(experiment.config());
+        Result ours;
+        try (SparkSession spark = experiment.spark()) {
+            Path runDir = new Path(experiment.config().getString("output.runs"), "bench-" + experiment.config().getString("name")
+                    + "-" + System.currentTimeMillis());
+            Experiment.Trained trained = experiment.train(spark, runDir, FedSpark::say);
+            List<RoundMetrics> rows = trained.folder().metrics();
+            ours = new Result("fedspark (" + spark.sparkContext().master() + ")",
+                    median(rows.stream().mapToDouble(RoundMetrics::seconds).toArray()),
+                    rows.get(rows.size() - 1).testAccuracy(), rows.size());
+        }
+        FedSpark.say("peer: " + String.join(" ", peerCommand));
+        Result theirs = runPeer(peerCommand);
+        FedSpark.say("");
+        FedSpark.say(String.format(Locale.ROOT, "%-28s %16s %14s", "system", "median s/round", "accuracy@last"));
+        for (Result r : List.of(ours, theirs)) {
+            FedSpark.say(String.format(Locale.ROOT, "%-28s %16.3f %14.4f", r.system(), r.medianSeconds(), r.lastAccuracy()));
+        }
+        FedSpark.say(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f", ours.medianSeconds() / theirs.medianSeconds()));
+        return 0;
+    }
+
+    List<String> peerCommand(Config c) {
+        if (!peer.isFile()) {
+            throw new BadInputException("peer script not found: " + peer + " (set --peer)");
+        }
+        if (!c.getString("data.source.format").equals("idx")) {
+            throw new BadInputException("the peer reads IDX files only; data.source.format is " + c.getString("data.source.format"));
+        }
+        String model = switch (c.getString("model")) {
+            case "mcmahan-2nn" -> "2nn";
+            case "mcmahan-cnn" -> "cnn";
+            case "niid-cnn" -> "niid-cnn";
+            default -> throw new BadInputException("the peer has no model like " + c.getString("model"));
+        };
+        String scheme = c.getString("partition.scheme");
+        if (!scheme.equals("iid") && !scheme.equals("shards")) {
+            throw new BadInputException("the peer has no partition scheme like " + scheme);
+        }
+        TrainSettings t = TrainSettings.fromConfig(c.getString("model"), c.getConfig("train"));
+        if (t.clientReturns() != TrainSettings.ClientReturns.MODEL) {
+            throw new BadInputException("the peer's clients return models only");
+        }
+        return List.of(python, peer.getPath(), "--data", c.getString("data.source.path"), "--model", model,
+                "--split", scheme, "--K", c.getString("partition.clients"),
+                "--shards-per-client", c.getString("partition.shards-per-client"),
+                "--C", Double.toString(t.clientFraction()), "--E", Integer.toString(t.localEpochs()),
+                "--B", t.batchSize() == TrainSettings.WHOLE_SHARD ? "0" : Integer.toString(t.batchSize()),
+                "--lr", Double.toString(t.learningRate()), "--rounds", Integer.toString(t.rounds()),
+                "--seed", Long.toString(t.seed()), "--threads", Integer.toString(peerThreads));
+    }
+
+    static Result runPeer(List<String> command) throws IOException, InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+        builder.environment().put("OMP_NUM_THREADS", "1");
+        Process process = builder.start();
+        List<double[]> rows = new ArrayList<>();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line = out.readLine(); line != null; line = out.readLine()) {
+                FedSpark.say("peer " + line);
+                if (!line.isEmpty() && Character.isDigit(line.charAt(0))) {
+                    String[] f = line.split(",");
+                    rows.add(new double[] {Double.parseDouble(f[5]), Double.parseDouble(f[6])});
+                }
+            }
+        }
+        int exit = process.waitFor();
+        if (exit != 0 || rows.isEmpty()) {
+            throw new IllegalStateException("the peer failed (exit " + exit + ", " + rows.size() + " rounds): " + String.join(" ", command));
+        }
+        return new Result("peer (PyTorch, 1 process)", median(rows.stream().mapToDouble(r -> r[1]).toArray()),
+                rows.get(rows.size() - 1)[0], rows.size());
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        java.util.Arrays.sort(sorted);
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+}

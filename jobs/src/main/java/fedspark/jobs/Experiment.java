@@ -1,0 +1,178 @@
+package fedspark.jobs;
+
+import java.io.File;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValue;
+
+import fedspark.data.BadInputException;
+import fedspark.data.CanonicalTable;
+import fedspark.data.HadoopFiles;
+import fedspark.data.DatasetInfo;
+import fedspark.data.MnistSource;
+import fedspark.engine.ClientShards;
+import fedspark.engine.Evaluator;
+import fedspark.engine.FederatedRun;
+import fedspark.engine.ModelSpec;
+import fedspark.engine.RunFolder;
+import fedspark.engine.TrainSettings;
+import fedspark.models.InputShape;
+import fedspark.partition.PartitionInfo;
+import fedspark.partition.PartitionWriter;
+import fedspark.partition.Partitioner;
+import fedspark.partition.Partitioners;
+
+/**
+ * One experiment configuration and its three stages: prepare (source to canonical Parquet), partition
+ * (canonical table to one directory per client) and train. Each stage reuses what an earlier one wrote.
+ */
+public final class Experiment {
+
+    private final Config config; // the resolved `fedspark` block
+
+    public Experiment(Config config) {
+        this.config = config;
+    }
+
+    /** Reads an experiment file, applies {@code key=value} overrides (keys relative to fedspark) over it and the defaults. */
+    public static Experiment load(File file, List<String> overrides) {
+        if (!file.isFile()) {
+            throw new BadInputException("missing configuration file: " + file);
+        }
+        Config override = ConfigFactory.empty();
+        for (String setting : overrides) {
+            int eq = setting.indexOf('=');
+            if (eq <= 0) {
+                throw new BadInputException("--set takes key=value, got '" + setting + "'");
+            }
+            override = ConfigFactory.parseString("fedspark." + setting.substring(0, eq).trim() + " = " + setting.substring(eq + 1).trim())
+                    .withFallback(override);
+        }
+        Config all = override.withFallback(ConfigFactory.parseFile(file)).withFallback(ConfigFactory.defaultReference()).resolve();
+        return new Experiment(all.getConfig("fedspark"));
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public String render() {
+        return config.atPath("fedspark").root().render(ConfigRenderOptions.defaults().setOriginComments(false));
+    }
+
+    /** A Spark session for this experiment: the configured master unless one is set already (spark-submit). */
+    public SparkSession spark() {
+        SparkSession.Builder builder = SparkSession.builder().appName("fedspark " + config.getString("name"));
+        for (Map.Entry<String, ConfigValue> e : config.getConfig("spark.conf").entrySet()) {
+            builder.config(e.getKey().replace("\"", ""), e.getValue().unwrapped().toString());
+        }
+        if (System.getProperty("spark.master") == null) {
+            builder.master(config.getString("spark.master"));
+        }
+        return builder.getOrCreate();
+    }
+
+    public Path preparedTable(String split) {
+        return new Path(config.getString("data.prepared"), split);
+    }
+
+    public Partitioner partitioner() {
+        return Partitioners.fromConfig(config.getConfig("partition"));
+    }
+
+    public Path partitionedData() {
+        return new Path(new Path(config.getString("data.prepared"), "partitions"), partitioner().id());
+    }
+
+    /** Writes the canonical tables unless they exist. */
+    public void prepare(SparkSession spark, Consumer<String> log) {
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        if (HadoopFiles.exists(new Path(preparedTable("test"), DatasetInfo.FILE), hadoop)) {
+            log.accept("prepared data: " + config.getString("data.prepared") + " (exists)");
+            return;
+        }
+        String format = config.getString("data.source.format");
+        if (!format.equals("idx")) {
+            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx");
+        }
+        Path out = new Path(config.getString("data.prepared"));
+        if (HadoopFiles.exists(out, hadoop)) {
+            throw new BadInputException("data.prepared " + out + " exists but is incomplete (no test/" + DatasetInfo.FILE
+                    + "); remove it or choose another folder");
+        }
+        MnistSource.prepare(spark, new Path(config.getString("data.source.path")), out);
+        log.accept("prepared data: " + out);
+    }
+
+    /** Writes the partitioning unless it exists; returns what it holds. */
+    public PartitionInfo partition(SparkSession spark, Consumer<String> log) {
+        prepare(spark, log);
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Path root = partitionedData();
+        if (PartitionWriter.isComplete(root, hadoop)) {
+            log.accept("partitioned data: " + root + " (exists)");
+            return PartitionInfo.read(root, hadoop);
+        }
+        if (HadoopFiles.exists(root, hadoop)) {
+            throw new BadInputException("partitioned data " + root + " exists but is incomplete (no " + PartitionInfo.FILE
+                    + "); remove it to partition again");
+        }
+        long start = System.nanoTime();
+        PartitionInfo info = PartitionWriter.write(spark, preparedTable("train"), partitioner(), root);
+        log.accept(String.format("partitioned data: %s (%d clients, %.1f s)", root, info.clients(), (System.nanoTime() - start) / 1e9));
+        return info;
+    }
+
+    /** What a training run leaves: its folder and the final global parameters. */
+    public record Trained(RunFolder folder, float[] parameters) {
+    }
+
+    /** Prepares and partitions if needed, then trains. */
+    public Trained train(SparkSession spark, Path runDir, Consumer<String> log) {
+        TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
+        PartitionInfo info = partition(spark, log);
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        DatasetInfo dataset = info.dataset();
+        ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(), settings.learningRate());
+        List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
+                .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
+        Evaluator evaluator = new Evaluator(model, testRows);
+
+        Path root = runDir != null ? runDir : new Path(config.getString("output.runs"),
+                config.getString("name") + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        RunFolder folder = RunFolder.create(root, hadoop);
+        folder.writeConfig(render());
+        log.accept(String.format("run folder: %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
+                root, settings.model(), info.clients(), settings.sampledClients(info.clients()), settings.clientFraction(),
+                settings.localEpochs(), settings.batchSize() == TrainSettings.WHOLE_SHARD ? "inf" : settings.batchSize(),
+                settings.learningRate(), settings.rounds()));
+
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        var shards = ClientShards.load(jsc, partitionedData(), info.clients(), dataset.features(), dataset.classes());
+        try {
+            FederatedRun run = new FederatedRun(jsc, shards, model, settings, evaluator);
+            float[] result = run.train(run.initialParameters(), 1, row -> {
+                folder.addMetrics(row);
+                log.accept(row.progress(settings.rounds()));
+            });
+            folder.writeMetricsParquet(spark);
+            folder.writeModel(model, result);
+            return new Trained(folder, result);
+        } finally {
+            shards.unpersist(false);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package fedspark.jobs;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SparkSession;
+
+import fedspark.data.BadInputException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The command line: {@code fedspark <prepare|partition|train|bench> conf/experiment.conf [--set key=value ...]}. */
+@Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
+        description = "Federated-learning experiments on Apache Spark.",
+        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, Bench.class})
+public final class FedSpark implements Runnable {
+
+    /** The options every subcommand takes: the experiment file and overrides. */
+    static class ExperimentOptions {
+        @Parameters(index = "0", paramLabel = "CONF", description = "experiment configuration (HOCON), e.g. conf/quickstart.conf")
+        File conf;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override a setting, e.g. --set train.rounds=5 (repeatable)")
+        List<String> overrides = new ArrayList<>();
+
+        Experiment load() {
+            return Experiment.load(conf, overrides);
+        }
+    }
+
+    static void say(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+
+    @Command(name = "prepare", mixinStandardHelpOptions = true,
+            description = "Read the data source into canonical Parquet tables (label int, features array<float>).")
+    static final class Prepare implements Callable<Integer> {
+        @CommandLine.Mixin
+        ExperimentOptions options;
+
+        @Override
+        public Integer call() {
+            Experiment experiment = options.load();
+            try (SparkSession spark = experiment.spark()) {
+                experiment.prepare(spark, FedSpark::say);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "partition", mixinStandardHelpOptions = true,
+            description = "Assign every training example to a client and write one directory per client.")
+    static final class Partition implements Callable<Integer> {
+        @CommandLine.Mixin
+        ExperimentOptions options;
+
+        @Override
+        public Integer call() {
+            Experiment experiment = options.load();
+            try (SparkSession spark = experiment.spark()) {
+                experiment.partition(spark, FedSpark::say);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Run a federated experiment (preparing and partitioning the data first if needed).")
+    static final class Train implements Callable<Integer> {
+        @CommandLine.Mixin
+        ExperimentOptions options;
+
+        @Option(names = "--run-dir", paramLabel = "DIR", description = "run folder (default: <output.runs>/<name>-<timestamp>)")
+        String runDir;
+
+        @Override
+        public Integer call() {
+            Experiment experiment = options.load();
+            try (SparkSession spark = experiment.spark()) {
+                Experiment.Trained trained = experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say);
+                say("done: " + trained.folder().root());
+            }
+            return 0;
+        }
+    }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** The user's mistake behind an exception, if it is one (Spark wraps what a task throws). */
+    static Throwable badInput(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof BadInputException || t instanceof IllegalArgumentException || t instanceof com.typesafe.config.ConfigException) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    public static void main(String[] args) {
+        CommandLine cli = new CommandLine(new FedSpark());
+        // Bad input is the user's to fix: one clear line, no stack trace.
+        cli.setExecutionExceptionHandler((e, line, parsed) -> {
+            Throwable bad = badInput(e);
+            if (bad == null) {
+                throw e;
+            }
+            line.getErr().println("fedspark: " + bad.getMessage());
+            return 2;
+        });
+        System.exit(cli.execute(args));
+    }
+}
