@@ -27,7 +27,11 @@ public final class GradientClientUpdate implements ClientUpdate {
         net.setInput(all.getFeatures());
         net.setLabels(all.getLabels());
         net.computeGradientAndScore();
+        // DL4J's backward pass sums over the examples (its updater divides by the batch size): take the mean.
         float[] gradient = net.gradient().gradient().toFloatVector();
+        for (int i = 0; i < gradient.length; i++) {
+            gradient[i] /= n;
+        }
         return new ClientResult(shard.client(), n, gradient, net.score() * n, n);
     }
 }

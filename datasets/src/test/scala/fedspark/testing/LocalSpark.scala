@@ -1,0 +1,30 @@
+package fedspark.testing
+
+import java.nio.file.{Files, Path}
+
+import org.apache.spark.sql.SparkSession
+import org.scalatest.{BeforeAndAfterAll, Suite}
+
+/** A local[2] Spark session for a suite, and a temporary folder removed after it. */
+trait LocalSpark extends BeforeAndAfterAll { self: Suite =>
+
+  @transient lazy val spark: SparkSession = SparkSession.builder()
+    .master("local[2]")
+    .appName(getClass.getSimpleName)
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "4")
+    .getOrCreate()
+
+  lazy val scratch: Path = Files.createTempDirectory("fedspark-test-")
+
+  /** A path under the scratch folder that does not exist yet. */
+  def fresh(name: String): String = scratch.resolve(name + "-" + System.nanoTime()).toString
+
+  override def afterAll(): Unit = {
+    try spark.stop()
+    finally {
+      TestData.deleteRecursively(scratch)
+      super.afterAll()
+    }
+  }
+}

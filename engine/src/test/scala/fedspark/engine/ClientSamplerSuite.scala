@@ -1,0 +1,44 @@
+package fedspark.engine
+
+import org.scalatest.funsuite.AnyFunSuite
+
+class ClientSamplerSuite extends AnyFunSuite {
+
+  test("m distinct clients in range, sorted, fixed by seed and round") {
+    for (round <- 1 to 50) {
+      val ids = ClientSampler.sample(100, 10, 7L, round)
+      assert(ids.length == 10 && ids.distinct.length == 10 && ids.forall(k => k >= 0 && k < 100))
+      assert(ids.toSeq == ids.sorted.toSeq)
+      assert(ClientSampler.sample(100, 10, 7L, round).sameElements(ids))
+    }
+    assert(!ClientSampler.sample(100, 10, 7L, 1).sameElements(ClientSampler.sample(100, 10, 7L, 2)))
+    assert(!ClientSampler.sample(100, 10, 7L, 1).sameElements(ClientSampler.sample(100, 10, 8L, 1)))
+  }
+
+  test("every client is about equally likely") {
+    val counts = new Array[Int](20)
+    for (round <- 1 to 4000; k <- ClientSampler.sample(20, 5, 1L, round)) counts(k) += 1
+    // expected 1000 each; a binomial standard deviation is about 27
+    assert(counts.forall(c => math.abs(c - 1000) < 150), counts.mkString(","))
+  }
+
+  test("C maps to max(1, round(C*K)) clients") {
+    def settings(c: Double) = new TrainSettings("logreg", 1, c, 1, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2)
+    assert(settings(0.0).sampledClients(100) == 1)
+    assert(settings(0.1).sampledClients(100) == 10)
+    assert(settings(1.0).sampledClients(100) == 100)
+    assert(settings(0.1).sampledClients(3) == 1)
+  }
+
+  test("impossible settings are refused with the setting named") {
+    def error(f: => Any) = intercept[IllegalArgumentException](f).getMessage
+    assert(error(new TrainSettings("logreg", 0, 0.1, 1, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2)).contains("train.rounds"))
+    assert(error(new TrainSettings("logreg", 1, 1.5, 1, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2)).contains("train.C"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 0, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2)).contains("train.E"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 1, 10, -1, 0L, TrainSettings.ClientReturns.MODEL, 2)).contains("train.lr"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 5, 10, 0.1, 0L, TrainSettings.ClientReturns.GRADIENT, 2)).contains("E = 1 and B = inf"))
+    val badB = com.typesafe.config.ConfigFactory.parseString(
+      "rounds = 1, C = 0.1, E = 1, B = ten, lr = 0.1, seed = 0, client-returns = model, aggregation-depth = 2")
+    assert(error(TrainSettings.fromConfig("logreg", badB)).contains("train.B"))
+  }
+}

@@ -1,0 +1,150 @@
+package fedspark.engine
+
+import scala.collection.mutable.ArrayBuffer
+import scala.collection.JavaConverters._
+
+import org.apache.hadoop.fs.Path
+import org.apache.spark.api.java.JavaSparkContext
+import org.apache.spark.scheduler.{SparkListener, SparkListenerStageCompleted}
+import org.apache.spark.sql.Row
+import org.nd4j.linalg.api.buffer.DataType
+import org.nd4j.linalg.dataset.DataSet
+import org.nd4j.linalg.factory.Nd4j
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.{CanonicalTable, ClientLayout, ClientShard}
+import fedspark.models.{FlatParameters, InputShape}
+import fedspark.testing.{LocalSpark, TestData}
+
+class FederatedRunSuite extends AnyFunSuite with LocalSpark {
+
+  private val side = 8
+  private val classes = 4
+  private val d = side * side
+
+  /** Writes clients of the given sizes in the layout training reads; returns its root. */
+  private def layout(sizes: Seq[Int], seed: Long): String = {
+    val clientOf = sizes.zipWithIndex.flatMap { case (size, k) => Seq.fill(size)(k) }.toArray
+    val table = TestData.table(spark, sizes.sum, side, classes, seed)
+    val rows = table.rdd.zipWithIndex().map { case (r, i) => Row(r.getInt(0), r.get(1), clientOf(i.toInt)) }
+    val root = fresh("clients")
+    spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
+      .write.partitionBy(CanonicalTable.CLIENT).parquet(root)
+    root
+  }
+
+  private lazy val testRows = TestData.table(spark, 200, side, classes, 99L).collectAsList()
+
+  private def settings(rounds: Int, c: Double, e: Int, b: Int, lr: Double, seed: Long,
+                       returns: TrainSettings.ClientReturns = TrainSettings.ClientReturns.MODEL, depth: Int = 2) =
+    new TrainSettings("mcmahan-2nn", rounds, c, e, b, lr, seed, returns, depth)
+
+  /** Trains on the layout at `root` with K clients; returns the final parameters and the metrics. */
+  private def train(root: String, clients: Int, s: TrainSettings): (Array[Float], Seq[RoundMetrics]) = {
+    val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
+    val model = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
+    val shards = ClientShards.load(jsc, new Path(root), clients, d, classes)
+    try {
+      val run = new FederatedRun(jsc, shards, model, s, new Evaluator(model, testRows))
+      val metrics = ArrayBuffer[RoundMetrics]()
+      val result = run.train(run.initialParameters(), 1, m => metrics += m)
+      (result, metrics.toSeq)
+    } finally shards.unpersist(false)
+  }
+
+  private def shard(root: String, client: Int): ClientShard =
+    ClientLayout.read(new Path(root), client, d, classes, spark.sparkContext.hadoopConfiguration)
+
+  /** A DL4J data set of the given examples of a shard, built here independently of the engine. */
+  private def dataSet(shards: Seq[ClientShard], picks: Seq[(Int, Int)]): DataSet = {
+    val x = new Array[Float](picks.size * d)
+    val y = new Array[Float](picks.size * classes)
+    for (((s, i), row) <- picks.zipWithIndex) {
+      System.arraycopy(shards(s).features, i * d, x, row * d, d)
+      y(row * classes + shards(s).labels()(i)) = 1f
+    }
+    new DataSet(Nd4j.create(x, Array(picks.size.toLong, d.toLong), DataType.FLOAT),
+      Nd4j.create(y, Array(picks.size.toLong, classes.toLong), DataType.FLOAT))
+  }
+
+  test("FedAvg with one client, C=1, E=1 equals plain minibatch SGD over the same batches") {
+    val root = layout(Seq(95), 11L) // 95: the last batch of each epoch is partial
+    val s = settings(rounds = 3, c = 1.0, e = 1, b = 10, lr = 0.1, seed = 5L)
+    val (federated, _) = train(root, 1, s)
+
+    val net = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate).newNetwork(s.seed)
+    val local = shard(root, 0)
+    for (round <- 1 to 3) {
+      val order = LocalBatches.order(local.size, s.seed, round, 0, 0)
+      order.grouped(10).foreach(batch => net.fit(dataSet(Seq(local), batch.map(i => (0, i)).toSeq)))
+    }
+    val difference = FlatParameters.maxAbsDifference(federated, FlatParameters.of(net))
+    assert(difference <= 1e-6, s"max abs parameter difference $difference")
+  }
+
+  test("FedSGD with C=1 equals full-batch gradient descent, whether clients return models or gradients") {
+    val sizes = Seq(20, 35, 50)
+    val root = layout(sizes, 12L)
+    val lr = 0.2
+    val net = new ModelSpec("mcmahan-2nn", InputShape.ofFlatSize(d), classes, lr).newNetwork(3L)
+    val shards = sizes.indices.map(shard(root, _))
+    val pooled = dataSet(shards, shards.indices.flatMap(s => (0 until shards(s).size).map(i => (s, i))))
+    for (_ <- 1 to 4) net.fit(pooled)
+    for (returns <- TrainSettings.ClientReturns.values()) {
+      val (federated, metrics) = train(root, 3, settings(4, 1.0, 1, TrainSettings.WHOLE_SHARD, lr, 3L, returns))
+      val difference = FlatParameters.maxAbsDifference(federated, FlatParameters.of(net))
+      assert(difference <= 1e-6, s"$returns: max abs parameter difference $difference")
+      assert(metrics.forall(m => m.clients == 3 && m.samples == 105))
+    }
+  }
+
+  test("two runs with one seed give identical parameters, whatever the aggregation tree; another seed differs") {
+    val root = layout(Seq(30, 12, 41, 25, 8, 33), 13L)
+    val (a, metricsA) = train(root, 6, settings(3, 0.5, 2, 7, 0.1, 21L))
+    val (b, metricsB) = train(root, 6, settings(3, 0.5, 2, 7, 0.1, 21L, depth = 4))
+    val (c, _) = train(root, 6, settings(3, 0.5, 2, 7, 0.1, 22L))
+    assert(a.sameElements(b))
+    def withoutTime(m: RoundMetrics) = (m.round, m.clients, m.samples, m.trainLoss, m.testLoss, m.testAccuracy)
+    assert(metricsA.map(withoutTime) == metricsB.map(withoutTime))
+    assert(!a.sameElements(c))
+  }
+
+  test("a round schedules tasks for the sampled clients only") {
+    val clients = 400
+    val root = layout(Seq.fill(clients)(2), 14L)
+    val taskCounts = ArrayBuffer[Int]()
+    val listener = new SparkListener {
+      override def onStageCompleted(event: SparkListenerStageCompleted): Unit = {
+        val info = event.stageInfo
+        if (info.rddInfos.exists(_.name.startsWith("client shards"))) taskCounts.synchronized(taskCounts += info.numTasks)
+      }
+    }
+    spark.sparkContext.addSparkListener(listener)
+    try train(root, clients, settings(3, 0.005, 1, 2, 0.1, 1L)) // m = max(1, round(0.005 * 400)) = 2
+    finally spark.sparkContext.removeSparkListener(listener)
+    Thread.sleep(200) // the listener bus is asynchronous
+    assert(taskCounts.synchronized(taskCounts.toList) == List(2, 2, 2))
+  }
+
+  test("FedAvg learns the generated task and reports one metrics row per round") {
+    val root = layout(Seq.fill(10)(60), 15L)
+    val (_, metrics) = train(root, 10, settings(5, 0.3, 2, 10, 0.1, 2L))
+    assert(metrics.map(_.round) == (1 to 5))
+    assert(metrics.forall(m => m.clients == 3 && m.samples == 180))
+    assert(metrics.last.testAccuracy > 0.8, metrics.mkString("\n"))
+    assert(metrics.last.trainLoss < metrics.head.trainLoss)
+  }
+
+  test("a round whose sampled clients are all empty fails with a clear error") {
+    val root = layout(Seq(5), 16L) // clients 1 and 2 have no directory: empty
+    val error = intercept[IllegalStateException](train(root, 3, settings(2, 0.0, 1, 5, 0.1, 1L)))
+    assert(error.getMessage.contains("empty") || error.getMessage.contains("no client"))
+  }
+
+  test("the evaluator refuses a test set whose labels or widths do not fit the model") {
+    val model = new ModelSpec("logreg", InputShape.ofFlatSize(d), 2, 0.1)
+    val error = intercept[fedspark.data.BadInputException](new Evaluator(model, testRows))
+    assert(error.getMessage.contains("out of range"))
+    assert(testRows.asScala.nonEmpty)
+  }
+}

@@ -1,0 +1,55 @@
+package fedspark.engine
+
+import org.scalatest.funsuite.AnyFunSuite
+
+class WeightedSumSuite extends AnyFunSuite {
+
+  private def result(client: Int, n: Long, values: Float*) = new ClientResult(client, n, values.toArray, 0.5 * n, n)
+
+  test("the weighted average equals a hand computation for clients of different sizes") {
+    val sum = WeightedSum.empty()
+      .add(result(0, 1, 1.0f, -2.0f, 0.25f))
+      .add(result(1, 3, 2.0f, 0.0f, 0.5f))
+      .add(result(2, 6, -1.0f, 4.0f, 0.125f))
+    // (1*1 + 3*2 + 6*-1) / 10 = 0.1; (1*-2 + 0 + 6*4) / 10 = 2.2; (0.25 + 1.5 + 0.75) / 10 = 0.25
+    val average = sum.average()
+    assert(math.abs(average(0) - 0.1) < 1e-7)
+    assert(math.abs(average(1) - 2.2) < 1e-7)
+    assert(average(2) == 0.25f)
+    assert(sum.examples() == 10 && sum.clients() == 3)
+    assert(math.abs(sum.meanLoss() - 0.5) < 1e-6)
+  }
+
+  test("merging partial sums in any order gives the same bits") {
+    val random = new scala.util.Random(3)
+    val results = (0 until 12).map(k => result(k, 1 + random.nextInt(500), Array.fill(50)(random.nextGaussian().toFloat * 0.1f): _*))
+    def fold(order: Seq[Int], split: Int) = {
+      val (a, b) = order.splitAt(split)
+      val left = a.foldLeft(WeightedSum.empty())((s, i) => s.add(results(i)))
+      val right = b.foldLeft(WeightedSum.empty())((s, i) => s.add(results(i)))
+      if (split % 2 == 0) left.merge(right).average() else right.merge(left).average()
+    }
+    val reference = fold(results.indices, 0)
+    for (seed <- 1 to 20) {
+      val order = new scala.util.Random(seed).shuffle(results.indices.toList)
+      assert(fold(order, seed % 12).sameElements(reference), s"order $order")
+    }
+  }
+
+  test("empty clients carry no weight and an all-empty round is an error") {
+    val sum = WeightedSum.empty().add(new ClientResult(0, 0, new Array[Float](0), 0, 0)).add(result(1, 2, 3.0f))
+    assert(sum.average().toSeq == Seq(3.0f) && sum.clients() == 1)
+    assert(intercept[IllegalStateException](WeightedSum.empty().average()).getMessage.contains("no client"))
+  }
+
+  test("non-finite values and out-of-range sums are reported, never averaged") {
+    assert(intercept[ArithmeticException](WeightedSum.empty().add(result(4, 2, Float.NaN))).getMessage.contains("client 4"))
+    val huge = intercept[ArithmeticException](WeightedSum.empty().add(result(0, 1L << 20, 1e9f)))
+    assert(huge.getMessage.contains("fixed-point range"))
+  }
+
+  test("vectors of different lengths are refused") {
+    val sum = WeightedSum.empty().add(result(0, 1, 1f, 2f))
+    assert(intercept[IllegalStateException](sum.add(result(1, 1, 1f))).getMessage.contains("client 1"))
+  }
+}

@@ -1,0 +1,68 @@
+package fedspark.partition
+
+import org.apache.hadoop.fs.Path
+import org.apache.spark.sql.functions.{col, countDistinct}
+import org.scalatest.funsuite.AnyFunSuite
+
+import com.typesafe.config.ConfigFactory
+
+import fedspark.data.{ClientLayout, DatasetInfo}
+import fedspark.testing.{LocalSpark, TestData}
+
+class PartitionersSuite extends AnyFunSuite with LocalSpark {
+
+  private lazy val table = TestData.table(spark, 600, 4, 10, 3L).cache()
+
+  private def sizes(p: Partitioner): Map[Int, Long] =
+    p.assign(table).groupBy("client").count().collect().map(r => r.getInt(0) -> r.getLong(1)).toMap
+
+  test("IID gives K clients of equal size and every example to exactly one client") {
+    val assigned = new IidPartitioner(12, 5L).assign(table)
+    val counts = assigned.groupBy("client").count().collect().map(_.getLong(1))
+    assert(counts.length == 12 && counts.forall(_ == 50L))
+    // the multiset of examples is unchanged: nothing lost, nothing duplicated
+    val before = table.collect().map(r => (r.getInt(0), r.getSeq[Float](1))).toSeq.sortBy(_.toString)
+    val after = assigned.collect().map(r => (r.getInt(0), r.getSeq[Float](1))).toSeq.sortBy(_.toString)
+    assert(before == after)
+  }
+
+  test("the same seed gives the same assignment, another seed another") {
+    def assignment(seed: Long) = new IidPartitioner(6, seed).assign(table)
+      .collect().map(r => (r.getSeq[Float](1).mkString(","), r.getInt(2))).toMap
+    assert(assignment(1L) == assignment(1L))
+    assert(assignment(1L) != assignment(2L))
+  }
+
+  test("shards give each client s shards of n / (K s) examples, and few labels") {
+    val shards = new ShardPartitioner(10, 2, 4L)
+    assert(sizes(shards).values.forall(_ == 60L))
+    val labelsPerClient = shards.assign(table).groupBy("client").agg(countDistinct(col("label")))
+      .collect().map(_.getLong(1))
+    // 20 shards of 30 over 10 labels of about 60 each: a shard spans at most 2 labels, a client at most 4
+    assert(labelsPerClient.forall(_ <= 4))
+    assert(labelsPerClient.sum.toDouble / labelsPerClient.length < 3.0)
+  }
+
+  test("impossible settings are refused with the setting named") {
+    assert(intercept[IllegalArgumentException](new IidPartitioner(0, 1L)).getMessage.contains("partition.clients"))
+    assert(intercept[IllegalArgumentException](new IidPartitioner(601, 1L).assign(table)).getMessage.contains("601"))
+    assert(intercept[IllegalArgumentException](new ShardPartitioner(400, 2, 1L).assign(table)).getMessage.contains("800"))
+    val unknown = ConfigFactory.parseString("scheme = banana, clients = 3, seed = 0")
+    assert(intercept[IllegalArgumentException](Partitioners.fromConfig(unknown)).getMessage.contains("banana"))
+  }
+
+  test("the writer lays out one directory per client with its statistics and info") {
+    val source = TestData.writeTable(spark, fresh("table"), 90, 4, 3, 8L)
+    val root = fresh("partitioned")
+    val info = PartitionWriter.write(spark, new Path(source), new IidPartitioner(9, 0L), new Path(root))
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    assert(info == PartitionInfo.read(new Path(root), hadoop))
+    assert(info.dataset() == new DatasetInfo(90, 16, 3))
+    assert(PartitionWriter.isComplete(new Path(root), hadoop))
+    val shard = ClientLayout.read(new Path(root), 4, 16, 3, hadoop)
+    assert(shard.size() == 10 && shard.features().length == 160)
+    val statistics = spark.read.parquet(root + "/" + PartitionWriter.CLIENT_STATISTICS)
+    assert(statistics.groupBy().sum("count").first().getLong(0) == 90L)
+    assert(ClientLayout.read(new Path(root), 42, 16, 3, hadoop).size() == 0)
+  }
+}
