@@ -4,6 +4,8 @@ import java.io.Serializable;
 
 import com.typesafe.config.Config;
 
+import fedspark.models.Models;
+
 /**
  * The settings of a federated run, checked before any training starts.
  *
@@ -27,6 +29,7 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
     public enum ClientReturns { MODEL, GRADIENT }
 
     public TrainSettings {
+        require(Models.names().contains(model), "unknown model '" + model + "'; known models: " + String.join(", ", Models.names()));
         require(rounds >= 1, "train.rounds must be at least 1, got " + rounds);
         require(clientFraction >= 0 && clientFraction <= 1, "train.C must be in [0, 1], got " + clientFraction);
         require(localEpochs >= 1, "train.E must be at least 1, got " + localEpochs);

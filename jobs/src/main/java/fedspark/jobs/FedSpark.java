@@ -109,6 +109,11 @@ public final class FedSpark implements Runnable {
     }
 
     public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line, with bad input reported as one clear line and exit code 2. */
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new FedSpark());
         // Bad input is the user's to fix: one clear line, no stack trace.
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
@@ -119,6 +124,6 @@ public final class FedSpark implements Runnable {
             line.getErr().println("fedspark: " + bad.getMessage());
             return 2;
         });
-        System.exit(cli.execute(args));
+        return cli;
     }
 }

@@ -3,6 +3,7 @@ package fedspark.models;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -17,6 +18,8 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
@@ -89,7 +92,7 @@ public final class Models {
         NeuralNetConfiguration.Builder base = new NeuralNetConfiguration.Builder()
                 .seed(seed)
                 .dataType(DataType.FLOAT)
-                .weightInit(WeightInit.UNIFORM)
+                .weightInit(WeightInit.UNIFORM) // redrawn reproducibly by initialize()
                 .biasInit(0.0)
                 .updater(updater)
                 .miniBatch(true);
@@ -100,7 +103,33 @@ public final class Models {
     public static MultiLayerNetwork network(String name, InputShape in, int classes, long seed, IUpdater updater) {
         MultiLayerNetwork net = new MultiLayerNetwork(configuration(name, in, classes, seed, updater));
         net.init();
+        initialize(net, seed);
         return net;
+    }
+
+    /**
+     * Draws every weight from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (what DL4J's WeightInit.UNIFORM draws) and sets
+     * biases to zero, from a Java generator seeded by the model seed and the parameter's index. DL4J's own
+     * initialisation gives other values in every JVM for the same seed (1.0.0-M2.1, measured), which would
+     * make runs irreproducible.
+     */
+    private static void initialize(MultiLayerNetwork net, long seed) {
+        int index = 0;
+        for (Map.Entry<String, INDArray> parameter : net.paramTable().entrySet()) {
+            INDArray view = parameter.getValue();
+            float[] values = new float[(int) view.length()];
+            if (!parameter.getKey().endsWith("_b")) {
+                long[] shape = view.shape(); // dense [in, out]; convolution [out, in, kh, kw]
+                long fanIn = shape.length == 4 ? shape[1] * shape[2] * shape[3] : shape[0];
+                double bound = 1.0 / Math.sqrt(fanIn);
+                SplittableRandom random = new SplittableRandom(seed * 1_000_003L + index);
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = (float) ((2 * random.nextDouble() - 1) * bound);
+                }
+            }
+            net.setParam(parameter.getKey(), Nd4j.create(values, view.shape(), view.dataType()));
+            index++;
+        }
     }
 
     /** An initialised network trained by plain SGD at {@code learningRate}. */

@@ -32,6 +32,17 @@ class ModelsSuite extends AnyFunSuite {
     assert(a.take(784 * 200).forall(w => math.abs(w) <= 1.0 / math.sqrt(784) + 1e-6))
   }
 
+  test("the same seed gives the same initial parameters in another JVM") {
+    for (name <- Seq("mcmahan-2nn", "lenet5")) {
+      val java = System.getProperty("java.home") + "/bin/java"
+      val child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        "fedspark.models.PrintInitialParameters", name, "11").redirectErrorStream(false).start()
+      val printed = scala.io.Source.fromInputStream(child.getInputStream).getLines().toList.last
+      assert(child.waitFor() == 0)
+      assert(printed == PrintInitialParameters.digest(name, 11L), name)
+    }
+  }
+
   test("flat parameters round-trip and reject a vector of the wrong length") {
     val net = Models.network("thesis-2nn", InputShape.MNIST, 10, 1L, 0.1)
     val values = Array.tabulate(net.numParams().toInt)(i => (i % 97) * 0.001f)

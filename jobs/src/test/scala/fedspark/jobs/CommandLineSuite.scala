@@ -1,0 +1,110 @@
+package fedspark.jobs
+
+import java.io.{File, PrintWriter, StringWriter}
+import java.nio.file.{Files, Paths}
+
+import org.deeplearning4j.util.ModelSerializer
+import org.scalatest.BeforeAndAfterAll
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.models.FlatParameters
+import fedspark.testing.TestData
+
+/** The jobs as a user runs them: an experiment file, the command line, a run folder. */
+class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
+
+  private val scratch = Files.createTempDirectory("fedspark-jobs-")
+  private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
+
+  override def afterAll(): Unit = TestData.deleteRecursively(scratch)
+
+  private def experiment(name: String, body: String): File = {
+    val file = scratch.resolve(name + ".conf").toFile
+    Files.writeString(file.toPath,
+      s"""fedspark {
+         |  name = $name
+         |  model = mcmahan-2nn
+         |  data { source { format = idx, path = "$idx" }, prepared = "$scratch/prepared" }
+         |  output.runs = "$scratch/runs"
+         |  spark.master = "local[2]"
+         |  partition { scheme = iid, clients = 6, seed = 0 }
+         |  train { rounds = 3, C = 0.5, E = 2, B = 10, lr = 0.1, seed = 4 }
+         |  $body
+         |}""".stripMargin)
+    file
+  }
+
+  /** Runs the command line; returns the exit code and what it printed as an error. */
+  private def fedspark(args: String*): (Int, String) = {
+    val errors = new StringWriter()
+    val cli = FedSpark.commandLine()
+    cli.setErr(new PrintWriter(errors, true))
+    val code = cli.execute(args: _*)
+    (code, errors.toString)
+  }
+
+  private def parameters(runDir: String): Array[Float] =
+    FlatParameters.of(ModelSerializer.restoreMultiLayerNetwork(new File(runDir, "model.zip")))
+
+  test("train prepares, partitions and trains, writing config, metrics and model to the run folder") {
+    val runDir = s"$scratch/runs/first"
+    val (code, errors) = fedspark("train", experiment("first", "").getPath, "--run-dir", runDir)
+    assert(code == 0, errors)
+    val csv = Files.readAllLines(Paths.get(runDir, "metrics.csv"))
+    assert(csv.get(0) == "round,clients,samples,train_loss,test_loss,test_accuracy,seconds")
+    assert(csv.size() == 4 && csv.get(3).startsWith("3,3,120,"))
+    assert(new File(runDir, "metrics").list().exists(_.endsWith(".parquet")))
+    val config = Files.readString(Paths.get(runDir, "config.conf"))
+    assert(config.contains("rounds") && config.contains("client-returns"))
+    assert(parameters(runDir).length == 64 * 200 + 200 + 200 * 200 + 200 + 200 * 4 + 4)
+    assert(new File(s"$scratch/prepared/partitions/iid-k6-seed0/client=5").isDirectory)
+  }
+
+  test("the same experiment and seed give the same model; another seed another") {
+    val conf = experiment("again", "").getPath
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/a")._1 == 0)
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/b")._1 == 0)
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/c", "--set", "train.seed=5")._1 == 0)
+    assert(parameters(s"$scratch/runs/a").sameElements(parameters(s"$scratch/runs/b")))
+    assert(!parameters(s"$scratch/runs/a").sameElements(parameters(s"$scratch/runs/c")))
+  }
+
+  test("FedSGD and the pathological shard split run from configuration alone") {
+    val conf = experiment("fedsgd", "partition { scheme = shards, shards-per-client = 2 }\n train { E = 1, B = inf, client-returns = gradient }")
+    val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/fedsgd")
+    assert(code == 0, errors)
+    assert(new File(s"$scratch/prepared/partitions/shards-k6-s2-seed0").isDirectory)
+  }
+
+  test("bad settings and files fail with one clear line naming them, before any training") {
+    val conf = experiment("bad", "").getPath
+    val missing = fedspark("train", s"$scratch/nothing.conf")
+    assert(missing._1 == 2 && missing._2.contains("missing configuration file"))
+    val fraction = fedspark("train", conf, "--set", "train.C=1.5")
+    assert(fraction._1 == 2 && fraction._2.contains("train.C must be in [0, 1]"), fraction._2)
+    val model = fedspark("train", conf, "--set", "model=resnet")
+    assert(model._1 == 2 && model._2.contains("unknown model 'resnet'"), model._2)
+    val fedsgd = fedspark("train", conf, "--set", "train.client-returns=gradient")
+    assert(fedsgd._1 == 2 && fedsgd._2.contains("E = 1 and B = inf"), fedsgd._2)
+    val source = fedspark("train", conf, "--set", s"""data.source.path="$scratch/nowhere"""", "--set", s"""data.prepared="$scratch/p2"""")
+    assert(source._1 == 2 && source._2.contains("missing file"), source._2)
+    assert(!new File(s"$scratch/runs").list().exists(_.startsWith("bad-")), "no run folder for a run that never started")
+  }
+
+  test("an existing run folder is never overwritten") {
+    val runDir = s"$scratch/runs/kept"
+    new File(runDir).mkdirs()
+    Files.writeString(Paths.get(runDir, "metrics.csv"), "precious")
+    val (code, errors) = fedspark("train", experiment("kept", "").getPath, "--run-dir", runDir)
+    assert(code == 2 && errors.contains("already holds a run"), errors)
+    assert(Files.readString(Paths.get(runDir, "metrics.csv")) == "precious")
+  }
+
+  test("--help lists the commands") {
+    val out = new StringWriter()
+    val cli = FedSpark.commandLine()
+    cli.setOut(new PrintWriter(out, true))
+    assert(cli.execute("--help") == 0)
+    Seq("prepare", "partition", "train", "bench").foreach(c => assert(out.toString.contains(c)))
+  }
+}
