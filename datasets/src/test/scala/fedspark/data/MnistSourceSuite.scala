@@ -1,0 +1,89 @@
+package fedspark.data
+
+import java.io.File
+import java.nio.file.Files
+
+import org.apache.hadoop.conf.Configuration
+import org.apache.hadoop.fs.Path
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.testing.{LocalSpark, TestData}
+
+class MnistSourceSuite extends AnyFunSuite with LocalSpark {
+
+  private val hadoop = new Configuration()
+
+  private def write(name: String, bytes: Array[Byte]): Path = {
+    val file = new File(fresh(name))
+    Files.write(file.toPath, bytes)
+    new Path(file.getPath)
+  }
+
+  private def badInput(f: => Any): String = intercept[BadInputException](f).getMessage
+
+  test("reads gzipped and plain IDX files alike, pixels scaled to [0, 1]") {
+    val (pixels, labels) = TestData.images(5, 4, 3, 7L)
+    val plainImages = write("images", TestData.idxBytes(IdxFile.IMAGES_MAGIC, Seq(5, 4, 4), pixels))
+    val gzLabels = write("labels.gz", TestData.gzip(TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(5), labels)))
+    val rows = MnistSource.read(plainImages, gzLabels, hadoop)
+    assert(rows.size == 5)
+    assert(rows.get(2).getInt(0) == labels(2))
+    val features = rows.get(2).get(1).asInstanceOf[Array[Float]]
+    assert(features.length == 16)
+    assert(features(3) == (pixels(2 * 16 + 3) & 0xFF) / 255.0f)
+    assert(features.forall(v => v >= 0f && v <= 1f))
+  }
+
+  test("a wrong magic number is named with the file") {
+    val labels = write("labels", TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(2), Array[Byte](1, 2)))
+    val message = badInput(IdxFile.read(labels, IdxFile.IMAGES_MAGIC, hadoop))
+    assert(message.contains("wrong magic number 0x00000801") && message.contains(labels.toString))
+  }
+
+  test("a truncated file says how many values the header promised") {
+    val images = write("images", TestData.idxBytes(IdxFile.IMAGES_MAGIC, Seq(3, 4, 4), new Array[Byte](40)))
+    val message = badInput(IdxFile.read(images, IdxFile.IMAGES_MAGIC, hadoop))
+    assert(message.contains("truncated") && message.contains("48") && message.contains("40"))
+    val gzipCut = TestData.gzip(TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(100), new Array[Byte](100)))
+    val cut = write("cut.gz", gzipCut.take(gzipCut.length - 12))
+    assert(badInput(IdxFile.read(cut, IdxFile.LABELS_MAGIC, hadoop)).contains("truncated"))
+    val headerOnly = write("short", Array[Byte](0, 0, 8))
+    assert(badInput(IdxFile.read(headerOnly, IdxFile.LABELS_MAGIC, hadoop)).contains("truncated"))
+  }
+
+  test("an image/label count mismatch names both files and counts") {
+    val (pixels, labels) = TestData.images(4, 2, 2, 1L)
+    val images = write("images", TestData.idxBytes(IdxFile.IMAGES_MAGIC, Seq(4, 2, 2), pixels))
+    val fewer = write("labels", TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(3), labels.take(3)))
+    val message = badInput(MnistSource.read(images, fewer, hadoop))
+    assert(message.contains("count mismatch") && message.contains("4 images") && message.contains("3 labels"))
+  }
+
+  test("a missing file is named") {
+    val dir = new File(fresh("empty"))
+    dir.mkdirs()
+    val message = badInput(MnistSource.prepare(spark, new Path(dir.getPath), new Path(fresh("out"))))
+    assert(message.contains("missing file") && message.contains("train-images-idx3-ubyte"))
+  }
+
+  test("prepare writes the canonical tables and their shape") {
+    val dir = TestData.writeIdxFolder(new File(fresh("idx")), train = 60, test = 20)
+    val out = fresh("prepared")
+    MnistSource.prepare(spark, new Path(dir.getPath), new Path(out))
+    val train = spark.read.parquet(out + "/train")
+    assert(train.schema("label").dataType.simpleString == "int")
+    assert(train.schema("features").dataType.simpleString == "array<float>")
+    assert(train.count() == 60 && spark.read.parquet(out + "/test").count() == 20)
+    assert(DatasetInfo.read(new Path(out, "train"), hadoop) == new DatasetInfo(60, 64, 4))
+  }
+
+  test("a test label the training set never had is refused before anything is written") {
+    val dir = TestData.writeIdxFolder(new File(fresh("idx")), train = 30, test = 10, classes = 3)
+    Files.write(new File(dir, "t10k-labels-idx1-ubyte.gz").toPath,
+      TestData.gzip(TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(10), Array.fill[Byte](10)(7))))
+    val out = fresh("prepared")
+    val message = badInput(MnistSource.prepare(spark, new Path(dir.getPath), new Path(out)))
+    assert(message.contains("label 7") && message.contains("out of range"))
+    assert(!new File(out).exists())
+  }
+}
