@@ -8,11 +8,13 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 import fedspark.models.InputShape;
 import fedspark.models.Models;
+import org.nd4j.linalg.learning.config.Sgd;
 
 /** Which network a run trains: name, input shape, classes and the learning rate of its plain-SGD updater. */
 public record ModelSpec(String name, InputShape input, int classes, double learningRate) implements Serializable {
 
     private static final ThreadLocal<Map<ModelSpec, MultiLayerNetwork>> NETWORKS = ThreadLocal.withInitial(HashMap::new);
+    private static final ThreadLocal<Map<ModelSpec, LocalTrainer>> LEAN_TRAINERS = ThreadLocal.withInitial(HashMap::new);
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
@@ -25,5 +27,19 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
      */
     public MultiLayerNetwork threadNetwork() {
         return NETWORKS.get().computeIfAbsent(this, spec -> spec.newNetwork(0));
+    }
+
+    /** True when the lean local step covers every layer of this model. */
+    public boolean hasLeanStep() {
+        return DenseTrainer.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
+    }
+
+    /** The calling thread's local trainer: the lean step where it covers the model and {@code step} allows, else DL4J's fit(). */
+    public LocalTrainer threadTrainer(TrainSettings.LocalStep step) {
+        if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
+            return LEAN_TRAINERS.get().computeIfAbsent(this,
+                    spec -> new DenseTrainer(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+        }
+        return new Dl4jTrainer(threadNetwork(), classes);
     }
 }

@@ -1,10 +1,6 @@
 package fedspark.engine;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.dataset.DataSet;
-
 import fedspark.data.ClientShard;
-import fedspark.models.FlatParameters;
 
 /**
  * FedAvg's ClientUpdate (McMahan et al., Algorithm 1): E epochs of minibatch SGD with batch B and the
@@ -17,12 +13,14 @@ public final class SgdClientUpdate implements ClientUpdate {
     private final int localEpochs;
     private final int batchSize;
     private final long seed;
+    private final TrainSettings.LocalStep localStep;
 
-    public SgdClientUpdate(ModelSpec model, int localEpochs, int batchSize, long seed) {
+    public SgdClientUpdate(ModelSpec model, int localEpochs, int batchSize, long seed, TrainSettings.LocalStep localStep) {
         this.model = model;
         this.localEpochs = localEpochs;
         this.batchSize = batchSize;
         this.seed = seed;
+        this.localStep = localStep;
     }
 
     @Override
@@ -31,8 +29,8 @@ public final class SgdClientUpdate implements ClientUpdate {
         if (n == 0) {
             return new ClientResult(shard.client(), 0, new float[0], 0, 0);
         }
-        MultiLayerNetwork net = model.threadNetwork();
-        FlatParameters.set(net, global);
+        LocalTrainer trainer = model.threadTrainer(localStep);
+        trainer.setParameters(global);
         int b = Math.min(batchSize, n);
         double lossSum = 0;
         long lossCount = 0;
@@ -40,12 +38,10 @@ public final class SgdClientUpdate implements ClientUpdate {
             int[] order = LocalBatches.order(n, seed, round, shard.client(), epoch);
             for (int from = 0; from < n; from += b) {
                 int to = Math.min(n, from + b);
-                DataSet batch = Batches.of(shard, order, from, to, model.classes());
-                net.fit(batch);
-                lossSum += net.score() * (to - from);
+                lossSum += trainer.step(shard, order, from, to) * (to - from);
                 lossCount += to - from;
             }
         }
-        return new ClientResult(shard.client(), n, FlatParameters.of(net), lossSum, lossCount);
+        return new ClientResult(shard.client(), n, trainer.parameters(), lossSum, lossCount);
     }
 }

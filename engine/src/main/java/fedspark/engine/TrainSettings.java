@@ -18,15 +18,21 @@ import fedspark.models.Models;
  * @param seed            seeds the initial model, client sampling and local batch order
  * @param clientReturns   what a client sends: its model, or (FedSGD, E=1 and B=inf) its gradient
  * @param aggregationDepth depth of the treeAggregate
+ * @param localStep       how clients compute an SGD step: {@code AUTO} takes the lean step where it covers the
+ *                        model (checked against DL4J by a test) and DL4J's fit() elsewhere; {@code DL4J} always fit()
  */
 public record TrainSettings(String model, int rounds, double clientFraction, int localEpochs, int batchSize,
-                            double learningRate, long seed, ClientReturns clientReturns, int aggregationDepth)
+                            double learningRate, long seed, ClientReturns clientReturns, int aggregationDepth,
+                            LocalStep localStep)
         implements Serializable {
 
     public static final int WHOLE_SHARD = Integer.MAX_VALUE;
 
     /** What a client sends back: the thesis's Algorithm 1 allows either. */
     public enum ClientReturns { MODEL, GRADIENT }
+
+    /** Which implementation computes a client's SGD steps. */
+    public enum LocalStep { AUTO, DL4J }
 
     public TrainSettings {
         require(Models.names().contains(model), "unknown model '" + model + "'; known models: " + String.join(", ", Models.names()));
@@ -60,8 +66,14 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
             case "gradient" -> ClientReturns.GRADIENT;
             default -> throw new IllegalArgumentException("train.client-returns must be model or gradient, got '" + returns + "'");
         };
+        String step = train.getString("local-step");
+        LocalStep localStep = switch (step) {
+            case "auto" -> LocalStep.AUTO;
+            case "dl4j" -> LocalStep.DL4J;
+            default -> throw new IllegalArgumentException("train.local-step must be auto or dl4j, got '" + step + "'");
+        };
         return new TrainSettings(model, train.getInt("rounds"), train.getDouble("C"), train.getInt("E"), batch,
-                train.getDouble("lr"), train.getLong("seed"), clientReturns, train.getInt("aggregation-depth"));
+                train.getDouble("lr"), train.getLong("seed"), clientReturns, train.getInt("aggregation-depth"), localStep);
     }
 
     /** Clients sampled per round out of {@code clients}: max(1, round(C*K)). */

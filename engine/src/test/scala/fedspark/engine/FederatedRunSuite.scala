@@ -36,8 +36,9 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
   private lazy val testRows = TestData.table(spark, 200, side, classes, 99L).collectAsList()
 
   private def settings(rounds: Int, c: Double, e: Int, b: Int, lr: Double, seed: Long,
-                       returns: TrainSettings.ClientReturns = TrainSettings.ClientReturns.MODEL, depth: Int = 2) =
-    new TrainSettings("mcmahan-2nn", rounds, c, e, b, lr, seed, returns, depth)
+                       returns: TrainSettings.ClientReturns = TrainSettings.ClientReturns.MODEL, depth: Int = 2,
+                       step: TrainSettings.LocalStep = TrainSettings.LocalStep.AUTO) =
+    new TrainSettings("mcmahan-2nn", rounds, c, e, b, lr, seed, returns, depth, step)
 
   /** Trains on the layout at `root` with K clients; returns the final parameters and the metrics. */
   private def train(root: String, clients: Int, s: TrainSettings): (Array[Float], Seq[RoundMetrics]) = {
@@ -67,9 +68,9 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
       Nd4j.create(y, Array(picks.size.toLong, classes.toLong), DataType.FLOAT))
   }
 
-  test("FedAvg with one client, C=1, E=1 equals plain minibatch SGD over the same batches") {
+  for (step <- TrainSettings.LocalStep.values()) test(s"FedAvg with one client, C=1, E=1 equals plain minibatch SGD over the same batches ($step step)") {
     val root = layout(Seq(95), 11L) // 95: the last batch of each epoch is partial
-    val s = settings(rounds = 3, c = 1.0, e = 1, b = 10, lr = 0.1, seed = 5L)
+    val s = settings(rounds = 3, c = 1.0, e = 1, b = 10, lr = 0.1, seed = 5L, step = step)
     val (federated, _) = train(root, 1, s)
 
     val net = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate).newNetwork(s.seed)
