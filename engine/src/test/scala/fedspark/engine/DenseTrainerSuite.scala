@@ -1,0 +1,55 @@
+package fedspark.engine
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.ClientShard
+import fedspark.models.{FlatParameters, InputShape}
+
+/** The lean dense step against DL4J's own fit(), the reference for the models' math. */
+class DenseTrainerSuite extends AnyFunSuite {
+
+  private def shard(n: Int, seed: Long): ClientShard = {
+    val random = new scala.util.Random(seed)
+    new ClientShard(3, 784, Array.fill(n * 784)(random.nextFloat()), Array.fill(n)(random.nextInt(10)))
+  }
+
+  /** A whole client update (E epochs of minibatch SGD) through both steps; the largest parameter difference. */
+  private def difference(model: String, batch: Int, epochs: Int, lr: Double): (Double, Double) = {
+    val spec = new ModelSpec(model, InputShape.MNIST, 10, lr)
+    val data = shard(130, 5L) // 130: every epoch ends with a partial batch
+    val global = FlatParameters.of(spec.newNetwork(9L))
+    def update(step: TrainSettings.LocalStep) =
+      new SgdClientUpdate(spec, epochs, batch, 4L, step).update(data, global, 1)
+    val lean = update(TrainSettings.LocalStep.AUTO)
+    val reference = update(TrainSettings.LocalStep.DL4J)
+    val moved = FlatParameters.maxAbsDifference(reference.vector, global)
+    assert(math.abs(lean.lossSum - reference.lossSum) / reference.lossSum < 1e-5)
+    (FlatParameters.maxAbsDifference(lean.vector, reference.vector), moved)
+  }
+
+  // Float sums in another order differ in the last bits; over a client update these stay below 1e-5,
+  // while the update itself moves parameters by about 1e-1: the two compute the same SGD.
+  private val tolerance = 1e-5
+
+  for ((model, batch) <- Seq(("mcmahan-2nn", 10), ("mcmahan-2nn", 50), ("thesis-2nn", 10), ("logreg", 10))) {
+    test(s"$model, B=$batch, E=5: the lean client update equals DL4J's within $tolerance") {
+      val (diff, moved) = difference(model, batch, 5, 0.05)
+      assert(diff <= tolerance, s"max abs parameter difference $diff (the update moved parameters by up to $moved)")
+      assert(moved > 1e-2)
+      info(f"max abs parameter difference $diff%.2e; the update moved parameters by up to $moved%.2e")
+    }
+  }
+
+  test("the lean step covers the dense models and leaves convolutional ones to DL4J") {
+    def lean(model: String) = new ModelSpec(model, InputShape.MNIST, 10, 0.1).hasLeanStep()
+    assert(Seq("mcmahan-2nn", "thesis-2nn", "logreg").forall(lean))
+    assert(!Seq("mcmahan-cnn", "lenet5", "niid-cnn").exists(lean))
+  }
+
+  test("a shard of the wrong width is refused") {
+    val spec = new ModelSpec("logreg", InputShape.MNIST, 10, 0.1)
+    val trainer = spec.threadTrainer(TrainSettings.LocalStep.AUTO)
+    val narrow = new ClientShard(1, 10, new Array[Float](20), Array(0, 1))
+    assert(intercept[IllegalArgumentException](trainer.step(narrow, Array(0, 1), 0, 2)).getMessage.contains("10 features"))
+  }
+}
