@@ -27,9 +27,9 @@ class DenseTrainerSuite extends AnyFunSuite {
     (FlatParameters.maxAbsDifference(lean.vector, reference.vector), moved)
   }
 
-  // Float sums in another order differ in the last bits; over a client update these stay below 1e-5,
+  // Float sums in another order differ in the last bits (measured: at most 3.4e-8 over these updates),
   // while the update itself moves parameters by about 1e-1: the two compute the same SGD.
-  private val tolerance = 1e-5
+  private val tolerance = 1e-6
 
   for ((model, batch) <- Seq(("mcmahan-2nn", 10), ("mcmahan-2nn", 50), ("thesis-2nn", 10), ("logreg", 10))) {
     test(s"$model, B=$batch, E=5: the lean client update equals DL4J's within $tolerance") {
