@@ -131,9 +131,10 @@ public final class Experiment {
                     + "); remove it to partition again");
         }
         long start = System.nanoTime();
-        PartitionInfo info = PartitionWriter.write(spark, preparedTable("train"), partitioner(), root);
-        log.accept(String.format("partitioned data: %s (%d clients, %.1f s)", root, info.clients(), (System.nanoTime() - start) / 1e9));
-        return info;
+        PartitionWriter.Written written = PartitionWriter.write(spark, preparedTable("train"), partitioner(), root);
+        log.accept(String.format("partitioned data: %s (%.1f s)", root, (System.nanoTime() - start) / 1e9));
+        log.accept("  " + written.statistics().summary().line());
+        return written.info();
     }
 
     /** What a training run leaves: its folder and the final global parameters. */

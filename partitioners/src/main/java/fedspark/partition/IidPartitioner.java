@@ -1,10 +1,6 @@
 package fedspark.partition;
 
-import java.util.List;
-
-import org.apache.spark.sql.Column;
-
-/** IID: a seeded shuffle cut into K clients whose sizes differ by at most one. */
+/** IID: one seeded shuffle cut into K clients whose sizes differ by at most one. */
 public final class IidPartitioner extends RankedPartitioner {
 
     public IidPartitioner(int clients, long seed) {
@@ -17,12 +13,16 @@ public final class IidPartitioner extends RankedPartitioner {
     }
 
     @Override
-    protected List<Column> sortPrefix() {
-        return List.of();
+    protected boolean groupsByLabel() {
+        return false;
     }
 
     @Override
-    protected int clientOfRank(long rank, long n) {
-        return (int) (rank * clients / n);
+    protected SegmentPlan plan(long[] labelCounts) {
+        long n = total(labelCounts);
+        if (n < clients) {
+            throw new IllegalArgumentException("cannot split " + n + " examples into " + clients + " non-empty clients");
+        }
+        return SegmentPlan.single(n, allClients(), SegmentPlan.even(n, clients));
     }
 }

@@ -12,16 +12,16 @@ import org.apache.spark.sql.SparkSession;
 import fedspark.data.CanonicalTable;
 import fedspark.data.DatasetInfo;
 import fedspark.data.HadoopFiles;
+import fedspark.partition.stats.PartitionPlots;
+import fedspark.partition.stats.PartitionStatistics;
 
 /**
  * Writes a partitioning in the layout training reads ({@link fedspark.data.ClientLayout}): one
- * directory per client with one file in it, the per-client statistics in {@code _clients}, and
+ * directory per client with one file in it, the statistics ({@code _clients}, {@code _summary}) and
+ * pictures ({@code _label_heatmap.png}, {@code _client_sizes.png}) beside them, and
  * {@link PartitionInfo} last, so a partitioning without it is known to be incomplete.
  */
 public final class PartitionWriter {
-
-    /** Per-client statistics table: client, n, label. */
-    public static final String CLIENT_STATISTICS = "_clients";
 
     private PartitionWriter() {
     }
@@ -31,7 +31,11 @@ public final class PartitionWriter {
         return HadoopFiles.exists(new Path(root, PartitionInfo.FILE), hadoop);
     }
 
-    public static PartitionInfo write(SparkSession spark, Path table, Partitioner partitioner, Path root) {
+    /** What {@link #write} leaves: the partitioning's info and its statistics. */
+    public record Written(PartitionInfo info, PartitionStatistics statistics) {
+    }
+
+    public static Written write(SparkSession spark, Path table, Partitioner partitioner, Path root) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         DatasetInfo dataset = DatasetInfo.read(table, hadoop);
         Dataset<Row> assigned = partitioner.assign(spark.read().parquet(table.toString()));
@@ -41,13 +45,20 @@ public final class PartitionWriter {
                 .partitionBy(CanonicalTable.CLIENT)
                 .parquet(root.toString());
         // Statistics from the written data, so they describe exactly what training will read.
-        spark.read().parquet(root.toString())
-                .groupBy(CanonicalTable.CLIENT, CanonicalTable.LABEL).count()
-                .orderBy(CanonicalTable.CLIENT, CanonicalTable.LABEL)
-                .coalesce(1)
-                .write().mode(SaveMode.ErrorIfExists).parquet(new Path(root, CLIENT_STATISTICS).toString());
-        PartitionInfo info = new PartitionInfo(partitioner.id(), partitioner.clients(), dataset);
+        PartitionStatistics statistics = PartitionStatistics.of(spark.read().parquet(root.toString()),
+                partitioner.clients(), dataset.classes());
+        statistics.write(spark, root);
+        PartitionPlots.writeHeatmap(statistics, partitioner.id(), new Path(root, PartitionPlots.HEATMAP), hadoop);
+        PartitionPlots.writeSizeHistogram(statistics, partitioner.id(), new Path(root, PartitionPlots.SIZES), hadoop);
+        PartitionInfo info = new PartitionInfo(partitioner.id(), partitioner.clients(),
+                new DatasetInfo(statistics.summary().examples(), dataset.features(), dataset.classes()));
         info.write(root, hadoop);
-        return info;
+        return new Written(info, statistics);
+    }
+
+    /** The statistics of a written partitioning. */
+    public static PartitionStatistics statistics(SparkSession spark, Path root) {
+        PartitionInfo info = PartitionInfo.read(root, spark.sparkContext().hadoopConfiguration());
+        return PartitionStatistics.of(spark.read().parquet(root.toString()), info.clients(), info.dataset().classes());
     }
 }

@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -16,12 +18,14 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
+import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
 
 /**
- * A scheme that sorts the examples (by its own columns, then by a seeded hash that shuffles ties)
- * and gives each rank a client. The sort is Spark's distributed sort; ranks come from
- * {@code zipWithIndex}, so nothing but counts reaches the driver.
+ * A scheme that ranks the examples (grouped by label or not, shuffled by a seeded hash within) and cuts
+ * the ranks into per-client segments. Only the per-label counts reach the driver, which plans the
+ * segments ({@link SegmentPlan}); the sort is Spark's distributed sort and ranks come from
+ * {@code zipWithIndex}, so the examples never leave the executors.
  */
 abstract class RankedPartitioner implements Partitioner {
 
@@ -44,24 +48,24 @@ abstract class RankedPartitioner implements Partitioner {
         return clients;
     }
 
-    /** Columns to sort by before the seeded shuffle key (none for a pure shuffle). */
-    protected abstract List<Column> sortPrefix();
+    /** True to rank label by label (label 0's examples first), false for one shuffled ranking. */
+    protected abstract boolean groupsByLabel();
 
-    /** The client of the example at {@code rank} (0-based) among {@code n} sorted examples. */
-    protected abstract int clientOfRank(long rank, long n);
+    /** The segments, from {@code labelCounts[c]}, the number of examples of label c. Runs on the driver. */
+    protected abstract SegmentPlan plan(long[] labelCounts);
 
-    /** Called once with the number of examples, before any rank is assigned; checks the settings fit. */
-    protected void checkFits(long n) {
-        if (n < clients) {
-            throw new IllegalArgumentException("cannot split " + n + " examples into " + clients + " non-empty clients");
-        }
+    /** The features a client trains on; schemes that perturb features (feature skew) override this. */
+    protected float[] features(float[] original, int client, long rank) {
+        return original;
     }
 
     @Override
     public Dataset<Row> assign(Dataset<Row> table) {
-        long n = table.count();
-        checkFits(n);
-        List<Column> order = new ArrayList<>(sortPrefix());
+        SegmentPlan plan = plan(labelCounts(table));
+        List<Column> order = new ArrayList<>();
+        if (groupsByLabel()) {
+            order.add(col(CanonicalTable.LABEL));
+        }
         order.add(col(KEY));
         order.add(col(ROW_ID));
         Dataset<Row> sorted = table
@@ -69,9 +73,60 @@ abstract class RankedPartitioner implements Partitioner {
                 .withColumn(KEY, xxhash64(lit(seed), col(ROW_ID)))
                 .orderBy(order.toArray(new Column[0]))
                 .select(col(CanonicalTable.LABEL), col(CanonicalTable.FEATURES));
+        Broadcast<SegmentPlan> shared = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext()).broadcast(plan);
         JavaRDD<Row> withClient = sorted.javaRDD().zipWithIndex()
-                .map(pair -> RowFactory.create(pair._1().get(0), pair._1().get(1), clientOfRank(pair._2(), n)));
+                .map(pair -> {
+                    long rank = pair._2();
+                    int client = shared.value().client(rank);
+                    Row row = pair._1();
+                    float[] original = toFloats(row.getList(1));
+                    return client < 0 ? null : RowFactory.create(row.getInt(0), features(original, client, rank), client);
+                })
+                .filter(row -> row != null);
         StructType schema = sorted.schema().add(CanonicalTable.CLIENT, DataTypes.IntegerType, false);
         return table.sparkSession().createDataFrame(withClient, schema);
+    }
+
+    /** Examples per label, label 0 .. max; labels must be non-negative. */
+    static long[] labelCounts(Dataset<Row> table) {
+        List<Row> counts = table.groupBy(CanonicalTable.LABEL).count().collectAsList();
+        int classes = 0;
+        for (Row r : counts) {
+            int label = r.getInt(0);
+            if (label < 0) {
+                throw new BadInputException("label " + label + " is negative; labels are class indices 0, 1, ...");
+            }
+            classes = Math.max(classes, label + 1);
+        }
+        long[] result = new long[classes];
+        for (Row r : counts) {
+            result[r.getInt(0)] = r.getLong(1);
+        }
+        return result;
+    }
+
+    static long total(long[] counts) {
+        long n = 0;
+        for (long c : counts) {
+            n += c;
+        }
+        return n;
+    }
+
+    /** Client ids 0 .. K-1 in order. */
+    int[] allClients() {
+        int[] ids = new int[clients];
+        for (int k = 0; k < clients; k++) {
+            ids[k] = k;
+        }
+        return ids;
+    }
+
+    private static float[] toFloats(List<Float> values) {
+        float[] result = new float[values.size()];
+        for (int i = 0; i < result.length; i++) {
+            result[i] = values.get(i);
+        }
+        return result;
     }
 }

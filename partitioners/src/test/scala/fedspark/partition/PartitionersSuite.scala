@@ -34,7 +34,7 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
   }
 
   test("shards give each client s shards of n / (K s) examples, and few labels") {
-    val shards = new ShardPartitioner(10, 2, 4L)
+    val shards = new ShardPartitioner(10, 2, 0, 4L)
     assert(sizes(shards).values.forall(_ == 60L))
     val labelsPerClient = shards.assign(table).groupBy("client").agg(countDistinct(col("label")))
       .collect().map(_.getLong(1))
@@ -46,7 +46,7 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
   test("impossible settings are refused with the setting named") {
     assert(intercept[IllegalArgumentException](new IidPartitioner(0, 1L)).getMessage.contains("partition.clients"))
     assert(intercept[IllegalArgumentException](new IidPartitioner(601, 1L).assign(table)).getMessage.contains("601"))
-    assert(intercept[IllegalArgumentException](new ShardPartitioner(400, 2, 1L).assign(table)).getMessage.contains("800"))
+    assert(intercept[IllegalArgumentException](new ShardPartitioner(400, 2, 0, 1L).assign(table)).getMessage.contains("800"))
     val unknown = ConfigFactory.parseString("scheme = banana, clients = 3, seed = 0")
     assert(intercept[IllegalArgumentException](Partitioners.fromConfig(unknown)).getMessage.contains("banana"))
   }
@@ -54,15 +54,18 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
   test("the writer lays out one directory per client with its statistics and info") {
     val source = TestData.writeTable(spark, fresh("table"), 90, 4, 3, 8L)
     val root = fresh("partitioned")
-    val info = PartitionWriter.write(spark, new Path(source), new IidPartitioner(9, 0L), new Path(root))
+    val info = PartitionWriter.write(spark, new Path(source), new IidPartitioner(9, 0L), new Path(root)).info
     val hadoop = spark.sparkContext.hadoopConfiguration
     assert(info == PartitionInfo.read(new Path(root), hadoop))
     assert(info.dataset() == new DatasetInfo(90, 16, 3))
     assert(PartitionWriter.isComplete(new Path(root), hadoop))
     val shard = ClientLayout.read(new Path(root), 4, 16, 3, hadoop)
     assert(shard.size() == 10 && shard.features().length == 160)
-    val statistics = spark.read.parquet(root + "/" + PartitionWriter.CLIENT_STATISTICS)
-    assert(statistics.groupBy().sum("count").first().getLong(0) == 90L)
+    val statistics = spark.read.parquet(root + "/_clients")
+    assert(statistics.count() == 9 && statistics.groupBy().sum("n").first().getLong(0) == 90L)
+    assert(spark.read.parquet(root + "/_summary").first().getAs[Long]("median_n") == 10L)
+    assert(new java.io.File(root, "_label_heatmap.png").length() > 1000)
+    assert(new java.io.File(root, "_client_sizes.png").length() > 1000)
     assert(ClientLayout.read(new Path(root), 42, 16, 3, hadoop).size() == 0)
   }
 }

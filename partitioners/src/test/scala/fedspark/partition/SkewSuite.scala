@@ -1,0 +1,130 @@
+package fedspark.partition
+
+import org.apache.spark.sql.DataFrame
+import org.apache.spark.sql.functions.{col, concat, lit, pmod, xxhash64}
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.partition.stats.PartitionStatistics
+import fedspark.testing.{LocalSpark, TestData}
+
+/** Properties of every scheme: nothing lost or duplicated, the skew each one promises, seeds. */
+class SkewSuite extends AnyFunSuite with LocalSpark {
+
+  private val n = 2000
+  private val classes = 10
+  private lazy val table = TestData.table(spark, n, 3, classes, 21L)
+    .withColumn("user", concat(lit("writer-"), pmod(xxhash64(col("features")), lit(37)).cast("string"))).cache()
+
+  private def statistics(assigned: DataFrame, clients: Int) = PartitionStatistics.of(assigned, clients, classes)
+
+  /** Every example, identified by its features, appears in exactly one client. */
+  private def assertExactlyOnce(assigned: DataFrame): Unit = {
+    val before = table.select("label", "features").collect().map(r => (r.getInt(0), r.getSeq[Float](1))).toSeq
+    val after = assigned.select("label", "features").collect().map(r => (r.getInt(0), r.getSeq[Float](1))).toSeq
+    assert(after.size == before.size)
+    assert(after.groupBy(identity).mapValues(_.size) == before.groupBy(identity).mapValues(_.size))
+  }
+
+  private val schemes: Seq[(String, Long => Partitioner)] = Seq(
+    "iid" -> (s => new IidPartitioner(20, s)),
+    "shards" -> (s => new ShardPartitioner(20, 2, 0, s)),
+    "dirichlet" -> (s => new DirichletPartitioner(20, 0.3, 0, 1, 100, s)),
+    "labels" -> (s => new LabelsPerClientPartitioner(20, 3, s)),
+    "quantity" -> (s => new QuantityPartitioner(20, 0.5, 1, 100, s)),
+    "dirichlet-quantity" -> (s => new DirichletPartitioner(20, 0.3, 2.0, 0, 100, s)),
+    "natural grouped" -> (s => new NaturalIdPartitioner("user", 10, s)))
+
+  for ((name, scheme) <- schemes) {
+    test(s"$name: every example lands in exactly one client; the same seed gives the same assignment, another seed another") {
+      val assigned = scheme(1L).assign(table).cache()
+      assertExactlyOnce(assigned)
+      def assignment(df: DataFrame) = df.collect().map(r => (r.getAs[Seq[Float]]("features"), r.getAs[Int]("client"))).toMap
+      assert(assignment(assigned) == assignment(scheme(1L).assign(table)))
+      assert(assignment(assigned) != assignment(scheme(2L).assign(table)))
+      assigned.unpersist()
+    }
+  }
+
+  test("#C=k gives each client exactly k labels, and splits each label evenly among its holders") {
+    for (k <- Seq(1, 2, 3)) {
+      val stats = statistics(new LabelsPerClientPartitioner(10, k, 3L).assign(table), 10)
+      for (client <- 0 until 10) assert(stats.histogram(client).count(_ > 0) == k, s"k=$k client $client")
+      for (label <- 0 until classes) {
+        val shares = (0 until 10).map(stats.histogram(_)(label)).filter(_ > 0)
+        assert(shares.max - shares.min <= 1, s"label $label split $shares")
+      }
+    }
+  }
+
+  test("shards of a given size give each client s * size examples") {
+    val stats = statistics(new ShardPartitioner(8, 3, 50, 5L).assign(table), 8)
+    assert((0 until 8).forall(stats.size(_) == 150))
+  }
+
+  test("Dirichlet: a very large beta is close to IID, beta = 0.05 far from it (mean total variation distance)") {
+    val iidLike = statistics(new DirichletPartitioner(10, 1000.0, 0, 1, 100, 1L).assign(table), 10).summary()
+    val skewed = statistics(new DirichletPartitioner(10, 0.05, 0, 1, 1000, 1L).assign(table), 10).summary()
+    // thresholds: IID sampling noise alone gives about 0.05 here; Dir(0.05) puts most of a client on one or two labels
+    assert(iidLike.meanDistance < 0.1, iidLike.line())
+    assert(skewed.meanDistance > 0.5, skewed.line())
+  }
+
+  test("quantity skew: sizes sum to n, labels stay close to IID within large clients") {
+    val stats = statistics(new QuantityPartitioner(10, 0.3, 1, 100, 4L).assign(table), 10)
+    val sizes = (0 until 10).map(stats.size)
+    assert(sizes.sum == n)
+    assert(sizes.max > 3 * sizes.min, sizes.toString)
+    val largest = sizes.indexOf(sizes.max)
+    assert(stats.distance(largest) < 0.15)
+  }
+
+  test("feature noise: client k's features move by about sigma * k / K, labels and sizes as IID") {
+    val assigned = new FeatureNoisePartitioner(4, 0.4, 2L).assign(table)
+    val original = table.collect().map(r => r.getInt(0) -> r.getSeq[Float](1)).toSeq
+    assert(assigned.count() == n)
+    val sizes = assigned.groupBy("client").count().collect().map(_.getLong(1))
+    assert(sizes.forall(_ == n / 4))
+    val client0 = assigned.filter(col("client") === 0).collect().map(_.getAs[Seq[Float]]("features"))
+    val originals = original.map(_._2).toSet
+    assert(client0.forall(originals.contains), "client 0 gets std 0: unchanged features")
+    val client3 = assigned.filter(col("client") === 3).collect().map(_.getAs[Seq[Float]]("features"))
+    assert(client3.count(originals.contains) == 0, "client 3 gets std 0.3")
+  }
+
+  test("natural ids: one client per id, or the ids grouped into K clients, never split") {
+    val perId = new NaturalIdPartitioner("user", 0, 0L)
+    val assigned = perId.assign(table)
+    assert(perId.clients() == 37)
+    assert(assigned.select("user", "client").distinct().count() == 37)
+    val grouped = new NaturalIdPartitioner("user", 5, 0L).assign(table)
+    assert(grouped.select("user", "client").distinct().groupBy("user").count().filter(col("count") > 1).count() == 0)
+    assert(grouped.select("client").distinct().count() == 5)
+    val missing = intercept[fedspark.data.BadInputException](new NaturalIdPartitioner("writer", 0, 0L).assign(table))
+    assert(missing.getMessage.contains("'writer'"))
+  }
+
+  test("an impossible minimum client size is a clear error after the bounded number of draws") {
+    val error = intercept[IllegalArgumentException](new DirichletPartitioner(50, 0.01, 0, 35, 5, 1L).assign(table))
+    assert(error.getMessage.contains("after 5 draws") && error.getMessage.contains("min-client-size = 35"), error.getMessage)
+    val impossible = intercept[IllegalArgumentException](new DirichletPartitioner(50, 0.5, 0, 100, 5, 1L).assign(table))
+    assert(impossible.getMessage.contains("at least 100"))
+  }
+
+  test("statistics: entropy, distance and summary of a hand-made partitioning") {
+    val stats = new PartitionStatistics(Array(Array(5L, 5L), Array(10L, 0L), Array(0L, 0L), Array(0L, 20L)))
+    assert(stats.entropy(0) == 1.0 && stats.entropy(1) == 0.0)
+    // global: 15 of label 0, 25 of label 1 -> (0.375, 0.625)
+    assert(math.abs(stats.distance(0) - 0.125) < 1e-12)
+    assert(math.abs(stats.distance(1) - 0.625) < 1e-12)
+    assert(stats.distance(2).isNaN)
+    val summary = stats.summary()
+    assert(summary.emptyClients == 1 && summary.minSize == 0 && summary.maxSize == 20 && summary.medianSize == 10)
+    assert(math.abs(summary.meanDistance - (0.125 + 0.625 + 0.375) / 3) < 1e-12)
+  }
+
+  test("segment plans map ranks through empty labels and empty segments") {
+    // labels of sizes 3, 0, 2; label 0 cut 2/0/1 over clients 7, 8, 9; label 2 all to client 4
+    val plan = new SegmentPlan(Array(3L, 0L, 2L), Array(Array(7, 8, 9), Array[Int](), Array(4)), Array(Array(2L, 2L, 3L), Array[Long](), Array(2L)))
+    assert((0L until 5L).map(plan.client) == Seq(7, 7, 9, 4, 4))
+  }
+}
