@@ -23,6 +23,7 @@ import fedspark.data.CanonicalTable;
 import fedspark.data.HadoopFiles;
 import fedspark.data.DatasetInfo;
 import fedspark.data.MnistSource;
+import fedspark.data.SyntheticSource;
 import fedspark.engine.ClientShards;
 import fedspark.engine.Evaluator;
 import fedspark.engine.FederatedRun;
@@ -105,15 +106,21 @@ public final class Experiment {
             return;
         }
         String format = config.getString("data.source.format");
-        if (!format.equals("idx")) {
-            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx");
+        if (!List.of("idx", "synthetic").contains(format)) {
+            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, synthetic");
         }
         Path out = new Path(config.getString("data.prepared"));
         if (HadoopFiles.exists(out, hadoop)) {
             throw new BadInputException("data.prepared " + out + " exists but is incomplete (no test/" + DatasetInfo.FILE
                     + "); remove it or choose another folder");
         }
-        MnistSource.prepare(spark, new Path(config.getString("data.source.path")), out);
+        Config source = config.getConfig("data.source");
+        if (format.equals("idx")) {
+            MnistSource.prepare(spark, new Path(source.getString("path")), out);
+        } else {
+            SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
+                    source.getInt("features"), source.getInt("classes"), source.getLong("seed"), out);
+        }
         log.accept("prepared data: " + out);
     }
 

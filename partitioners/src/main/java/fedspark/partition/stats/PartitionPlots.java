@@ -83,6 +83,7 @@ public final class PartitionPlots {
         chart.getStyler().setRangeColors(new java.awt.Color[] {
                 new java.awt.Color(255, 255, 255), new java.awt.Color(66, 133, 244), new java.awt.Color(13, 42, 110)});
         chart.getStyler().setPlotContentSize(1.0);
+        chart.getStyler().setYAxisTicksVisible(rows.length <= 50); // row numbers would overlap; the title says how rows are made
         List<Integer> x = IntStream.range(0, classes).boxed().toList();
         List<Integer> y = IntStream.range(0, rows.length).boxed().toList();
         List<Number[]> cells = new ArrayList<>(rows.length * classes);
