@@ -22,6 +22,8 @@ import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
 import fedspark.data.HadoopFiles;
 import fedspark.data.DatasetInfo;
+import fedspark.data.CsvSource;
+import fedspark.data.LeafSource;
 import fedspark.data.MnistSource;
 import fedspark.data.SyntheticSource;
 import fedspark.engine.ClientShards;
@@ -106,8 +108,8 @@ public final class Experiment {
             return;
         }
         String format = config.getString("data.source.format");
-        if (!List.of("idx", "synthetic").contains(format)) {
-            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, synthetic");
+        if (!List.of("idx", "leaf", "csv", "synthetic").contains(format)) {
+            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic");
         }
         Path out = new Path(config.getString("data.prepared"));
         if (HadoopFiles.exists(out, hadoop)) {
@@ -115,10 +117,12 @@ public final class Experiment {
                     + "); remove it or choose another folder");
         }
         Config source = config.getConfig("data.source");
-        if (format.equals("idx")) {
-            MnistSource.prepare(spark, new Path(source.getString("path")), out);
-        } else {
-            SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
+        switch (format) {
+            case "idx" -> MnistSource.prepare(spark, new Path(source.getString("path")), out);
+            case "leaf" -> LeafSource.prepare(spark, new Path(source.getString("path")), out);
+            case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
+                    source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), out);
+            default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
                     source.getInt("features"), source.getInt("classes"), source.getLong("seed"), out);
         }
         log.accept("prepared data: " + out);

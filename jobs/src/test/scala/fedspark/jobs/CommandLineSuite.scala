@@ -100,6 +100,32 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(Files.readString(Paths.get(runDir, "metrics.csv")) == "precious")
   }
 
+  test("LEAF users become natural clients and train") {
+    val leaf = scratch.resolve("leaf").toFile
+    val users = (1 to 5).map(u => s"writer$u")
+    for ((split, n) <- Seq(("train", 6), ("test", 2))) {
+      val dir = new File(leaf, split)
+      dir.mkdirs()
+      val data = users.zipWithIndex.map { case (u, i) =>
+        val x = (0 until n).map(j => s"[${(i + j) % 3 * 0.5}, ${j * 0.1}, 0.2, ${i * 0.2}]").mkString(",")
+        val y = (0 until n).map(j => (i + j) % 3).mkString(",")
+        "\"" + u + "\": {\"x\": [" + x + "], \"y\": [" + y + "]}"
+      }
+      val listed = users.map(u => "\"" + u + "\"").mkString(",")
+      Files.writeString(new File(dir, "all.json").toPath,
+        "{\"users\": [" + listed + "], \"num_samples\": [" + Seq.fill(5)(n).mkString(",") + "], \"user_data\": {" + data.mkString(",") + "}}")
+    }
+    val conf = experiment("leaf",
+      "data { source { format = leaf, path = \"" + leaf + "\" }, prepared = \"" + scratch + "/leaf-prepared\" }\n" +
+        "partition { scheme = natural, clients = 0 }")
+    val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/leaf")
+    assert(code == 0, errors)
+    val clients = new File(s"$scratch/leaf-prepared/partitions/natural-user").list().filter(_.startsWith("client="))
+    assert(clients.length == 5)
+    // 5 writers, C = 0.5: 3 sampled, 6 examples each
+    assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
+  }
+
   test("--help lists the commands") {
     val out = new StringWriter()
     val cli = FedSpark.commandLine()
