@@ -65,8 +65,16 @@ public final class MnistSource {
      * {@link DatasetInfo}. Both splits are read and checked before anything is written.
      */
     public static void prepare(SparkSession spark, Path dir, Path out) {
+        prepare(spark, dir, 0, out);
+    }
+
+    /** As {@link #prepare(SparkSession, Path, Path)}, keeping only the first {@code limit} training examples when limit > 0. */
+    public static void prepare(SparkSession spark, Path dir, int limit, Path out) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         List<Row> train = read(file(dir, TRAIN, "images", hadoop), file(dir, TRAIN, "labels", hadoop), hadoop);
+        if (limit > 0 && limit < train.size()) {
+            train = train.subList(0, limit);
+        }
         List<Row> test = read(file(dir, TEST, "images", hadoop), file(dir, TEST, "labels", hadoop), hadoop);
         int features = ((float[]) train.get(0).get(1)).length;
         int classes = 1 + train.stream().mapToInt(r -> r.getInt(0)).max().orElse(0);

@@ -6,7 +6,6 @@ import java.util.List;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.storage.StorageLevel;
 
 import fedspark.data.ClientLayout;
 import fedspark.data.ClientShard;
@@ -14,7 +13,7 @@ import fedspark.data.SerializableHadoopConf;
 
 /**
  * The clients as an RDD with exactly one partition per client: partition k holds client k's shard,
- * read from its own directory by its own task and cached on that executor.
+ * read from its own directory by its own task and kept in that executor's {@link ShardCache}.
  */
 public final class ClientShards {
 
@@ -30,8 +29,8 @@ public final class ClientShards {
         String rootName = root.toString();
         // parallelize slices a list of K ids into K partitions of one id each, in order: partition k is client k.
         return jsc.parallelize(ids, clients)
-                .map(k -> ClientLayout.read(new Path(rootName), k, featureSize, classes, hadoop.get()))
-                .setName("client shards of " + rootName)
-                .persist(StorageLevel.MEMORY_ONLY());
+                .map(k -> ShardCache.shared().get(rootName + "#" + k,
+                        () -> ClientLayout.read(new Path(rootName), k, featureSize, classes, hadoop.get())))
+                .setName("client shards of " + rootName);
     }
 }

@@ -50,7 +50,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
       val metrics = ArrayBuffer[RoundMetrics]()
       val result = run.train(run.initialParameters(), 1, m => metrics += m)
       (result, metrics.toSeq)
-    } finally shards.unpersist(false)
+    } finally ShardCache.shared().evict(root)
   }
 
   private def shard(root: String, client: Int): ClientShard =

@@ -3,6 +3,7 @@ package fedspark.jobs;
 import java.io.File;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -10,6 +11,7 @@ import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
@@ -17,6 +19,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
 
 import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
@@ -31,12 +34,15 @@ import fedspark.engine.Evaluator;
 import fedspark.engine.FederatedRun;
 import fedspark.engine.ModelSpec;
 import fedspark.engine.RunFolder;
+import fedspark.engine.ShardCache;
 import fedspark.engine.TrainSettings;
 import fedspark.models.InputShape;
 import fedspark.partition.PartitionInfo;
 import fedspark.partition.PartitionWriter;
 import fedspark.partition.Partitioner;
 import fedspark.partition.Partitioners;
+import fedspark.partition.stats.PartitionPlots;
+import fedspark.partition.stats.PartitionStatistics;
 
 /**
  * One experiment configuration and its three stages: prepare (source to canonical Parquet), partition
@@ -66,6 +72,16 @@ public final class Experiment {
         }
         Config all = override.withFallback(ConfigFactory.parseFile(file)).withFallback(ConfigFactory.defaultReference()).resolve();
         return new Experiment(all.getConfig("fedspark"));
+    }
+
+    /** Reads an experiment file (the API's entry point: {@code Experiment.load("conf/quickstart.conf")}). */
+    public static Experiment load(String file) {
+        return load(new File(file), List.of());
+    }
+
+    /** This experiment with one setting changed (key relative to fedspark), e.g. {@code set("train.rounds", 5)}. */
+    public Experiment set(String key, Object value) {
+        return new Experiment(config.withValue(key, ConfigValueFactory.fromAnyRef(value)));
     }
 
     public Config config() {
@@ -118,7 +134,7 @@ public final class Experiment {
         }
         Config source = config.getConfig("data.source");
         switch (format) {
-            case "idx" -> MnistSource.prepare(spark, new Path(source.getString("path")), out);
+            case "idx" -> MnistSource.prepare(spark, new Path(source.getString("path")), source.getInt("limit"), out);
             case "leaf" -> LeafSource.prepare(spark, new Path(source.getString("path")), out);
             case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                     source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), out);
@@ -150,6 +166,40 @@ public final class Experiment {
 
     /** What a training run leaves: its folder and the final global parameters. */
     public record Trained(RunFolder folder, float[] parameters) {
+
+        /** The run's metrics table (round, clients, samples, train_loss, test_loss, test_accuracy, seconds). */
+        public Dataset<Row> metrics(SparkSession spark) {
+            return spark.read().parquet(new Path(folder.root(), "metrics").toString()).orderBy("round");
+        }
+    }
+
+    /** Trains with the default run folder, printing one line per round. */
+    public Trained train(SparkSession spark) {
+        return train(spark, null, System.out::println);
+    }
+
+    /** Partitions (if not done yet), printing what it does; returns what the partitioning holds. */
+    public PartitionInfo partition(SparkSession spark) {
+        return partition(spark, System.out::println);
+    }
+
+    /** Per client: n, label histogram, label entropy, distance from the global label distribution (partitions if needed). */
+    public Dataset<Row> clientStatistics(SparkSession spark) {
+        partition(spark, line -> { });
+        return spark.read().parquet(new Path(partitionedData(), PartitionStatistics.CLIENTS).toString()).orderBy("client");
+    }
+
+    /** One row: clients, examples, empty clients, min/median/max n_k, mean distance and entropy (partitions if needed). */
+    public Dataset<Row> partitionSummary(SparkSession spark) {
+        partition(spark, line -> { });
+        return spark.read().parquet(new Path(partitionedData(), PartitionStatistics.SUMMARY).toString());
+    }
+
+    /** The clients x labels heatmap as Zeppelin display text ({@code %html <img ...>}); print it in a paragraph. */
+    public String heatmapHtml(SparkSession spark) {
+        partition(spark, line -> { });
+        byte[] png = HadoopFiles.readBytes(new Path(partitionedData(), PartitionPlots.HEATMAP), spark.sparkContext().hadoopConfiguration());
+        return "%html <img width=\"480\" src=\"data:image/png;base64," + Base64.getEncoder().encodeToString(png) + "\"/>";
     }
 
     /** Prepares and partitions if needed, then trains. */
@@ -184,7 +234,7 @@ public final class Experiment {
             folder.writeModel(model, result);
             return new Trained(folder, result);
         } finally {
-            shards.unpersist(false);
+            ShardCache.shared().evict(partitionedData().toString());
         }
     }
 }
