@@ -74,6 +74,11 @@ public final class Experiment {
         return new Experiment(all.getConfig("fedspark"));
     }
 
+    /** The defaults of every setting (jobs' reference.conf): the quickstart experiment. */
+    public static Experiment defaults() {
+        return new Experiment(ConfigFactory.defaultReference().resolve().getConfig("fedspark"));
+    }
+
     /** Reads an experiment file (the API's entry point: {@code Experiment.load("conf/quickstart.conf")}). */
     public static Experiment load(String file) {
         return load(new File(file), List.of());
@@ -164,6 +169,16 @@ public final class Experiment {
         return written.info();
     }
 
+    /** {@code <output.runs>/<name>-<timestamp>}, with a -2, -3 ... suffix when runs start within the same second. */
+    private Path newRunFolder(Configuration hadoop) {
+        String base = config.getString("name") + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        Path folder = new Path(config.getString("output.runs"), base);
+        for (int n = 2; HadoopFiles.exists(folder, hadoop); n++) {
+            folder = new Path(config.getString("output.runs"), base + "-" + n);
+        }
+        return folder;
+    }
+
     /** What a training run leaves: its folder and the final global parameters. */
     public record Trained(RunFolder folder, float[] parameters) {
 
@@ -213,8 +228,7 @@ public final class Experiment {
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         Evaluator evaluator = new Evaluator(model, testRows);
 
-        Path root = runDir != null ? runDir : new Path(config.getString("output.runs"),
-                config.getString("name") + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
         log.accept(String.format("run folder: %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
