@@ -4,8 +4,8 @@ import fedspark.data.ClientShard;
 
 /**
  * Minibatch SGD on one thread: the inner loop of every client update. {@link Dl4jTrainer} calls DL4J's
- * {@code fit()}, the reference; {@link DenseTrainer} computes the same step for networks of dense layers
- * with far less machinery per call.
+ * {@code fit()}, the reference; {@link LeanNetwork} computes the same step for the layer types the models
+ * use with far less machinery per call.
  */
 public interface LocalTrainer {
 

@@ -31,14 +31,14 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     /** True when the lean local step covers every layer of this model. */
     public boolean hasLeanStep() {
-        return DenseTrainer.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
+        return LeanNetwork.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
     }
 
     /** The calling thread's local trainer: the lean step where it covers the model and {@code step} allows, else DL4J's fit(). */
     public LocalTrainer threadTrainer(TrainSettings.LocalStep step) {
         if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
             return LEAN_TRAINERS.get().computeIfAbsent(this,
-                    spec -> new DenseTrainer(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+                    spec -> new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
         }
         return new Dl4jTrainer(threadNetwork(), classes);
     }

@@ -1,12 +1,14 @@
 package fedspark.engine
 
+import scala.collection.JavaConverters._
+
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
 import fedspark.models.{FlatParameters, InputShape}
 
-/** The lean dense step against DL4J's own fit(), the reference for the models' math. */
-class DenseTrainerSuite extends AnyFunSuite {
+/** The lean step against DL4J's own fit(), the reference for the models' math. */
+class LeanNetworkSuite extends AnyFunSuite {
 
   private def shard(n: Int, seed: Long): ClientShard = {
     val random = new scala.util.Random(seed)
@@ -31,19 +33,21 @@ class DenseTrainerSuite extends AnyFunSuite {
   // while the update itself moves parameters by about 1e-1: the two compute the same SGD.
   private val tolerance = 1e-6
 
-  for ((model, batch) <- Seq(("mcmahan-2nn", 10), ("mcmahan-2nn", 50), ("thesis-2nn", 10), ("logreg", 10))) {
-    test(s"$model, B=$batch, E=5: the lean client update equals DL4J's within $tolerance") {
-      val (diff, moved) = difference(model, batch, 5, 0.05)
+  for ((model, batch, epochs) <- Seq(("mcmahan-2nn", 10, 5), ("mcmahan-2nn", 50, 5), ("thesis-2nn", 10, 5), ("logreg", 10, 5),
+    ("lenet5", 10, 2), ("niid-cnn", 10, 2), ("mcmahan-cnn", 10, 1))) {
+    test(s"$model, B=$batch, E=$epochs: the lean client update equals DL4J's within $tolerance") {
+      val (diff, moved) = difference(model, batch, epochs, 0.05)
       assert(diff <= tolerance, s"max abs parameter difference $diff (the update moved parameters by up to $moved)")
       assert(moved > 1e-2)
       info(f"max abs parameter difference $diff%.2e; the update moved parameters by up to $moved%.2e")
     }
   }
 
-  test("the lean step covers the dense models and leaves convolutional ones to DL4J") {
-    def lean(model: String) = new ModelSpec(model, InputShape.MNIST, 10, 0.1).hasLeanStep()
-    assert(Seq("mcmahan-2nn", "thesis-2nn", "logreg").forall(lean))
-    assert(!Seq("mcmahan-cnn", "lenet5", "niid-cnn").exists(lean))
+  test("the lean step covers every model fedspark ships") {
+    for (model <- fedspark.models.Models.names().asScala) {
+      val conf = fedspark.models.Models.configuration(model, InputShape.MNIST, 10, 0L, new org.nd4j.linalg.learning.config.Sgd(0.1))
+      assert(LeanNetwork.unsupported(conf) == null, model)
+    }
   }
 
   test("a shard of the wrong width is refused") {
