@@ -28,6 +28,11 @@ final class Dl4jTrainer implements LocalTrainer {
     }
 
     @Override
+    public float[] probabilities(ClientShard examples, int[] order, int from, int to) {
+        return net.output(Batches.of(examples, order, from, to, classes).getFeatures(), false).dup('c').data().asFloat();
+    }
+
+    @Override
     public float[] parameters() {
         return FlatParameters.of(net);
     }

@@ -198,7 +198,31 @@ final class LeanNetwork implements LocalTrainer {
     }
 
     @Override
-    public double step(ClientShard shard, int[] order, int from, int to) {
+    public float[] probabilities(ClientShard examples, int[] order, int from, int to) {
+        int batch = to - from;
+        forward(examples, order, from, to);
+        int classes = layers.get(layers.size() - 1).outSize();
+        FloatBuffer logits = activations[layers.size()];
+        float[] p = new float[batch * classes];
+        for (int j = 0; j < batch; j++) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int k = 0; k < classes; k++) {
+                max = Math.max(max, logits.get(j * classes + k));
+            }
+            float sum = 0f;
+            for (int k = 0; k < classes; k++) {
+                p[j * classes + k] = (float) Math.exp(logits.get(j * classes + k) - max);
+                sum += p[j * classes + k];
+            }
+            for (int k = 0; k < classes; k++) {
+                p[j * classes + k] /= sum;
+            }
+        }
+        return p;
+    }
+
+    /** Runs the examples {@code order[from .. to)} forward; the logits are left in {@code activations[L]}. */
+    private void forward(ClientShard shard, int[] order, int from, int to) {
         int batch = to - from;
         ensureCapacity(batch);
         int d = layers.get(0).inSize();
@@ -209,10 +233,16 @@ final class LeanNetwork implements LocalTrainer {
         for (int i = 0; i < batch; i++) {
             input.put(i * d, shard.features(), order[from + i] * d, d);
         }
-        int count = layers.size();
-        for (int l = 0; l < count; l++) {
+        for (int l = 0; l < layers.size(); l++) {
             layers.get(l).forward(activations[l], activations[l + 1], batch);
         }
+    }
+
+    @Override
+    public double step(ClientShard shard, int[] order, int from, int to) {
+        int batch = to - from;
+        forward(shard, order, from, to);
+        int count = layers.size();
         // Softmax cross-entropy: loss and dLoss/dZ = (p - y) / batch, as DL4J averages over the minibatch.
         int classes = layers.get(count - 1).outSize();
         FloatBuffer logits = activations[count];

@@ -17,4 +17,7 @@ public interface LocalTrainer {
 
     /** A copy of the parameters, flat, in DL4J's order. */
     float[] parameters();
+
+    /** Class probabilities (softmax outputs) of the examples {@code order[from .. to)}, example after example. */
+    float[] probabilities(ClientShard examples, int[] order, int from, int to);
 }

@@ -3,6 +3,7 @@ package fedspark.engine;
 import java.io.Serializable;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
@@ -15,6 +16,8 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     private static final ThreadLocal<Map<ModelSpec, MultiLayerNetwork>> NETWORKS = ThreadLocal.withInitial(HashMap::new);
     private static final ThreadLocal<Map<ModelSpec, LocalTrainer>> LEAN_TRAINERS = ThreadLocal.withInitial(HashMap::new);
+    // Building a DL4J configuration costs milliseconds: decide once per spec and JVM, not once per client update.
+    private static final Map<ModelSpec, Boolean> LEAN = new ConcurrentHashMap<>();
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
@@ -31,7 +34,15 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     /** True when the lean local step covers every layer of this model. */
     public boolean hasLeanStep() {
-        return LeanNetwork.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
+        return LEAN.computeIfAbsent(this, spec -> LeanNetwork.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+    }
+
+    /** A new trainer of its own (the lean step where it covers the model and {@code step} allows, else DL4J's). */
+    public LocalTrainer newTrainer(TrainSettings.LocalStep step) {
+        if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
+            return new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
+        }
+        return new Dl4jTrainer(newNetwork(0), classes);
     }
 
     /** The calling thread's local trainer: the lean step where it covers the model and {@code step} allows, else DL4J's fit(). */

@@ -46,7 +46,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     val model = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
     val shards = ClientShards.load(jsc, new Path(root), clients, d, classes)
     try {
-      val run = new FederatedRun(jsc, shards, model, s, new Evaluator(model, testRows))
+      val run = new FederatedRun(jsc, shards, model, s, new Evaluator(model, s.localStep, testRows))
       val metrics = ArrayBuffer[RoundMetrics]()
       val result = run.train(run.initialParameters(), 1, m => metrics += m)
       (result, metrics.toSeq)
@@ -144,7 +144,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
 
   test("the evaluator refuses a test set whose labels or widths do not fit the model") {
     val model = new ModelSpec("logreg", InputShape.ofFlatSize(d), 2, 0.1)
-    val error = intercept[fedspark.data.BadInputException](new Evaluator(model, testRows))
+    val error = intercept[fedspark.data.BadInputException](new Evaluator(model, TrainSettings.LocalStep.AUTO, testRows))
     assert(error.getMessage.contains("out of range"))
     assert(testRows.asScala.nonEmpty)
   }

@@ -50,6 +50,20 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
+  test("evaluation through the lean forward pass agrees with DL4J's output()") {
+    for (model <- Seq("mcmahan-2nn", "lenet5")) {
+      val spec = new ModelSpec(model, InputShape.MNIST, 10, 0.05)
+      val random = new scala.util.Random(8)
+      val rows = java.util.Arrays.asList((0 until 300).map(_ =>
+        org.apache.spark.sql.Row(random.nextInt(10), Array.fill(784)(random.nextFloat()).toSeq)): _*)
+      val parameters = FlatParameters.of(spec.newNetwork(3L))
+      val lean = new Evaluator(spec, TrainSettings.LocalStep.AUTO, rows).evaluate(parameters)
+      val reference = new Evaluator(spec, TrainSettings.LocalStep.DL4J, rows).evaluate(parameters)
+      assert(math.abs(lean.loss - reference.loss) < 1e-5, s"$model: $lean vs $reference")
+      assert(lean.accuracy == reference.accuracy, s"$model: $lean vs $reference")
+    }
+  }
+
   test("a shard of the wrong width is refused") {
     val spec = new ModelSpec("logreg", InputShape.MNIST, 10, 0.1)
     val trainer = spec.threadTrainer(TrainSettings.LocalStep.AUTO)

@@ -226,7 +226,7 @@ public final class Experiment {
         ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(), settings.learningRate());
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
-        Evaluator evaluator = new Evaluator(model, testRows);
+        Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
 
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
