@@ -30,11 +30,7 @@ public final class FeatureNoisePartitioner extends RankedPartitioner {
 
     @Override
     protected SegmentPlan plan(long[] labelCounts) {
-        long n = total(labelCounts);
-        if (n < clients) {
-            throw new IllegalArgumentException("cannot split " + n + " examples into " + clients + " non-empty clients");
-        }
-        return SegmentPlan.single(n, allClients(), SegmentPlan.even(n, clients));
+        return evenSplit(labelCounts);
     }
 
     @Override

@@ -113,6 +113,15 @@ abstract class RankedPartitioner implements Partitioner {
         return n;
     }
 
+    /** One shuffled ranking cut into K clients whose sizes differ by at most one. */
+    SegmentPlan evenSplit(long[] labelCounts) {
+        long n = total(labelCounts);
+        if (n < clients) {
+            throw new IllegalArgumentException("cannot split " + n + " examples into " + clients + " non-empty clients");
+        }
+        return SegmentPlan.single(n, allClients(), SegmentPlan.even(n, clients));
+    }
+
     /** Client ids 0 .. K-1 in order. */
     int[] allClients() {
         int[] ids = new int[clients];
