@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 /** The command line: {@code fedspark <prepare|partition|train|bench> conf/experiment.conf [--set key=value ...]}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
-        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, Bench.class})
+        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, Bench.class})
 public final class FedSpark implements Runnable {
 
     /** The options every subcommand takes: the experiment file and overrides. */
@@ -85,6 +85,22 @@ public final class FedSpark implements Runnable {
             try (SparkSession spark = experiment.spark()) {
                 Experiment.Trained trained = experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say);
                 say("done: " + trained.folder().root());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "sweep", mixinStandardHelpOptions = true,
+            description = "Run every point of sweep.axes (skipping finished ones) and write the results table and curves.")
+    static final class SweepCommand implements Callable<Integer> {
+        @CommandLine.Mixin
+        ExperimentOptions options;
+
+        @Override
+        public Integer call() {
+            Experiment experiment = options.load();
+            try (SparkSession spark = experiment.spark()) {
+                new Sweep(experiment).run(spark, FedSpark::say);
             }
             return 0;
         }

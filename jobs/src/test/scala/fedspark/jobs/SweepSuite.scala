@@ -1,0 +1,82 @@
+package fedspark.jobs
+
+import java.io.File
+import java.nio.file.{Files, Paths}
+
+import scala.collection.JavaConverters._
+
+import org.apache.spark.sql.SparkSession
+import org.scalatest.BeforeAndAfterAll
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.testing.TestData
+
+class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
+
+  private val scratch = Files.createTempDirectory("fedspark-sweep-")
+  private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
+  private lazy val spark = SparkSession.builder().master("local[2]").appName("sweep").config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "4").getOrCreate()
+
+  override def afterAll(): Unit = {
+    spark.stop()
+    TestData.deleteRecursively(scratch)
+  }
+
+  private val conf = {
+    val file = scratch.resolve("grid.conf")
+    Files.writeString(file,
+      s"""fedspark {
+         |  name = grid
+         |  model = logreg
+         |  data { source { format = idx, path = "$idx" }, prepared = "$scratch/prepared" }
+         |  partition { scheme = iid, clients = 6, seed = 0 }
+         |  train { rounds = 4, C = 0.5, E = 1, B = 10, lr = 0.2, seed = 1 }
+         |  sweep {
+         |    dir = "$scratch/sweep"
+         |    target = 0.5
+         |    axes { "train.C" = [0.5, 1.0], "train.E" = [1, 2] }
+         |    reference { "train.C" = 0.5, "train.E" = 1 }
+         |  }
+         |}""".stripMargin)
+    file.toFile
+  }
+
+  private def csvRows(file: String) = Files.readAllLines(Paths.get(file)).asScala.toList
+
+  test("a 2x2 sweep: one run per point, rounds to target from its metrics, speedup against the reference, then skips") {
+    val log = new java.util.ArrayList[String]()
+    val results = new Sweep(Experiment.load(conf.getPath)).run(spark, line => log.add(line)).asScala
+    assert(results.map(_.point.name) == Seq("C=0.5_E=1", "C=0.5_E=2", "C=1_E=1", "C=1_E=2"))
+    assert(results.forall(!_.skipped))
+    val reference = results.head.roundsToTarget
+    for (r <- results) {
+      val metrics = csvRows(s"$scratch/sweep/${r.point.name}/metrics.csv").tail.map(_.split(","))
+      assert(metrics.size == 4 && r.rounds == 4)
+      val firstReaching = metrics.find(_(5).toDouble >= 0.5).map(_(0).toInt)
+      assert(Option(r.roundsToTarget).map(_.intValue) == firstReaching, r.point.name)
+      assert(r.bestAccuracy == metrics.map(_(5).toDouble).max)
+      val epochs = r.point.settings.get("train.E").toString.toLong
+      assert(r.passes == metrics.map(_(2).toLong * epochs).sum)
+      if (reference != null && r.roundsToTarget != null) assert(r.speedup == reference.toDouble / r.roundsToTarget)
+    }
+    val table = csvRows(s"$scratch/sweep/results.csv")
+    assert(table.head.startsWith("point,train.C,train.E,rounds,final_accuracy,best_accuracy,rounds_to_target,speedup"))
+    assert(table.size == 5)
+    assert(new File(s"$scratch/sweep/results.md").length() > 0 && new File(s"$scratch/sweep/accuracy.png").length() > 1000)
+    assert(spark.read.parquet(s"$scratch/sweep/results").count() == 4)
+
+    // Started again: finished points are read back, not run; a point without its model runs again.
+    Files.delete(Paths.get(s"$scratch/sweep/C=1_E=2/model.zip"))
+    val again = new Sweep(Experiment.load(conf.getPath)).run(spark, line => ()).asScala
+    assert(again.map(_.skipped) == Seq(true, true, true, false))
+    assert(again.map(_.finalAccuracy) == results.map(_.finalAccuracy), "the same seed gives the same runs")
+  }
+
+  test("a sweep without axes, or with an axis that is not a setting, is refused") {
+    val noAxes = intercept[fedspark.data.BadInputException](new Sweep(Experiment.defaults()))
+    assert(noAxes.getMessage.contains("sweep.axes"))
+    val bad = Experiment.load(conf.getPath).set("sweep.axes", java.util.Map.of("train.banana", java.util.List.of(1, 2)))
+    assert(intercept[fedspark.data.BadInputException](new Sweep(bad).points()).getMessage.contains("train.banana"))
+  }
+}
