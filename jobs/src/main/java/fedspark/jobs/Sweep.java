@@ -130,6 +130,10 @@ public final class Sweep {
         List<Result> results = results(points, metrics, skipped, examples, target);
         write(spark, results, dir, target);
         plotAccuracy(metrics, new Path(dir, "accuracy.png"), hadoop);
+        List<String> axes = axes();
+        if (axes.size() == 1 && results.stream().allMatch(r -> r.point().settings().get(axes.get(0)) instanceof Number)) {
+            plotAgainstAxis(results, axes.get(0), new Path(dir, "accuracy-vs-" + shortKey(axes.get(0)) + ".png"), hadoop);
+        }
         log.accept("sweep: results in " + dir + "/results.{csv,md} and results/ (Parquet), curves in accuracy.png");
         return results;
     }
@@ -268,8 +272,20 @@ public final class Sweep {
         HadoopFiles.writeString(new Path(dir, "results.md"), md.toString(), hadoop);
     }
 
+    /** Best and final accuracy against the one numeric axis (a partition study: accuracy against Dirichlet beta). */
+    private static void plotAgainstAxis(List<Result> results, String axis, Path png, Configuration hadoop) {
+        double[] x = results.stream().mapToDouble(r -> ((Number) r.point().settings().get(axis)).doubleValue()).toArray();
+        double min = java.util.Arrays.stream(x).min().orElse(1);
+        double max = java.util.Arrays.stream(x).max().orElse(1);
+        XYChart chart = new XYChartBuilder().width(800).height(480).title("test accuracy against " + axis)
+                .xAxisTitle(axis).yAxisTitle("test accuracy").build();
+        chart.getStyler().setXAxisLogarithmic(min > 0 && max / min >= 10);
+        chart.addSeries("best", x, results.stream().mapToDouble(Result::bestAccuracy).toArray());
+        chart.addSeries("final", x, results.stream().mapToDouble(Result::finalAccuracy).toArray());
+        writePng(chart, png, hadoop);
+    }
+
     private static void plotAccuracy(Map<Point, List<RoundMetrics>> metrics, Path png, Configuration hadoop) {
-        System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(900).height(560).title("test accuracy per round")
                 .xAxisTitle("round").yAxisTitle("test accuracy").build();
         for (Map.Entry<Point, List<RoundMetrics>> run : metrics.entrySet()) {
@@ -277,6 +293,11 @@ public final class Sweep {
             double[] y = run.getValue().stream().mapToDouble(RoundMetrics::testAccuracy).toArray();
             chart.addSeries(run.getKey().name(), x, y).setMarker(org.knowm.xchart.style.markers.SeriesMarkers.NONE);
         }
+        writePng(chart, png, hadoop);
+    }
+
+    private static void writePng(XYChart chart, Path png, Configuration hadoop) {
+        System.setProperty("java.awt.headless", "true");
         try (OutputStream out = png.getFileSystem(hadoop).create(png, true)) {
             out.write(BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
         } catch (IOException e) {
