@@ -264,7 +264,12 @@ public final class Sweep {
             List<String> text = values.stream().map(v -> v == null ? "" : v instanceof Double d ? String.format(Locale.ROOT, "%.4f", d)
                     : String.valueOf(v)).toList();
             csv.append(String.join(",", text)).append('\n');
-            md.append("| ").append(String.join(" | ", text.stream().map(t -> t.isEmpty() ? "not reached" : t).toList())).append(" |\n");
+            List<String> cells = new ArrayList<>();
+            for (int i = 0; i < text.size(); i++) {
+                boolean speedup = schema.fieldNames()[i].equals("speedup");
+                cells.add(!text.get(i).isEmpty() ? text.get(i) : speedup ? "n/a" : "not reached");
+            }
+            md.append("| ").append(String.join(" | ", cells)).append(" |\n");
         }
         spark.createDataFrame(rows, schema).coalesce(1).write().mode(SaveMode.Overwrite).parquet(new Path(dir, "results").toString());
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
