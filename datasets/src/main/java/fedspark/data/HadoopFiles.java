@@ -44,11 +44,16 @@ public final class HadoopFiles {
 
     /** Writes through a temporary file and a rename, so a reader never sees half a file. */
     public static void writeString(Path path, String text, Configuration hadoop) {
+        writeBytes(path, text.getBytes(StandardCharsets.UTF_8), hadoop);
+    }
+
+    /** Writes through a temporary file and a rename, so a reader never sees half a file. */
+    public static void writeBytes(Path path, byte[] bytes, Configuration hadoop) {
         try {
             FileSystem fs = path.getFileSystem(hadoop);
             Path temporary = new Path(path.getParent(), "." + path.getName() + ".tmp");
             try (FSDataOutputStream out = fs.create(temporary, true)) {
-                out.write(text.getBytes(StandardCharsets.UTF_8));
+                out.write(bytes);
             }
             fs.delete(path, false);
             if (!fs.rename(temporary, path)) {

@@ -2,7 +2,6 @@ package fedspark.engine;
 
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.function.Consumer;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -52,7 +51,7 @@ public final class FederatedRun {
     }
 
     /** Runs rounds {@code firstRound .. settings.rounds()} from {@code global}; returns the final parameters. */
-    public float[] train(float[] global, int firstRound, Consumer<RoundMetrics> onRound) {
+    public float[] train(float[] global, int firstRound, RoundListener onRound) {
         float[] current = global;
         for (int round = firstRound; round <= settings.rounds(); round++) {
             long start = System.nanoTime();
@@ -65,8 +64,8 @@ public final class FederatedRun {
             current = strategy.serverStep().next(current, sum.average());
             double seconds = (System.nanoTime() - start) / 1e9;
             Evaluation test = evaluator.evaluate(current);
-            onRound.accept(new RoundMetrics(round, sum.clients(), sum.examples(), sum.meanLoss(), test.loss(),
-                    test.accuracy(), seconds));
+            onRound.onRound(new RoundMetrics(round, sum.clients(), sum.examples(), sum.meanLoss(), test.loss(),
+                    test.accuracy(), seconds), current);
         }
         return current;
     }
@@ -83,6 +82,12 @@ public final class FederatedRun {
         } finally {
             parameters.destroy();
         }
+    }
+
+    /** Told after every round: its metrics row and the new global parameters (not to be modified). */
+    @FunctionalInterface
+    public interface RoundListener {
+        void onRound(RoundMetrics metrics, float[] global);
     }
 
     /** Keeps the partitions (clients) sampled this round. */

@@ -29,6 +29,8 @@ import fedspark.models.FlatParameters;
  */
 public final class RunFolder {
 
+    private static final int CHECKPOINT_MAGIC = 0x46534350; // "FSCP"
+
     private final Path root;
     private final Configuration hadoop;
     private final List<RoundMetrics> rows = new ArrayList<>();
@@ -50,6 +52,61 @@ public final class RunFolder {
             throw new UncheckedIOException("cannot create run folder " + root, e);
         }
         return new RunFolder(root, hadoop);
+    }
+
+    /** Reopens a stopped run's folder to go on from its checkpoint: keeps the metrics rows up to that round. */
+    public static RunFolder reopen(Path root, int lastRound, Configuration hadoop) {
+        RunFolder folder = new RunFolder(root, hadoop);
+        for (RoundMetrics row : readMetricsCsv(root, hadoop)) {
+            if (row.round() <= lastRound) {
+                folder.rows.add(row);
+            }
+        }
+        return folder;
+    }
+
+    /** The rows of {@code root/metrics.csv} (none when it does not exist). */
+    public static List<RoundMetrics> readMetricsCsv(Path root, Configuration hadoop) {
+        Path csv = new Path(root, "metrics.csv");
+        List<RoundMetrics> rows = new ArrayList<>();
+        if (!HadoopFiles.exists(csv, hadoop)) {
+            return rows;
+        }
+        String[] lines = HadoopFiles.readString(csv, hadoop).split("\n");
+        for (int i = 1; i < lines.length; i++) {
+            String[] f = lines[i].split(",");
+            rows.add(new RoundMetrics(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]),
+                    Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6])));
+        }
+        return rows;
+    }
+
+    /** The global model after a round: enough, with the run's seed, to go on exactly as if never stopped. */
+    public record Checkpoint(int round, float[] parameters) {
+    }
+
+    /** Writes {@code checkpoint.bin} (the round, then the parameters), replacing the previous one atomically. */
+    public void writeCheckpoint(int round, float[] parameters) {
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(12 + 4 * parameters.length);
+        bytes.putInt(CHECKPOINT_MAGIC).putInt(round).putInt(parameters.length);
+        bytes.asFloatBuffer().put(parameters);
+        HadoopFiles.writeBytes(new Path(root, "checkpoint.bin"), bytes.array(), hadoop);
+    }
+
+    public static Checkpoint readCheckpoint(Path root, Configuration hadoop) {
+        Path file = new Path(root, "checkpoint.bin");
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(HadoopFiles.readBytes(file, hadoop));
+        if (bytes.remaining() < 12 || bytes.getInt() != CHECKPOINT_MAGIC) {
+            throw new BadInputException(file + ": not a fedspark checkpoint");
+        }
+        int round = bytes.getInt();
+        int length = bytes.getInt();
+        if (bytes.remaining() != 4L * length) {
+            throw new BadInputException(file + ": truncated checkpoint (" + bytes.remaining() + " bytes for " + length + " parameters)");
+        }
+        float[] parameters = new float[length];
+        bytes.asFloatBuffer().get(parameters);
+        return new Checkpoint(round, parameters);
     }
 
     public Path root() {

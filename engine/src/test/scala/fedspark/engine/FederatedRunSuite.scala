@@ -48,7 +48,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     try {
       val run = new FederatedRun(jsc, shards, model, s, new Evaluator(model, s.localStep, testRows))
       val metrics = ArrayBuffer[RoundMetrics]()
-      val result = run.train(run.initialParameters(), 1, m => metrics += m)
+      val result = run.train(run.initialParameters(), 1, (m, _) => metrics += m)
       (result, metrics.toSeq)
     } finally ShardCache.shared().evict(root)
   }

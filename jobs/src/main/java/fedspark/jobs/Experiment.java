@@ -61,6 +61,11 @@ public final class Experiment {
         if (!file.isFile()) {
             throw new BadInputException("missing configuration file: " + file);
         }
+        return new Experiment(withOverrides(ConfigFactory.parseFile(file), overrides).getConfig("fedspark"));
+    }
+
+    /** {@code key=value} overrides (keys relative to fedspark) over {@code base} over the defaults, resolved. */
+    private static Config withOverrides(Config base, List<String> overrides) {
         Config override = ConfigFactory.empty();
         for (String setting : overrides) {
             int eq = setting.indexOf('=');
@@ -70,8 +75,7 @@ public final class Experiment {
             override = ConfigFactory.parseString("fedspark." + setting.substring(0, eq).trim() + " = " + setting.substring(eq + 1).trim())
                     .withFallback(override);
         }
-        Config all = override.withFallback(ConfigFactory.parseFile(file)).withFallback(ConfigFactory.defaultReference()).resolve();
-        return new Experiment(all.getConfig("fedspark"));
+        return override.withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
     }
 
     /** The defaults of every setting (jobs' reference.conf): the quickstart experiment. */
@@ -219,20 +223,53 @@ public final class Experiment {
 
     /** Prepares and partitions if needed, then trains. */
     public Trained train(SparkSession spark, Path runDir, Consumer<String> log) {
-        TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
-        PartitionInfo info = partition(spark, log);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // settings checked before any work
+        partition(spark, log);
+        Path root = runDir != null ? runDir : newRunFolder(hadoop);
+        RunFolder folder = RunFolder.create(root, hadoop);
+        folder.writeConfig(render());
+        return rounds(spark, folder, null, log);
+    }
+
+    /** The experiment a run folder was started with (its config.conf), for the Spark settings of a resume. */
+    public static Experiment savedIn(Path runDir) {
+        Path file = new Path(runDir, "config.conf");
+        Configuration hadoop = new Configuration();
+        if (!HadoopFiles.exists(file, hadoop)) {
+            throw new BadInputException("no run to resume in " + runDir + " (no config.conf)");
+        }
+        return new Experiment(withOverrides(ConfigFactory.parseString(HadoopFiles.readString(file, hadoop)), List.of()).getConfig("fedspark"));
+    }
+
+    /**
+     * Goes on with the stopped run in {@code runDir} from its last checkpoint, with the configuration it was
+     * started with (and {@code overrides}, e.g. more rounds). The seeds of every round depend only on the run
+     * seed and the round, so it ends with the parameters an uninterrupted run would have.
+     */
+    public static Trained resume(SparkSession spark, Path runDir, List<String> overrides, Consumer<String> log) {
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Config saved = ConfigFactory.parseString(HadoopFiles.readString(new Path(runDir, "config.conf"), hadoop));
+        Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark")).set("train.stop-after-round", 0);
+        RunFolder.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
+        RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
+        log.accept("resuming " + runDir + " after round " + checkpoint.round());
+        return experiment.rounds(spark, folder, checkpoint, log);
+    }
+
+    /** Trains rounds into {@code folder}, from the checkpoint if there is one, else from round 1. */
+    private Trained rounds(SparkSession spark, RunFolder folder, RunFolder.Checkpoint from, Consumer<String> log) {
+        TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
+        int checkpointEvery = config.getInt("train.checkpoint-every");
+        int stopAfter = config.getInt("train.stop-after-round");
+        PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
         ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(), settings.learningRate());
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
-
-        Path root = runDir != null ? runDir : newRunFolder(hadoop);
-        RunFolder folder = RunFolder.create(root, hadoop);
-        folder.writeConfig(render());
         log.accept(String.format("run folder: %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
-                root, settings.model(), info.clients(), settings.sampledClients(info.clients()), settings.clientFraction(),
+                folder.root(), settings.model(), info.clients(), settings.sampledClients(info.clients()), settings.clientFraction(),
                 settings.localEpochs(), settings.batchSize() == TrainSettings.WHOLE_SHARD ? "inf" : settings.batchSize(),
                 settings.learningRate(), settings.rounds()));
 
@@ -240,15 +277,30 @@ public final class Experiment {
         var shards = ClientShards.load(jsc, partitionedData(), info.clients(), dataset.features(), dataset.classes());
         try {
             FederatedRun run = new FederatedRun(jsc, shards, model, settings, evaluator);
-            float[] result = run.train(run.initialParameters(), 1, row -> {
+            float[] start = from == null ? run.initialParameters() : from.parameters();
+            float[] result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {
                 folder.addMetrics(row);
                 log.accept(row.progress(settings.rounds()));
+                if (row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter) {
+                    folder.writeCheckpoint(row.round(), global);
+                }
+                if (row.round() == stopAfter) {
+                    throw new RunStopped("stopped after round " + row.round() + " (train.stop-after-round); go on with: fedspark resume "
+                            + folder.root());
+                }
             });
             folder.writeMetricsParquet(spark);
             folder.writeModel(model, result);
             return new Trained(folder, result);
         } finally {
             ShardCache.shared().evict(partitionedData().toString());
+        }
+    }
+
+    /** A run stopped on purpose (train.stop-after-round), with its checkpoint written: resume goes on from there. */
+    public static final class RunStopped extends RuntimeException {
+        RunStopped(String message) {
+            super(message);
         }
     }
 }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 /** The command line: {@code fedspark <prepare|partition|train|bench> conf/experiment.conf [--set key=value ...]}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
-        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, Bench.class})
+        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.Resume.class, Bench.class})
 public final class FedSpark implements Runnable {
 
     /** The options every subcommand takes: the experiment file and overrides. */
@@ -90,6 +90,27 @@ public final class FedSpark implements Runnable {
         }
     }
 
+    @Command(name = "resume", mixinStandardHelpOptions = true,
+            description = "Go on with a stopped run from its last checkpoint, with the configuration it was started with.")
+    static final class Resume implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "RUN_DIR", description = "the stopped run's folder")
+        String runDir;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override a setting, e.g. --set train.rounds=50 (repeatable)")
+        List<String> overrides = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            Path root = new Path(runDir);
+            Experiment saved = Experiment.savedIn(root);
+            try (SparkSession spark = saved.spark()) {
+                Experiment.Trained trained = Experiment.resume(spark, root, overrides, FedSpark::say);
+                say("done: " + trained.folder().root());
+            }
+            return 0;
+        }
+    }
+
     @Command(name = "sweep", mixinStandardHelpOptions = true,
             description = "Run every point of sweep.axes (skipping finished ones) and write the results table and curves.")
     static final class SweepCommand implements Callable<Integer> {
@@ -117,7 +138,8 @@ public final class FedSpark implements Runnable {
     /** The user's mistake behind an exception, if it is one (Spark wraps what a task throws). */
     static Throwable badInput(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof BadInputException || t instanceof IllegalArgumentException || t instanceof com.typesafe.config.ConfigException) {
+            if (t instanceof BadInputException || t instanceof IllegalArgumentException || t instanceof com.typesafe.config.ConfigException
+                    || t instanceof Experiment.RunStopped) {
                 return t;
             }
         }

@@ -29,6 +29,7 @@ import com.typesafe.config.ConfigValue;
 import fedspark.data.BadInputException;
 import fedspark.data.HadoopFiles;
 import fedspark.engine.RoundMetrics;
+import fedspark.engine.RunFolder;
 
 /**
  * A grid of runs from one configuration: {@code sweep.axes} maps setting keys to lists of values (axes in
@@ -140,17 +141,10 @@ public final class Sweep {
 
     /** The metrics of a finished run in {@code runDir} (all rounds and the model written), or null. */
     static List<RoundMetrics> finishedRun(Path runDir, int rounds, Configuration hadoop) {
-        Path csv = new Path(runDir, "metrics.csv");
-        if (!HadoopFiles.exists(new Path(runDir, "model.zip"), hadoop) || !HadoopFiles.exists(csv, hadoop)) {
+        if (!HadoopFiles.exists(new Path(runDir, "model.zip"), hadoop)) {
             return null;
         }
-        List<RoundMetrics> rows = new ArrayList<>();
-        String[] lines = HadoopFiles.readString(csv, hadoop).split("\n");
-        for (int i = 1; i < lines.length; i++) {
-            String[] f = lines[i].split(",");
-            rows.add(new RoundMetrics(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]),
-                    Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6])));
-        }
+        List<RoundMetrics> rows = RunFolder.readMetricsCsv(runDir, hadoop);
         return rows.size() == rounds ? rows : null;
     }
 

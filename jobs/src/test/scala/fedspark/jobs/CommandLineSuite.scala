@@ -3,6 +3,8 @@ package fedspark.jobs
 import java.io.{File, PrintWriter, StringWriter}
 import java.nio.file.{Files, Paths}
 
+import scala.collection.JavaConverters._
+
 import org.deeplearning4j.util.ModelSerializer
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
@@ -124,6 +126,21 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(clients.length == 5)
     // 5 writers, C = 0.5: 3 sampled, 6 examples each
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
+  }
+
+  test("a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {
+    val conf = experiment("resume", "train.rounds = 4").getPath
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/whole")._1 == 0)
+    val (stopped, stopError) = fedspark("train", conf, "--run-dir", s"$scratch/runs/stopped", "--set", "train.stop-after-round=2")
+    assert(stopped == 2 && stopError.contains("stopped after round 2"), stopError)
+    assert(!new File(s"$scratch/runs/stopped/model.zip").exists())
+    assert(Files.readAllLines(Paths.get(s"$scratch/runs/stopped", "metrics.csv")).size() == 3)
+    val (resumed, resumeError) = fedspark("resume", s"$scratch/runs/stopped")
+    assert(resumed == 0, resumeError)
+    assert(parameters(s"$scratch/runs/stopped").sameElements(parameters(s"$scratch/runs/whole")))
+    def withoutSeconds(run: String) = Files.readAllLines(Paths.get(s"$scratch/runs/$run", "metrics.csv")).asScala.map(_.split(",").dropRight(1).mkString(","))
+    assert(withoutSeconds("stopped") == withoutSeconds("whole"))
+    assert(fedspark("resume", s"$scratch/runs/nothing-here")._2.contains("no run to resume"))
   }
 
   test("--help lists the commands") {
