@@ -262,6 +262,9 @@ public final class Experiment {
         TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
         int checkpointEvery = config.getInt("train.checkpoint-every");
         int stopAfter = config.getInt("train.stop-after-round");
+        if (checkpointEvery < 1) {
+            throw new IllegalArgumentException("train.checkpoint-every must be at least 1, got " + checkpointEvery);
+        }
         PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
         ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(), settings.learningRate());

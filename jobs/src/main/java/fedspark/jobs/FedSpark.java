@@ -31,6 +31,14 @@ public final class FedSpark implements Runnable {
         Experiment load() {
             return Experiment.load(conf, overrides);
         }
+
+        /** Runs {@code action} on the experiment with a Spark session of its own, stopped afterwards. */
+        void run(java.util.function.BiConsumer<Experiment, SparkSession> action) {
+            Experiment experiment = load();
+            try (SparkSession spark = experiment.spark()) {
+                action.accept(experiment, spark);
+            }
+        }
     }
 
     static void say(String line) {
@@ -46,10 +54,7 @@ public final class FedSpark implements Runnable {
 
         @Override
         public Integer call() {
-            Experiment experiment = options.load();
-            try (SparkSession spark = experiment.spark()) {
-                experiment.prepare(spark, FedSpark::say);
-            }
+            options.run((experiment, spark) -> experiment.prepare(spark, FedSpark::say));
             return 0;
         }
     }
@@ -62,10 +67,7 @@ public final class FedSpark implements Runnable {
 
         @Override
         public Integer call() {
-            Experiment experiment = options.load();
-            try (SparkSession spark = experiment.spark()) {
-                experiment.partition(spark, FedSpark::say);
-            }
+            options.run((experiment, spark) -> experiment.partition(spark, FedSpark::say));
             return 0;
         }
     }
@@ -81,11 +83,8 @@ public final class FedSpark implements Runnable {
 
         @Override
         public Integer call() {
-            Experiment experiment = options.load();
-            try (SparkSession spark = experiment.spark()) {
-                Experiment.Trained trained = experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say);
-                say("done: " + trained.folder().root());
-            }
+            options.run((experiment, spark) ->
+                    say("done: " + experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say).folder().root()));
             return 0;
         }
     }
@@ -119,10 +118,7 @@ public final class FedSpark implements Runnable {
 
         @Override
         public Integer call() {
-            Experiment experiment = options.load();
-            try (SparkSession spark = experiment.spark()) {
-                new Sweep(experiment).run(spark, FedSpark::say);
-            }
+            options.run((experiment, spark) -> new Sweep(experiment).run(spark, FedSpark::say));
             return 0;
         }
     }

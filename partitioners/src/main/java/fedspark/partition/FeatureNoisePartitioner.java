@@ -6,7 +6,7 @@ import java.util.SplittableRandom;
  * Feature skew (NIID-Bench's noise-based split): an IID split where client k adds Gaussian noise of
  * standard deviation sigma * k / K to every feature, seeded by the run seed and the example's rank.
  */
-public final class FeatureNoisePartitioner extends RankedPartitioner {
+public final class FeatureNoisePartitioner extends IidPartitioner {
 
     private final double sigma;
 
@@ -21,16 +21,6 @@ public final class FeatureNoisePartitioner extends RankedPartitioner {
     @Override
     public String id() {
         return "noise-k" + clients + "-sigma" + sigma + "-seed" + seed;
-    }
-
-    @Override
-    protected boolean groupsByLabel() {
-        return false;
-    }
-
-    @Override
-    protected SegmentPlan plan(long[] labelCounts) {
-        return evenSplit(labelCounts);
     }
 
     @Override

@@ -1,7 +1,7 @@
 package fedspark.partition;
 
 /** IID: one seeded shuffle cut into K clients whose sizes differ by at most one. */
-public final class IidPartitioner extends RankedPartitioner {
+public class IidPartitioner extends RankedPartitioner {
 
     public IidPartitioner(int clients, long seed) {
         super(clients, seed);
