@@ -4,6 +4,7 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_saxpy;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 
 import java.nio.ByteBuffer;
@@ -49,8 +50,10 @@ final class LeanNetwork implements LocalTrainer {
 
     private final List<LeanLayer> layers;
     private final float learningRate;
+    private final float momentum;
     private final int parameterCount;
     private final FloatBuffer parameters;
+    private final FloatBuffer velocity; // momentum only: v = mu * v + g, then w -= lr * v (PyTorch's SGD), zeroed by setParameters
     private FloatBuffer[] activations; // activations[l]: input of layer l (activations[L] the logits), per example widths[l]
     private FloatBuffer[] gradients;   // gradients[l]: dLoss/d(activations[l])
     private int capacity;
@@ -63,15 +66,21 @@ final class LeanNetwork implements LocalTrainer {
 
         int parameterCount();
 
-        void bind(FloatBuffer parameters, int offset);
+        /** Takes this layer's slices of the parameters and of their update target (see {@link #backward}). */
+        void bind(FloatBuffer parameters, FloatBuffer velocity, int offset);
 
         void forward(FloatBuffer in, FloatBuffer out, int batch);
 
         /**
          * From dLoss/d(out) to dLoss/d(in) (skipped when {@code dIn} is null), computed with the parameters as
-         * they were in the forward pass; then the parameters take their SGD step.
+         * they were in the forward pass; then, with g the gradient, T = beta * T + alpha * g where T is the
+         * parameters themselves (plain SGD: alpha = -lr, beta = 1) or their velocity (momentum: alpha = 1, beta = mu).
          */
-        void backward(FloatBuffer in, FloatBuffer out, FloatBuffer dOut, FloatBuffer dIn, int batch, float lr);
+        void backward(FloatBuffer in, FloatBuffer out, FloatBuffer dOut, FloatBuffer dIn, int batch, Update update);
+    }
+
+    /** How a layer applies its gradient g: target = beta * target + alpha * g, the target the parameters or their velocity. */
+    private record Update(float alpha, float beta, boolean intoVelocity) {
     }
 
     /** Why {@code conf} has no lean implementation (a layer or a setting), or null when it has one. */
@@ -89,6 +98,15 @@ final class LeanNetwork implements LocalTrainer {
     }
 
     LeanNetwork(MultiLayerConfiguration conf) {
+        this(conf, 0);
+    }
+
+    /** With {@code momentum} > 0, SGD with momentum as PyTorch computes it (no dampening, not Nesterov). */
+    LeanNetwork(MultiLayerConfiguration conf, double momentum) {
+        if (momentum < 0 || momentum >= 1) {
+            throw new IllegalArgumentException("train.momentum must be in [0, 1), got " + momentum);
+        }
+        this.momentum = (float) momentum;
         layers = plan(conf);
         learningRate = (float) ((Sgd) ((BaseLayer) conf.getConf(0).getLayer()).getIUpdater()).getLearningRate();
         int count = 0;
@@ -97,9 +115,10 @@ final class LeanNetwork implements LocalTrainer {
         }
         parameterCount = count;
         parameters = allocate(count);
+        velocity = momentum > 0 ? allocate(count) : parameters;
         int offset = 0;
         for (LeanLayer layer : layers) {
-            layer.bind(parameters, offset);
+            layer.bind(parameters, velocity, offset);
             offset += layer.parameterCount();
         }
         ensureCapacity(16);
@@ -188,6 +207,9 @@ final class LeanNetwork implements LocalTrainer {
             throw new IllegalArgumentException("the model has " + parameterCount + " parameters, the vector " + flat.length);
         }
         parameters.put(0, flat);
+        if (momentum > 0) {
+            velocity.put(0, new float[parameterCount]); // a client's local training starts with no velocity
+        }
     }
 
     @Override
@@ -269,8 +291,12 @@ final class LeanNetwork implements LocalTrainer {
                 delta.put(base + k, (k == label ? p - 1f : p) / batch);
             }
         }
+        Update update = momentum > 0 ? new Update(1f, momentum, true) : new Update(-learningRate, 1f, false);
         for (int l = count - 1; l >= 0; l--) {
-            layers.get(l).backward(activations[l], activations[l + 1], gradients[l + 1], l > 0 ? gradients[l] : null, batch, learningRate);
+            layers.get(l).backward(activations[l], activations[l + 1], gradients[l + 1], l > 0 ? gradients[l] : null, batch, update);
+        }
+        if (momentum > 0) {
+            cblas_saxpy(parameterCount, -learningRate, velocity, 1, parameters, 1);
         }
         return lossSum / batch;
     }
@@ -301,6 +327,8 @@ final class LeanNetwork implements LocalTrainer {
         private final boolean relu;
         private FloatBuffer weights;
         private FloatBuffer biases;
+        private FloatBuffer weightTarget;
+        private FloatBuffer biasTarget;
         private FloatBuffer dz;
 
         Dense(int in, int out, boolean relu) {
@@ -321,9 +349,11 @@ final class LeanNetwork implements LocalTrainer {
             return in * out + out;
         }
 
-        public void bind(FloatBuffer p, int offset) {
+        public void bind(FloatBuffer p, FloatBuffer v, int offset) {
             weights = p.slice(offset, in * out);
             biases = p.slice(offset + in * out, out);
+            weightTarget = v.slice(offset, in * out);
+            biasTarget = v.slice(offset + in * out, out);
         }
 
         public void forward(FloatBuffer x, FloatBuffer a, int batch) {
@@ -336,7 +366,7 @@ final class LeanNetwork implements LocalTrainer {
             }
         }
 
-        public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, float lr) {
+        public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, Update update) {
             FloatBuffer delta = dA;
             if (relu) {
                 if (dz == null || dz.capacity() < out * batch) {
@@ -350,13 +380,15 @@ final class LeanNetwork implements LocalTrainer {
             if (dX != null) {
                 cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, in, batch, out, 1f, weights, in, delta, out, 0f, dX, in);
             }
-            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, in, out, batch, -lr, x, in, delta, out, 1f, weights, in);
+            FloatBuffer wt = update.intoVelocity() ? weightTarget : weights;
+            FloatBuffer bt = update.intoVelocity() ? biasTarget : biases;
+            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, in, out, batch, update.alpha(), x, in, delta, out, update.beta(), wt, in);
             for (int k = 0; k < out; k++) {
                 float g = 0f;
                 for (int j = 0; j < batch; j++) {
                     g += delta.get(j * out + k);
                 }
-                biases.put(k, biases.get(k) - lr * g);
+                bt.put(k, update.beta() * bt.get(k) + update.alpha() * g);
             }
         }
     }
@@ -379,6 +411,8 @@ final class LeanNetwork implements LocalTrainer {
         private final int pixels; // outHeight * outWidth
         private FloatBuffer biases;
         private FloatBuffer weights;
+        private FloatBuffer biasTarget;
+        private FloatBuffer weightTarget;
         private FloatBuffer weightGradient;
         private final float[] biasGradient;
         private FloatBuffer[] columns = new FloatBuffer[0];
@@ -424,9 +458,11 @@ final class LeanNetwork implements LocalTrainer {
             return outChannels + outChannels * patch;
         }
 
-        public void bind(FloatBuffer p, int offset) {
+        public void bind(FloatBuffer p, FloatBuffer v, int offset) {
             biases = p.slice(offset, outChannels);
             weights = p.slice(offset + outChannels, outChannels * patch);
+            biasTarget = v.slice(offset, outChannels);
+            weightTarget = v.slice(offset + outChannels, outChannels * patch);
             weightGradient = allocate(outChannels * patch);
             dz = allocate(outChannels * pixels);
             dColumns = allocate(patch * pixels);
@@ -455,7 +491,7 @@ final class LeanNetwork implements LocalTrainer {
             }
         }
 
-        public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, float lr) {
+        public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, Update update) {
             java.util.Arrays.fill(biasGradient, 0f);
             for (int b = 0; b < batch; b++) {
                 int base = b * outSize();
@@ -476,11 +512,14 @@ final class LeanNetwork implements LocalTrainer {
                     col2im(dColumns, dX, b * inSize());
                 }
             }
+            // Applied after every example's dX, which needs the weights of the forward pass.
+            FloatBuffer wt = update.intoVelocity() ? weightTarget : weights;
+            FloatBuffer bt = update.intoVelocity() ? biasTarget : biases;
             for (int i = 0; i < outChannels * patch; i++) {
-                weights.put(i, weights.get(i) - lr * weightGradient.get(i));
+                wt.put(i, update.beta() * wt.get(i) + update.alpha() * weightGradient.get(i));
             }
             for (int c = 0; c < outChannels; c++) {
-                biases.put(c, biases.get(c) - lr * biasGradient[c]);
+                bt.put(c, update.beta() * bt.get(c) + update.alpha() * biasGradient[c]);
             }
         }
 
@@ -565,7 +604,7 @@ final class LeanNetwork implements LocalTrainer {
             return 0;
         }
 
-        public void bind(FloatBuffer p, int offset) {
+        public void bind(FloatBuffer p, FloatBuffer v, int offset) {
         }
 
         public void forward(FloatBuffer x, FloatBuffer a, int batch) {
@@ -597,7 +636,7 @@ final class LeanNetwork implements LocalTrainer {
             }
         }
 
-        public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, float lr) {
+        public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, Update update) {
             if (dX == null) {
                 return;
             }

@@ -18,12 +18,14 @@ import fedspark.models.Models;
  * @param seed            seeds the initial model, client sampling and local batch order
  * @param clientReturns   what a client sends: its model, or (FedSGD, E=1 and B=inf) its gradient
  * @param aggregationDepth depth of the treeAggregate
+ * @param momentum        client SGD momentum mu in [0, 1), PyTorch's rule (v = mu v + g, w -= lr v), velocity reset
+ *                        at each local update; 0: plain SGD
  * @param localStep       how clients compute an SGD step: {@code AUTO} takes the lean step where it covers the
  *                        model (checked against DL4J by a test) and DL4J's fit() elsewhere; {@code DL4J} always fit()
  */
 public record TrainSettings(String model, int rounds, double clientFraction, int localEpochs, int batchSize,
                             double learningRate, long seed, ClientReturns clientReturns, int aggregationDepth,
-                            LocalStep localStep)
+                            LocalStep localStep, double momentum)
         implements Serializable {
 
     public static final int WHOLE_SHARD = Integer.MAX_VALUE;
@@ -34,7 +36,16 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
     /** Which implementation computes a client's SGD steps. */
     public enum LocalStep { AUTO, DL4J }
 
+    /** Plain SGD (no momentum). */
+    public TrainSettings(String model, int rounds, double clientFraction, int localEpochs, int batchSize, double learningRate,
+                         long seed, ClientReturns clientReturns, int aggregationDepth, LocalStep localStep) {
+        this(model, rounds, clientFraction, localEpochs, batchSize, learningRate, seed, clientReturns, aggregationDepth, localStep, 0);
+    }
+
     public TrainSettings {
+        require(momentum >= 0 && momentum < 1, "train.momentum must be in [0, 1), got " + momentum);
+        require(momentum == 0 || clientReturns == ClientReturns.MODEL, "train.momentum needs client-returns = model");
+        require(momentum == 0 || localStep == LocalStep.AUTO, "train.momentum needs local-step = auto (DL4J's fit() has no PyTorch-style momentum)");
         require(Models.names().contains(model), "unknown model '" + model + "'; known models: " + String.join(", ", Models.names()));
         require(rounds >= 1, "train.rounds must be at least 1, got " + rounds);
         require(clientFraction >= 0 && clientFraction <= 1, "train.C must be in [0, 1], got " + clientFraction);
@@ -73,7 +84,8 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
             default -> throw new IllegalArgumentException("train.local-step must be auto or dl4j, got '" + step + "'");
         };
         return new TrainSettings(model, train.getInt("rounds"), train.getDouble("C"), train.getInt("E"), batch,
-                train.getDouble("lr"), train.getLong("seed"), clientReturns, train.getInt("aggregation-depth"), localStep);
+                train.getDouble("lr"), train.getLong("seed"), clientReturns, train.getInt("aggregation-depth"), localStep,
+                train.getDouble("momentum"));
     }
 
     /** Clients sampled per round out of {@code clients}: max(1, round(C*K)). */

@@ -38,7 +38,7 @@ class ClientSamplerSuite extends AnyFunSuite {
     assert(error(new TrainSettings("logreg", 1, 0.1, 1, 10, -1, 0L, TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)).contains("train.lr"))
     assert(error(new TrainSettings("logreg", 1, 0.1, 5, 10, 0.1, 0L, TrainSettings.ClientReturns.GRADIENT, 2, TrainSettings.LocalStep.AUTO)).contains("E = 1 and B = inf"))
     val badB = com.typesafe.config.ConfigFactory.parseString(
-      "rounds = 1, C = 0.1, E = 1, B = ten, lr = 0.1, seed = 0, client-returns = model, aggregation-depth = 2, local-step = auto")
+      "rounds = 1, C = 0.1, E = 1, B = ten, lr = 0.1, seed = 0, client-returns = model, aggregation-depth = 2, local-step = auto, momentum = 0")
     assert(error(TrainSettings.fromConfig("logreg", badB)).contains("train.B"))
   }
 }

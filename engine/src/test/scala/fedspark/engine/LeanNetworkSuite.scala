@@ -64,6 +64,46 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
+  test("momentum: the lean client update equals PyTorch's SGD rule computed by hand (logistic regression)") {
+    val (d, classes, lr, mu) = (784, 10, 0.05, 0.9)
+    val spec = new ModelSpec("logreg", InputShape.MNIST, classes, lr, mu)
+    val data = shard(60, 6L)
+    val global = FlatParameters.of(spec.newNetwork(2L))
+    val lean = new SgdClientUpdate(spec, 2, 10, 4L, TrainSettings.LocalStep.AUTO).update(data, global, 1).vector
+    // By hand, in double: W is DL4J's 'f'-ordered [784, 10] (element (i, j) at i + 784 j), then b.
+    val w = global.map(_.toDouble)
+    val v = new Array[Double](w.length)
+    for (epoch <- 0 until 2; batch <- LocalBatches.order(60, 4L, 1, 3, epoch).grouped(10)) {
+      val g = new Array[Double](w.length)
+      for (e <- batch) {
+        val z = Array.tabulate(classes)(j => (0 until d).map(i => data.features()(e * d + i) * w(i + d * j)).sum + w(d * classes + j))
+        val m = z.max
+        val exp = z.map(x => math.exp(x - m))
+        val p = exp.map(_ / exp.sum)
+        for (j <- 0 until classes) {
+          val delta = (p(j) - (if (data.labels()(e) == j) 1 else 0)) / batch.length
+          for (i <- 0 until d) g(i + d * j) += data.features()(e * d + i) * delta
+          g(d * classes + j) += delta
+        }
+      }
+      for (k <- w.indices) {
+        v(k) = mu * v(k) + g(k)
+        w(k) -= lr * v(k)
+      }
+    }
+    val difference = lean.indices.map(k => math.abs(lean(k) - w(k))).max
+    val moved = w.indices.map(k => math.abs(w(k) - global(k))).max
+    assert(difference <= 1e-5, s"max abs difference $difference")
+    assert(moved > 1e-2)
+    info(f"max abs parameter difference $difference%.2e; the update moved parameters by up to $moved%.2e")
+  }
+
+  test("momentum is refused where the lean step does not apply") {
+    val error = intercept[IllegalArgumentException](new TrainSettings("logreg", 1, 0.1, 1, 10, 0.1, 0L,
+      TrainSettings.ClientReturns.MODEL, 1, TrainSettings.LocalStep.DL4J, 0.9))
+    assert(error.getMessage.contains("train.momentum"))
+  }
+
   test("a shard of the wrong width is refused") {
     val spec = new ModelSpec("logreg", InputShape.MNIST, 10, 0.1)
     val trainer = spec.threadTrainer(TrainSettings.LocalStep.AUTO)

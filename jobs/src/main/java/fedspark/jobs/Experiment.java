@@ -267,7 +267,8 @@ public final class Experiment {
         }
         PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
-        ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(), settings.learningRate());
+        ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(),
+                settings.learningRate(), settings.momentum());
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
