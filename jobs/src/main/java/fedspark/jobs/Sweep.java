@@ -1,7 +1,6 @@
 package fedspark.jobs;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,7 +18,6 @@ import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 
@@ -30,6 +28,7 @@ import fedspark.data.BadInputException;
 import fedspark.data.HadoopFiles;
 import fedspark.engine.RoundMetrics;
 import fedspark.engine.RunFolder;
+import fedspark.partition.stats.PartitionPlots;
 
 /**
  * A grid of runs from one configuration: {@code sweep.axes} maps setting keys to lists of values (axes in
@@ -281,7 +280,7 @@ public final class Sweep {
         chart.getStyler().setXAxisLogarithmic(min > 0 && max / min >= 10);
         chart.addSeries("best", x, results.stream().mapToDouble(Result::bestAccuracy).toArray());
         chart.addSeries("final", x, results.stream().mapToDouble(Result::finalAccuracy).toArray());
-        writePng(chart, png, hadoop);
+        PartitionPlots.writePng(chart, png, hadoop);
     }
 
     private static void plotAccuracy(Map<Point, List<RoundMetrics>> metrics, Path png, Configuration hadoop) {
@@ -292,15 +291,6 @@ public final class Sweep {
             double[] y = run.getValue().stream().mapToDouble(RoundMetrics::testAccuracy).toArray();
             chart.addSeries(run.getKey().name(), x, y).setMarker(org.knowm.xchart.style.markers.SeriesMarkers.NONE);
         }
-        writePng(chart, png, hadoop);
-    }
-
-    private static void writePng(XYChart chart, Path png, Configuration hadoop) {
-        System.setProperty("java.awt.headless", "true");
-        try (OutputStream out = png.getFileSystem(hadoop).create(png, true)) {
-            out.write(BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + png, e);
-        }
+        PartitionPlots.writePng(chart, png, hadoop);
     }
 }

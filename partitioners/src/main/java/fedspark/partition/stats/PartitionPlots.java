@@ -93,7 +93,7 @@ public final class PartitionPlots {
             }
         }
         chart.addSeries("label share", x, y, cells);
-        write(chart, png, hadoop);
+        writePng(chart, png, hadoop);
     }
 
     public static void writeSizeHistogram(PartitionStatistics stats, String title, Path png, Configuration hadoop) {
@@ -111,10 +111,11 @@ public final class PartitionPlots {
         chart.getStyler().setXAxisLabelRotation(45);
         chart.getStyler().setAvailableSpaceFill(0.95);
         chart.addSeries("clients", histogram.getxAxisData(), histogram.getyAxisData());
-        write(chart, png, hadoop);
+        writePng(chart, png, hadoop);
     }
 
-    private static void write(Chart<?, ?> chart, Path png, Configuration hadoop) {
+    /** Renders an XChart chart as PNG at {@code png} on any Hadoop file system (headless). */
+    public static void writePng(Chart<?, ?> chart, Path png, Configuration hadoop) {
         System.setProperty("java.awt.headless", "true");
         try (OutputStream out = png.getFileSystem(hadoop).create(png, true)) {
             out.write(BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
