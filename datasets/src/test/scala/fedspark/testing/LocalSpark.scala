@@ -5,11 +5,14 @@ import java.nio.file.{Files, Path}
 import org.apache.spark.sql.SparkSession
 import org.scalatest.{BeforeAndAfterAll, Suite}
 
-/** A local[2] Spark session for a suite, and a temporary folder removed after it. */
+/** A local Spark session for a suite, and a temporary folder removed after it. */
 trait LocalSpark extends BeforeAndAfterAll { self: Suite =>
 
+  /** local[2]; a suite that needs task retries overrides it with local[2,F] (F attempts per task). */
+  protected def master: String = "local[2]"
+
   @transient lazy val spark: SparkSession = SparkSession.builder()
-    .master("local[2]")
+    .master(master)
     .appName(getClass.getSimpleName)
     .config("spark.ui.enabled", "false")
     .config("spark.sql.shuffle.partitions", "4")

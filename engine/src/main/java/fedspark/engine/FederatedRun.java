@@ -2,7 +2,9 @@ package fedspark.engine;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.stream.Collectors;
 
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -33,6 +35,7 @@ public final class FederatedRun {
     private final TrainSettings settings;
     private final Strategy strategy;
     private final Evaluator evaluator;
+    private int failFirstAttemptsInRound;
 
     /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShards}). */
     public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings, Evaluator evaluator) {
@@ -70,16 +73,43 @@ public final class FederatedRun {
         return current;
     }
 
-    /** One round's Spark job: local updates on the sampled clients' partitions, then the weighted sum. */
+    /**
+     * Fault drill: every client task of {@code round} fails its first attempt, so Spark retries it (needs
+     * spark.task.maxFailures >= 2, e.g. master local[2,2]; clusters default to 4). 0: never.
+     */
+    public FederatedRun failFirstAttemptsInRound(int round) {
+        this.failFirstAttemptsInRound = round;
+        return this;
+    }
+
+    /**
+     * One round's Spark job: local updates on the sampled clients' partitions, then the weighted sum. The job
+     * carries its round and clients as properties, for {@link PrivacyAudit}.
+     */
     WeightedSum aggregate(float[] global, int[] sampled, int round) {
         Broadcast<float[]> parameters = jsc.broadcast(global);
+        jsc.setLocalProperty(PrivacyAudit.ROUND, Integer.toString(round));
+        jsc.setLocalProperty(PrivacyAudit.CLIENTS, Arrays.stream(sampled).mapToObj(Integer::toString).collect(Collectors.joining(",")));
         try {
             ClientUpdate update = strategy.clientUpdate();
+            boolean failFirstAttempts = round == failFirstAttemptsInRound;
             RDD<ClientShard> chosen = PartitionPruningRDD.create(shards.rdd(), new IsSampled(sampled));
-            return chosen.toJavaRDD()
-                    .map(shard -> update.update(shard, parameters.value(), round))
+            WeightedSum sum = chosen.toJavaRDD()
+                    .map(shard -> {
+                        if (failFirstAttempts && TaskContext.get().attemptNumber() == 0) {
+                            throw new IllegalStateException("fault drill: first attempt of client " + shard.client()
+                                    + " in round " + round + " fails on purpose");
+                        }
+                        return update.update(shard, parameters.value(), round);
+                    })
                     .treeAggregate(WeightedSum.empty(), WeightedSum::add, WeightedSum::merge, settings.aggregationDepth());
+            if (shards.rdd() instanceof ClientShardRDD placed) {
+                placed.remember(sum.served());
+            }
+            return sum;
         } finally {
+            jsc.setLocalProperty(PrivacyAudit.ROUND, null);
+            jsc.setLocalProperty(PrivacyAudit.CLIENTS, null);
             parameters.destroy();
         }
     }

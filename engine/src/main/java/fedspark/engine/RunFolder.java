@@ -25,7 +25,8 @@ import fedspark.models.FlatParameters;
 /**
  * Everything one run writes, under one folder on any Hadoop file system: {@code config.conf} (the
  * resolved configuration), {@code metrics.csv} (rewritten after every round, so a stopped run keeps its
- * rows), {@code metrics/} (Parquet, at the end) and {@code model.zip} (the final DL4J model).
+ * rows), {@code metrics/} (Parquet, at the end), {@code model.zip} (the final DL4J model), {@code checkpoint.bin}
+ * (the global model every few rounds) and {@code audit.csv} / {@code audit.conf} (what Spark moved, per round).
  */
 public final class RunFolder {
 
@@ -128,6 +129,21 @@ public final class RunFolder {
 
     public List<RoundMetrics> metrics() {
         return List.copyOf(rows);
+    }
+
+    /** Writes {@code audit.csv} (every training task attempt) and {@code audit.conf} (its totals); see {@link PrivacyAudit}. */
+    public void writeAudit(PrivacyAudit audit) {
+        HadoopFiles.writeString(new Path(root, "audit.csv"), audit.csv(), hadoop);
+        HadoopFiles.writeString(new Path(root, "audit.conf"), audit.summary(), hadoop);
+    }
+
+    /** The audit rows of rounds up to {@code lastRound} (a resumed run goes on from them). */
+    public List<PrivacyAudit.TaskRow> auditRows(int lastRound) {
+        Path csv = new Path(root, "audit.csv");
+        if (!HadoopFiles.exists(csv, hadoop)) {
+            return List.of();
+        }
+        return PrivacyAudit.parseCsv(HadoopFiles.readString(csv, hadoop)).stream().filter(row -> row.round() <= lastRound).toList();
     }
 
     public void writeMetricsParquet(SparkSession spark) {

@@ -1,6 +1,9 @@
 package fedspark.engine;
 
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
 
 /**
  * The round's aggregator: sums n_k * w_k and n_k over the sampled clients, for the n_k / n weighted
@@ -27,6 +30,8 @@ public final class WeightedSum implements Serializable {
     private long lossSum;
     private long lossCount;
     private double magnitudeBound;
+    private final List<ServedClient> served = new ArrayList<>();
+    private final BitSet counted = new BitSet();
 
     /** The empty sum (treeAggregate's zero value). */
     public static WeightedSum empty() {
@@ -35,6 +40,7 @@ public final class WeightedSum implements Serializable {
 
     /** Folds in one client's result, weighted by its n_k. */
     public WeightedSum add(ClientResult result) {
+        serve(List.of(ServedClient.here(result.client())));
         if (result.examples() == 0) {
             return this; // an empty client has no weight
         }
@@ -66,10 +72,15 @@ public final class WeightedSum implements Serializable {
 
     /** Joins another partial sum into this one. */
     public WeightedSum merge(WeightedSum other) {
+        serve(other.served);
         if (other.sums == null) {
             return this;
         }
         if (sums == null) {
+            other.served.clear();
+            other.served.addAll(served);
+            other.counted.clear();
+            other.counted.or(counted);
             return other;
         }
         if (sums.length != other.sums.length) {
@@ -100,6 +111,11 @@ public final class WeightedSum implements Serializable {
         return average;
     }
 
+    /** Every client counted, empty ones included, with the executor and task attempt that computed it. */
+    public List<ServedClient> served() {
+        return List.copyOf(served);
+    }
+
     /** Clients with examples that were added. */
     public int clients() {
         return clients;
@@ -113,6 +129,20 @@ public final class WeightedSum implements Serializable {
     /** Mean training loss over every local step of every client. */
     public double meanLoss() {
         return lossCount == 0 ? Double.NaN : lossSum / LOSS_SCALE / lossCount;
+    }
+
+    /** Records clients as counted; a client counted twice (say, by two attempts of one task) is an error, never an average. */
+    private void serve(List<ServedClient> clients) {
+        for (ServedClient client : clients) {
+            if (counted.get(client.client())) {
+                ServedClient first = served.stream().filter(c -> c.client() == client.client()).findFirst().orElseThrow();
+                throw new IllegalStateException("client " + client.client() + " counted twice in one round: attempt "
+                        + first.attempt() + " on executor " + first.executor() + " and attempt " + client.attempt()
+                        + " on executor " + client.executor());
+            }
+            counted.set(client.client());
+            served.add(client);
+        }
     }
 
     private void checkBound() {

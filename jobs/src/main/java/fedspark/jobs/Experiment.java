@@ -33,6 +33,7 @@ import fedspark.engine.ClientShards;
 import fedspark.engine.Evaluator;
 import fedspark.engine.FederatedRun;
 import fedspark.engine.ModelSpec;
+import fedspark.engine.PrivacyAudit;
 import fedspark.engine.RunFolder;
 import fedspark.engine.ShardCache;
 import fedspark.engine.TrainSettings;
@@ -225,6 +226,7 @@ public final class Experiment {
     public Trained train(SparkSession spark, Path runDir, Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // settings checked before any work
+        onRawDataMovement();
         partition(spark, log);
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
@@ -279,12 +281,17 @@ public final class Experiment {
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         var shards = ClientShards.load(jsc, partitionedData(), info.clients(), dataset.features(), dataset.classes());
+        PrivacyAudit audit = new PrivacyAudit(from == null ? List.of() : folder.auditRows(from.round()));
+        PrivacyAudit.OnRawDataMovement onRawDataMovement = onRawDataMovement();
+        spark.sparkContext().addSparkListener(audit);
         try {
-            FederatedRun run = new FederatedRun(jsc, shards, model, settings, evaluator);
+            FederatedRun run = new FederatedRun(jsc, shards, model, settings, evaluator)
+                    .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
             float[] start = from == null ? run.initialParameters() : from.parameters();
             float[] result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {
                 folder.addMetrics(row);
                 log.accept(row.progress(settings.rounds()));
+                auditRound(audit, row.round(), onRawDataMovement, folder, log);
                 if (row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter) {
                     folder.writeCheckpoint(row.round(), global);
                 }
@@ -297,8 +304,26 @@ public final class Experiment {
             folder.writeModel(model, result);
             return new Trained(folder, result);
         } finally {
+            spark.sparkContext().removeSparkListener(audit);
             ShardCache.shared().evict(partitionedData().toString());
         }
+    }
+
+    private PrivacyAudit.OnRawDataMovement onRawDataMovement() {
+        String setting = config.getString("audit.raw-data-movement");
+        return switch (setting) {
+            case "fail" -> PrivacyAudit.OnRawDataMovement.FAIL;
+            case "warn" -> PrivacyAudit.OnRawDataMovement.WARN;
+            default -> throw new BadInputException("audit.raw-data-movement must be fail or warn, got '" + setting + "'");
+        };
+    }
+
+    /** Writes the round's audit to the run folder, then fails the run (or warns) if raw client data moved. */
+    private static void auditRound(PrivacyAudit audit, int round, PrivacyAudit.OnRawDataMovement onRawDataMovement,
+                                   RunFolder folder, Consumer<String> log) {
+        audit.awaitRound(round, log);
+        folder.writeAudit(audit);
+        audit.enforce(round, onRawDataMovement, log);
     }
 
     /** A run stopped on purpose (train.stop-after-round), with its checkpoint written: resume goes on from there. */

@@ -1,0 +1,284 @@
+package fedspark.engine;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+import org.apache.spark.executor.TaskMetrics;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobEnd;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.StageInfo;
+import org.apache.spark.scheduler.TaskInfo;
+import org.apache.spark.storage.RDDInfo;
+
+import scala.collection.JavaConverters;
+
+/**
+ * Watches the training jobs of a run (the jobs {@link FederatedRun} tags with their round and sampled clients)
+ * and records, for every task attempt, which executor served which client, its locality, and the bytes it
+ * read and wrote through Spark. A client stage (one that computes {@link ClientShardRDD}) must read nothing
+ * through a shuffle: such bytes would be raw examples moved between executors, which the design forbids.
+ * Partial sums shuffled by a deep treeAggregate are model updates and are reported separately.
+ */
+public final class PrivacyAudit extends SparkListener {
+
+    /** Job properties set by {@link FederatedRun} on each round's job. */
+    static final String ROUND = "fedspark.round";
+    static final String CLIENTS = "fedspark.clients";
+
+    public static final String CSV_HEADER = "round,stage,kind,client,attempt,executor,host,locality,status,input_bytes,"
+            + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes";
+
+    /** What happens when raw shard data went through Spark: the run fails (the default) or only warns. */
+    public enum OnRawDataMovement { FAIL, WARN }
+
+    /** One task attempt of a training job; client is -1 for the tasks that merge partial sums. */
+    public record TaskRow(int round, int stage, String kind, int client, int attempt, String executor, String host,
+                          String locality, String status, long inputBytes, long shuffleReadLocalBytes,
+                          long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes) {
+
+        public boolean isClientTask() {
+            return kind.equals("client");
+        }
+
+        /** Bytes this task read through a shuffle: raw data moved between executors when it is a client task. */
+        public long shuffleReadBytes() {
+            return shuffleReadLocalBytes + shuffleReadRemoteBytes;
+        }
+
+        String csv() {
+            return String.join(",", Integer.toString(round), Integer.toString(stage), kind, Integer.toString(client),
+                    Integer.toString(attempt), executor, host, locality, status, Long.toString(inputBytes),
+                    Long.toString(shuffleReadLocalBytes), Long.toString(shuffleReadRemoteBytes),
+                    Long.toString(shuffleWriteBytes), Long.toString(resultBytes));
+        }
+
+        static TaskRow parse(String line) {
+            String[] f = line.split(",", -1);
+            if (f.length != 14) {
+                throw new IllegalArgumentException("not an audit row: " + line);
+            }
+            return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2], Integer.parseInt(f[3]), Integer.parseInt(f[4]),
+                    f[5], f[6], f[7], f[8], Long.parseLong(f[9]), Long.parseLong(f[10]), Long.parseLong(f[11]),
+                    Long.parseLong(f[12]), Long.parseLong(f[13]));
+        }
+    }
+
+    private record StageOfRound(int round, int[] clients, boolean clientStage) {
+    }
+
+    private final Map<Integer, StageOfRound> stages = new ConcurrentHashMap<>();
+    private final Map<Integer, Integer> roundOfJob = new ConcurrentHashMap<>();
+    private final List<TaskRow> rows = new ArrayList<>();
+    private final Set<Integer> finishedRounds = new HashSet<>();
+
+    /** An audit that goes on from the rows of an earlier part of the same run (resume). */
+    public PrivacyAudit(List<TaskRow> earlier) {
+        rows.addAll(earlier);
+    }
+
+    public PrivacyAudit() {
+        this(List.of());
+    }
+
+    @Override
+    public void onJobStart(SparkListenerJobStart job) {
+        Properties properties = job.properties();
+        String round = properties == null ? null : properties.getProperty(ROUND);
+        if (round == null) {
+            return;
+        }
+        int r = Integer.parseInt(round);
+        String listed = properties.getProperty(CLIENTS, "");
+        int[] clients = listed.isEmpty() ? new int[0] : java.util.Arrays.stream(listed.split(",")).mapToInt(Integer::parseInt).toArray();
+        roundOfJob.put(job.jobId(), r);
+        for (StageInfo stage : JavaConverters.seqAsJavaList(job.stageInfos())) {
+            boolean clientStage = false;
+            for (RDDInfo rdd : JavaConverters.seqAsJavaList(stage.rddInfos())) {
+                clientStage |= rdd.name() != null && rdd.name().startsWith(ClientShardRDD.NAME_PREFIX);
+            }
+            stages.put(stage.stageId(), new StageOfRound(r, clients, clientStage));
+        }
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd end) {
+        StageOfRound stage = stages.get(end.stageId());
+        if (stage == null) {
+            return;
+        }
+        TaskInfo info = end.taskInfo();
+        TaskMetrics metrics = end.taskMetrics();
+        int client = stage.clientStage() && info.index() < stage.clients().length ? stage.clients()[info.index()] : -1;
+        String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
+        TaskRow row = new TaskRow(stage.round(), end.stageId(), stage.clientStage() ? "client" : "merge", client,
+                info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
+                metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
+                metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
+                metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
+                metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
+                metrics == null ? 0 : metrics.resultSize());
+        synchronized (this) {
+            rows.add(row);
+        }
+    }
+
+    @Override
+    public void onJobEnd(SparkListenerJobEnd end) {
+        Integer round = roundOfJob.remove(end.jobId());
+        if (round != null) {
+            synchronized (this) {
+                finishedRounds.add(round);
+                notifyAll();
+            }
+        }
+    }
+
+    /** How long {@link #awaitRound} waits for Spark's listener bus. */
+    static final long WAIT_MILLIS = 60_000;
+
+    /**
+     * Waits until the listener bus has delivered the end of {@code round}'s job (events arrive asynchronously);
+     * says so on {@code log} if it did not within a minute.
+     */
+    public synchronized void awaitRound(int round, Consumer<String> log) {
+        long deadline = System.currentTimeMillis() + WAIT_MILLIS;
+        while (!finishedRounds.contains(round)) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+                log.accept("audit: Spark's events for round " + round + " did not arrive within " + WAIT_MILLIS / 1000
+                        + " s; the audit may miss some of its tasks");
+                return;
+            }
+            try {
+                wait(left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Fails with {@link RawDataMoved} (or, with WARN, logs) when a client task of {@code round} read raw data through Spark. */
+    public void enforce(int round, OnRawDataMovement policy, Consumer<String> log) {
+        String moved = rawDataMovement(round);
+        if (moved == null) {
+            return;
+        }
+        if (policy == OnRawDataMovement.FAIL) {
+            throw new RawDataMoved(moved + " (audit.raw-data-movement = fail)");
+        }
+        log.accept("WARNING audit: " + moved);
+    }
+
+    /** The audit saw raw client data move between executors. */
+    public static final class RawDataMoved extends RuntimeException {
+        RawDataMoved(String message) {
+            super(message);
+        }
+    }
+
+    public synchronized List<TaskRow> rows() {
+        return List.copyOf(rows);
+    }
+
+    /** Client tasks of {@code round} that read raw data through a shuffle, described; null when there are none. */
+    public synchronized String rawDataMovement(int round) {
+        List<String> moved = new ArrayList<>();
+        for (TaskRow row : rows) {
+            if (row.round() == round && row.isClientTask() && row.shuffleReadBytes() > 0) {
+                moved.add("client " + row.client() + " on executor " + row.executor() + " read " + row.shuffleReadBytes()
+                        + " bytes through a shuffle (" + row.shuffleReadRemoteBytes() + " remote)");
+            }
+        }
+        return moved.isEmpty() ? null : "round " + round + ": raw client data moved between executors: " + String.join("; ", moved)
+                + ". Client shards must be read by their own task from storage (fedspark.engine.ClientShardRDD).";
+    }
+
+    public synchronized String csv() {
+        StringBuilder csv = new StringBuilder(CSV_HEADER).append('\n');
+        for (TaskRow row : rows) {
+            csv.append(row.csv()).append('\n');
+        }
+        return csv.toString();
+    }
+
+    public static List<TaskRow> parseCsv(String csv) {
+        List<TaskRow> parsed = new ArrayList<>();
+        String[] lines = csv.split("\n");
+        for (int i = 1; i < lines.length; i++) {
+            if (!lines[i].isBlank()) {
+                parsed.add(TaskRow.parse(lines[i]));
+            }
+        }
+        return parsed;
+    }
+
+    /** The audit's totals, HOCON like the other summaries a run folder holds. */
+    public synchronized String summary() {
+        Set<Integer> rounds = new HashSet<>();
+        long clientTasks = 0;
+        long unsuccessfulAttempts = 0;
+        long rawBytes = 0;
+        long updateBytesShuffled = 0;
+        long updateBytesToDriver = 0;
+        Map<String, Integer> locality = new TreeMap<>();
+        Map<String, Set<Integer>> clientsOfExecutor = new TreeMap<>();
+        Map<Integer, String> lastExecutor = new HashMap<>();
+        Set<Integer> movedClients = new HashSet<>();
+        int affinityMisses = 0;
+        for (TaskRow row : rows) {
+            rounds.add(row.round());
+            if (!row.status().equals("success")) {
+                unsuccessfulAttempts++;
+                continue;
+            }
+            if (row.isClientTask()) {
+                clientTasks++;
+                rawBytes += row.shuffleReadBytes();
+                locality.merge(row.locality(), 1, Integer::sum);
+                clientsOfExecutor.computeIfAbsent(row.executor(), e -> new HashSet<>()).add(row.client());
+                String previous = lastExecutor.put(row.client(), row.executor());
+                if (previous != null && !previous.equals(row.executor())) {
+                    affinityMisses++;
+                    movedClients.add(row.client());
+                }
+            }
+            // A task either writes its partial sum to a shuffle (deep treeAggregate) or sends it with its result.
+            if (row.shuffleWriteBytes() > 0) {
+                updateBytesShuffled += row.shuffleWriteBytes();
+            } else {
+                updateBytesToDriver += row.resultBytes();
+            }
+        }
+        StringBuilder out = new StringBuilder();
+        out.append("# What the training jobs moved, from Spark's task metrics (audit.csv has every task attempt).\n");
+        out.append("rounds = ").append(rounds.size()).append('\n');
+        out.append("client-tasks = ").append(clientTasks).append('\n');
+        out.append("unsuccessful-attempts = ").append(unsuccessfulAttempts).append('\n');
+        out.append("# Bytes client tasks read through a shuffle: raw examples moved between executors. Must be 0.\n");
+        out.append("raw-data-bytes-between-executors = ").append(rawBytes).append('\n');
+        out.append("# Model updates: partial sums shuffled by a deep treeAggregate, and results sent to the driver.\n");
+        out.append("update-bytes-shuffled = ").append(updateBytesShuffled).append('\n');
+        out.append("update-bytes-to-driver = ").append(updateBytesToDriver).append('\n');
+        out.append("client-task-locality { ");
+        locality.forEach((level, n) -> out.append(level).append(" = ").append(n).append(", "));
+        out.append("}\n");
+        out.append("clients-per-executor { ");
+        clientsOfExecutor.forEach((executor, clients) -> out.append('"').append(executor).append("\" = ").append(clients.size()).append(", "));
+        out.append("}\n");
+        out.append("# A client served by another executor than in its previous round (its shard read again from storage).\n");
+        out.append("affinity-misses = ").append(affinityMisses).append('\n');
+        out.append("clients-that-moved = ").append(movedClients.size()).append('\n');
+        return out.toString().replace(", }", " }");
+    }
+}

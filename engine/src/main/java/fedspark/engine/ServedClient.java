@@ -1,0 +1,33 @@
+package fedspark.engine;
+
+import java.io.Serializable;
+
+import org.apache.spark.SparkEnv;
+import org.apache.spark.TaskContext;
+
+/**
+ * Where one client's update of a round was computed: the executor that holds its shard, and the task
+ * attempt whose result was counted. The driver learns client placement from these (see {@link ClientShardRDD}).
+ *
+ * @param client   client id
+ * @param executor Spark executor id ("driver" in local mode)
+ * @param host     that executor's host
+ * @param attempt  the attempt number of the task whose result was counted (0: the first)
+ */
+public record ServedClient(int client, String executor, String host, int attempt) implements Serializable {
+
+    /** The client served by the task running this code (outside Spark: executor and host "none"). */
+    static ServedClient here(int client) {
+        SparkEnv env = SparkEnv.get();
+        TaskContext task = TaskContext.get();
+        return new ServedClient(client,
+                env == null ? "none" : env.executorId(),
+                env == null ? "none" : env.blockManager().blockManagerId().host(),
+                task == null ? 0 : task.attemptNumber());
+    }
+
+    /** Spark's name for "the executor holding this data" as a preferred location (ExecutorCacheTaskLocation). */
+    String location() {
+        return "executor_" + host + "_" + executor;
+    }
+}

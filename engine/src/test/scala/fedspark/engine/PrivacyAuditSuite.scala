@@ -1,0 +1,133 @@
+package fedspark.engine
+
+import scala.collection.JavaConverters._
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.hadoop.fs.Path
+import org.apache.spark.Partitioner
+import org.apache.spark.api.java.JavaSparkContext
+import org.apache.spark.sql.Row
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.{CanonicalTable, ClientLayout, ClientShard}
+import fedspark.models.InputShape
+import fedspark.testing.{LocalSpark, TestData}
+
+/** Task retries, the privacy audit and client placement, in local mode with two attempts per task. */
+class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
+
+  override protected def master: String = "local[2,2]"
+
+  private val side = 6
+  private val classes = 3
+  private val d = side * side
+  private val clients = 6
+
+  private lazy val root: String = {
+    val sizes = Seq(14, 9, 20, 11, 7, 16)
+    val clientOf = sizes.zipWithIndex.flatMap { case (size, k) => Seq.fill(size)(k) }.toArray
+    val table = TestData.table(spark, sizes.sum, side, classes, 5L)
+    val rows = table.rdd.zipWithIndex().map { case (r, i) => Row(r.getInt(0), r.get(1), clientOf(i.toInt)) }
+    val out = fresh("clients")
+    spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
+      .write.partitionBy(CanonicalTable.CLIENT).parquet(out)
+    out
+  }
+
+  private lazy val testRows = TestData.table(spark, 60, side, classes, 6L).collectAsList()
+  private val settings = new TrainSettings("mcmahan-2nn", 3, 0.5, 2, 5, 0.1, 8L,
+    TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)
+  private val model = new ModelSpec(settings.model, InputShape.ofFlatSize(d), classes, settings.learningRate)
+
+  /** Trains `settings` on `shards` with an audit listening; returns the parameters, metrics and the audit. */
+  private def train(shards: org.apache.spark.api.java.JavaRDD[ClientShard], failRound: Int = 0,
+                    policy: PrivacyAudit.OnRawDataMovement = PrivacyAudit.OnRawDataMovement.FAIL,
+                    log: String => Unit = _ => ()) = {
+    val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
+    val audit = new PrivacyAudit()
+    val metrics = ArrayBuffer[RoundMetrics]()
+    spark.sparkContext.addSparkListener(audit)
+    try {
+      val run = new FederatedRun(jsc, shards, model, settings, new Evaluator(model, settings.localStep, testRows))
+        .failFirstAttemptsInRound(failRound)
+      val result = run.train(run.initialParameters(), 1, (m, _) => {
+        metrics += m
+        audit.awaitRound(m.round, line => log(line))
+        audit.enforce(m.round, policy, line => log(line))
+      })
+      (result, metrics.toSeq, audit)
+    } finally {
+      spark.sparkContext.removeSparkListener(audit)
+      ShardCache.shared().evict(root)
+    }
+  }
+
+  private def clientShards() = ClientShards.load(JavaSparkContext.fromSparkContext(spark.sparkContext), new Path(root), clients, d, classes)
+
+  test("a task failing its first attempt is retried: the same parameters, and each client counted once") {
+    val (clean, cleanMetrics, _) = train(clientShards())
+    val (retried, retriedMetrics, audit) = train(clientShards(), failRound = 2)
+    assert(clean.sameElements(retried))
+    assert(cleanMetrics.map(m => (m.clients, m.samples, m.trainLoss)) == retriedMetrics.map(m => (m.clients, m.samples, m.trainLoss)))
+    val round2 = audit.rows().asScala.filter(r => r.round == 2 && r.isClientTask)
+    val sampled = ClientSampler.sample(clients, 3, settings.seed, 2).toSeq
+    assert(round2.filter(_.status == "failed").map(_.client).sorted == sampled, "every first attempt failed")
+    assert(round2.filter(_.status == "success").map(r => (r.client, r.attempt)).sorted == sampled.map(c => (c, 1)),
+      "each client's second attempt, once")
+    assert(audit.summary().contains("unsuccessful-attempts = 3"))
+  }
+
+  test("the audit names every client task's executor and locality, and finds no raw data moved") {
+    val (_, metrics, audit) = train(clientShards())
+    val tasks = audit.rows().asScala.filter(_.isClientTask)
+    for (round <- 1 to 3) {
+      assert(tasks.filter(_.round == round).map(_.client).sorted == ClientSampler.sample(clients, 3, settings.seed, round).toSeq)
+    }
+    assert(tasks.forall(t => t.status == "success" && t.executor == "driver" && t.shuffleReadBytes == 0))
+    // rounds 2 and 3: clients seen before prefer the executor that holds their shard
+    val seen = tasks.filter(_.round == 1).map(_.client).toSet
+    assert(tasks.filter(t => t.round > 1 && seen(t.client)).forall(_.locality == "PROCESS_LOCAL"))
+    val summary = audit.summary()
+    assert(summary.contains("raw-data-bytes-between-executors = 0"), summary)
+    assert(summary.contains("client-tasks = 9") && summary.contains("affinity-misses = 0"), summary)
+    // what did move is model updates: 3 clients x 3 rounds of partial sums of 8-byte values
+    val updateBytes = summary.linesIterator.filter(_.startsWith("update-bytes-")).map(_.split(" = ")(1).toLong).sum
+    assert(updateBytes >= 9L * 8 * FlatParametersCount(model), summary)
+    assert(PrivacyAudit.parseCsv(audit.csv()) == audit.rows())
+  }
+
+  test("shards that reach their task through a shuffle are raw data moved: the run fails, or warns when told to") {
+    // The same clients, but sent through a shuffle the way a careless pipeline would (partition k = client k).
+    val byClient = new ClientIdPartitioner(clients)
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val loaded = (0 until clients).map(k => (k, ClientLayout.read(new Path(root), k, d, classes, hadoop)))
+    def shuffled() = spark.sparkContext.parallelize(loaded, 2).partitionBy(byClient).values
+      .setName(ClientShardRDD.NAME_PREFIX + "a shuffle").toJavaRDD()
+    val failure = intercept[PrivacyAudit.RawDataMoved](train(shuffled()))
+    assert(failure.getMessage.contains("round 1: raw client data moved between executors"), failure.getMessage)
+    assert(failure.getMessage.contains("bytes through a shuffle"), failure.getMessage)
+    val warnings = ArrayBuffer[String]()
+    val (_, metrics, audit) = train(shuffled(), policy = PrivacyAudit.OnRawDataMovement.WARN, log = warnings += _)
+    assert(metrics.size == 3 && warnings.size == 3 && warnings.forall(_.startsWith("WARNING audit: round")))
+    assert(!audit.summary().contains("raw-data-bytes-between-executors = 0"))
+  }
+
+  test("a client counted twice in one round is refused, not averaged") {
+    val sum = WeightedSum.empty().add(new ClientResult(4, 3, Array(1f, 2f), 0, 0))
+    val again = WeightedSum.empty().add(new ClientResult(4, 3, Array(1f, 2f), 0, 0))
+    val error = intercept[IllegalStateException](sum.merge(again))
+    assert(error.getMessage.startsWith("client 4 counted twice in one round"))
+    val other = WeightedSum.empty().add(new ClientResult(5, 1, Array(0f, 0f), 0, 0))
+    assert(sum.merge(other).served().asScala.map(_.client) == Seq(4, 5))
+  }
+}
+
+/** Partition k = key k. */
+class ClientIdPartitioner(clients: Int) extends Partitioner {
+  override def numPartitions: Int = clients
+  override def getPartition(key: Any): Int = key.asInstanceOf[Int]
+}
+
+object FlatParametersCount {
+  def apply(model: ModelSpec): Long = model.newNetwork(0).numParams()
+}
