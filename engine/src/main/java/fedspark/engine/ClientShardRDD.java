@@ -1,16 +1,21 @@
 package fedspark.engine;
 
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.Dependency;
 import org.apache.spark.Partition;
 import org.apache.spark.SparkContext;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.rdd.RDD;
+import org.apache.spark.storage.BlockManagerId;
 
 import fedspark.data.ClientLayout;
 import fedspark.data.ClientShard;
@@ -24,10 +29,11 @@ import scala.reflect.ClassTag$;
  * The clients as an RDD with one partition per client: partition k reads client k's shard from its own
  * directory into the executor's {@link ShardCache}, where it stays for that client's later rounds.
  *
- * <p>Client affinity: the driver remembers which executor served each client ({@link #remember}) and gives
- * it as the partition's preferred location, so Spark's delay scheduling sends the client's later tasks to the
- * executor that already holds its shard (waiting up to {@code spark.locality.wait} for it). The shard itself
- * never goes through Spark's block manager, so no other executor can fetch it.
+ * <p>Client affinity: the driver places each client on an executor ({@link #place}), remembers where it was
+ * served ({@link #remember}) and gives that executor as the partition's preferred location, so Spark's delay
+ * scheduling sends the client's later tasks to the executor that already holds its shard, waiting up to
+ * {@code spark.locality.wait} for it before letting another executor read the shard from storage. The shard
+ * never goes through Spark's block manager, so no executor can fetch it from another.
  */
 public final class ClientShardRDD extends RDD<ClientShard> {
 
@@ -39,7 +45,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     private final int featureSize;
     private final int classes;
     private final SerializableHadoopConf hadoop;
-    private final transient Map<Integer, ServedClient> placement = new ConcurrentHashMap<>();
+    private final transient Map<Integer, Executor> placement = new ConcurrentHashMap<>();
 
     public ClientShardRDD(SparkContext sc, Path root, int clients, int featureSize, int classes) {
         super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
@@ -70,21 +76,71 @@ public final class ClientShardRDD extends RDD<ClientShard> {
 
     @Override
     public Seq<String> getPreferredLocations(Partition split) {
-        ServedClient last = placement.get(split.index());
-        List<String> locations = last == null ? List.of() : List.of(last.location());
+        Executor placed = placement.get(split.index());
+        List<String> locations = placed == null ? List.of() : List.of(placed.location());
         return JavaConverters.asScalaBuffer(locations).toSeq();
     }
 
-    /** Driver side: where each client of a round was served, so its next task goes back there. */
-    public void remember(List<ServedClient> served) {
-        for (ServedClient client : served) {
-            placement.put(client.client(), client);
+    /**
+     * Driver side, before a round: gives every sampled client without a live executor one, the live executor
+     * holding the fewest clients. Every task then has a preferred executor: a task without one would let
+     * Spark's scheduler hand other clients' tasks to any executor on the same host without waiting.
+     */
+    public void place(int[] sampled) {
+        List<Executor> live = liveExecutors();
+        Map<Executor, Integer> load = new HashMap<>();
+        live.forEach(executor -> load.put(executor, 0));
+        placement.values().forEach(executor -> load.computeIfPresent(executor, (e, n) -> n + 1));
+        for (int client : sampled) {
+            Executor current = placement.get(client);
+            if (current != null && load.containsKey(current)) {
+                continue;
+            }
+            Executor least = null;
+            for (Executor executor : live) {
+                if (least == null || load.get(executor) < load.get(least)) {
+                    least = executor;
+                }
+            }
+            if (least != null) {
+                placement.put(client, least);
+                load.merge(least, 1, Integer::sum);
+            }
         }
     }
 
-    /** The executor that last served {@code client}, or null before its first round. */
-    public ServedClient placementOf(int client) {
+    /** Driver side, after a round: where each client was actually served (a task may have run elsewhere after the locality wait). */
+    public void remember(List<ServedClient> served) {
+        for (ServedClient client : served) {
+            placement.put(client.client(), new Executor(client.executor(), client.host()));
+        }
+    }
+
+    /** The executor that holds (or is to hold) {@code client}'s shard, or null before it was placed. */
+    public Executor placementOf(int client) {
         return placement.get(client);
+    }
+
+    /** The executors registered with the driver now, ordered by id (in local mode: the driver). */
+    private static List<Executor> liveExecutors() {
+        Set<BlockManagerId> managers = JavaConverters.setAsJavaSet(SparkEnv.get().blockManager().master().getMemoryStatus().keySet());
+        boolean localMode = managers.stream().allMatch(BlockManagerId::isDriver);
+        List<Executor> executors = new ArrayList<>();
+        for (BlockManagerId manager : managers) {
+            if (localMode || !manager.isDriver()) {
+                executors.add(new Executor(manager.executorId(), manager.host()));
+            }
+        }
+        executors.sort(Comparator.comparing(Executor::id));
+        return executors;
+    }
+
+    /** An executor, as Spark names it in a preferred location. */
+    public record Executor(String id, String host) {
+        /** Spark's location string for "cached on this executor" (ExecutorCacheTaskLocation). */
+        String location() {
+            return "executor_" + host + "_" + id;
+        }
     }
 
     private record ClientPartition(int index) implements Partition {

@@ -93,6 +93,9 @@ public final class FederatedRun {
         try {
             ClientUpdate update = strategy.clientUpdate();
             boolean failFirstAttempts = round == failFirstAttemptsInRound;
+            if (shards.rdd() instanceof ClientShardRDD placed) {
+                placed.place(sampled);
+            }
             RDD<ClientShard> chosen = PartitionPruningRDD.create(shards.rdd(), new IsSampled(sampled));
             WeightedSum sum = chosen.toJavaRDD()
                     .map(shard -> {

@@ -25,9 +25,4 @@ public record ServedClient(int client, String executor, String host, int attempt
                 env == null ? "none" : env.blockManager().blockManagerId().host(),
                 task == null ? 0 : task.attemptNumber());
     }
-
-    /** Spark's name for "the executor holding this data" as a preferred location (ExecutorCacheTaskLocation). */
-    String location() {
-        return "executor_" + host + "_" + executor;
-    }
 }
