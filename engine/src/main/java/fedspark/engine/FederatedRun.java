@@ -37,7 +37,7 @@ public final class FederatedRun {
     private final Evaluator evaluator;
     private int failFirstAttemptsInRound;
 
-    /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShards}). */
+    /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShardRDD}). */
     public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings, Evaluator evaluator) {
         this.jsc = jsc;
         this.shards = shards;

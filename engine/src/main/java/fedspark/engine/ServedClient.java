@@ -17,7 +17,7 @@ import org.apache.spark.TaskContext;
 public record ServedClient(int client, String executor, String host, int attempt) implements Serializable {
 
     /** The client served by the task running this code (outside Spark: executor and host "none"). */
-    static ServedClient here(int client) {
+    public static ServedClient here(int client) {
         SparkEnv env = SparkEnv.get();
         TaskContext task = TaskContext.get();
         return new ServedClient(client,

@@ -24,7 +24,9 @@ public final class WeightedSum implements Serializable {
     private static final double LOSS_SCALE = 0x1p24;
     private static final double LIMIT = 0x1p62;
 
-    private long[] sums; // null until the first client: a zero value costs nothing to ship
+    private long[] sums; // null until a second client: a zero value costs nothing to ship
+    private float[] single; // the first client's vector, unconverted, while it is the only one
+    private long singleExamples;
     private long examples;
     private int clients;
     private long lossSum;
@@ -45,10 +47,8 @@ public final class WeightedSum implements Serializable {
             return this; // an empty client has no weight
         }
         float[] vector = result.vector();
-        if (sums == null) {
-            sums = new long[vector.length];
-        } else if (sums.length != vector.length) {
-            throw new IllegalStateException("client " + result.client() + " sent " + vector.length + " values, others " + sums.length);
+        if (length() >= 0 && length() != vector.length) {
+            throw new IllegalStateException("client " + result.client() + " sent " + vector.length + " values, others " + length());
         }
         long n = result.examples();
         double largest = 0;
@@ -59,10 +59,16 @@ public final class WeightedSum implements Serializable {
                         + " (training diverged: lower train.lr)");
             }
             largest = Math.max(largest, Math.abs(v));
-            sums[i] += n * Math.round(v * SCALE);
         }
         magnitudeBound += n * largest * SCALE;
         checkBound();
+        if (length() < 0) {
+            // One client so far: keep its floats, half the bytes of the fixed-point sum, until another arrives.
+            single = vector;
+            singleExamples = n;
+        } else {
+            accumulate(vector, n);
+        }
         examples += n;
         clients++;
         lossSum += Math.round(result.lossSum() * LOSS_SCALE);
@@ -73,21 +79,26 @@ public final class WeightedSum implements Serializable {
     /** Joins another partial sum into this one. */
     public WeightedSum merge(WeightedSum other) {
         serve(other.served);
-        if (other.sums == null) {
+        if (other.length() < 0) {
             return this;
         }
-        if (sums == null) {
+        if (length() < 0) {
             other.served.clear();
             other.served.addAll(served);
             other.counted.clear();
             other.counted.or(counted);
             return other;
         }
-        if (sums.length != other.sums.length) {
-            throw new IllegalStateException("partial sums of different lengths: " + sums.length + " and " + other.sums.length);
+        if (length() != other.length()) {
+            throw new IllegalStateException("partial sums of different lengths: " + length() + " and " + other.length());
         }
-        for (int i = 0; i < sums.length; i++) {
-            sums[i] += other.sums[i];
+        if (other.single != null) {
+            accumulate(other.single, other.singleExamples);
+        } else {
+            accumulate(null, 0);
+            for (int i = 0; i < sums.length; i++) {
+                sums[i] += other.sums[i];
+            }
         }
         magnitudeBound += other.magnitudeBound;
         checkBound();
@@ -98,11 +109,35 @@ public final class WeightedSum implements Serializable {
         return this;
     }
 
+    /** Values per client vector, or -1 before the first client with examples. */
+    private int length() {
+        return sums != null ? sums.length : single != null ? single.length : -1;
+    }
+
+    /** Moves a held single client into the fixed-point sums, then adds n * vector (when vector is not null). */
+    private void accumulate(float[] vector, long n) {
+        if (sums == null) {
+            sums = new long[single.length];
+            addFixedPoint(single, singleExamples);
+            single = null;
+        }
+        if (vector != null) {
+            addFixedPoint(vector, n);
+        }
+    }
+
+    private void addFixedPoint(float[] vector, long n) {
+        for (int i = 0; i < vector.length; i++) {
+            sums[i] += n * Math.round(vector[i] * SCALE);
+        }
+    }
+
     /** The weighted average sum(n_k * w_k) / sum(n_k). */
     public float[] average() {
-        if (sums == null) {
+        if (length() < 0) {
             throw new IllegalStateException("no client with examples took part in the round");
         }
+        accumulate(null, 0);
         float[] average = new float[sums.length];
         double divisor = SCALE * examples;
         for (int i = 0; i < sums.length; i++) {

@@ -44,7 +44,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
   private def train(root: String, clients: Int, s: TrainSettings): (Array[Float], Seq[RoundMetrics]) = {
     val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
     val model = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
-    val shards = ClientShards.load(jsc, new Path(root), clients, d, classes)
+    val shards = new ClientShardRDD(jsc.sc, new Path(root), clients, d, classes).toJavaRDD()
     try {
       val run = new FederatedRun(jsc, shards, model, s, new Evaluator(model, s.localStep, testRows))
       val metrics = ArrayBuffer[RoundMetrics]()

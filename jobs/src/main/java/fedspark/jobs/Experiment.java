@@ -29,7 +29,7 @@ import fedspark.data.CsvSource;
 import fedspark.data.LeafSource;
 import fedspark.data.MnistSource;
 import fedspark.data.SyntheticSource;
-import fedspark.engine.ClientShards;
+import fedspark.engine.ClientShardRDD;
 import fedspark.engine.Evaluator;
 import fedspark.engine.FederatedRun;
 import fedspark.engine.ModelSpec;
@@ -280,12 +280,19 @@ public final class Experiment {
                 settings.learningRate(), settings.rounds()));
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        var shards = ClientShards.load(jsc, partitionedData(), info.clients(), dataset.features(), dataset.classes());
+        ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), info.clients(), dataset.features(), dataset.classes());
         PrivacyAudit audit = new PrivacyAudit(from == null ? List.of() : folder.auditRows(from.round()));
         PrivacyAudit.OnRawDataMovement onRawDataMovement = onRawDataMovement();
         spark.sparkContext().addSparkListener(audit);
         try {
-            FederatedRun run = new FederatedRun(jsc, shards, model, settings, evaluator)
+            if (config.getBoolean("train.preload-clients")) {
+                long start = System.nanoTime();
+                long loaded = shards.preload();
+                log.accept(String.format("loaded %d clients into their executors' caches (%.1f s)", loaded, (System.nanoTime() - start) / 1e9));
+                audit.awaitRound(0, log);
+                audit.enforce(0, onRawDataMovement, log);
+            }
+            FederatedRun run = new FederatedRun(jsc, shards.toJavaRDD(), model, settings, evaluator)
                     .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
             float[] start = from == null ? run.initialParameters() : from.parameters();
             float[] result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {

@@ -181,7 +181,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(parameters(one).sameElements(parameters(two)), "local[1] vs local[2]")
 
     val tasks = audit(cluster).filter(t => t.isClientTask && t.status == "success")
-    assert(tasks.map(_.round).distinct.sorted == (1 to 5))
+    assert(tasks.map(_.round).distinct.sorted == (0 to 5), "round 0: every client preloaded where it will train")
+    assert(tasks.count(_.round == 0) == 8)
     val executors = tasks.map(_.executor).distinct
     assert(executors.size == 2 && !executors.contains("driver"), s"clients served by $executors")
     for ((client, served) <- tasks.groupBy(_.client)) {
