@@ -4,7 +4,9 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -43,6 +45,16 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--peer-threads", description = "torch threads for the peer (default: ${DEFAULT-VALUE}, its fastest here)")
     int peerThreads = 1;
 
+    @Option(names = "--dl4j-spark", description = "also run dl4j-spark's ParameterAveragingTrainingMaster (C = 1, averaging every E "
+            + "local epochs) and fedspark with C = 1 for --dl4j-spark-rounds rounds (build peers/ first: mvn -DskipTests package)")
+    boolean dl4jSpark;
+
+    @Option(names = "--dl4j-spark-rounds", description = "rounds of the C = 1 rows (default: ${DEFAULT-VALUE})")
+    int dl4jSparkRounds = 2;
+
+    @Option(names = "--peers-dir", paramLabel = "DIR", description = "the built peers module (default: ${DEFAULT-VALUE})")
+    File peersDir = new File("peers/target");
+
     /** Median seconds per round and accuracy at the last round of one system. */
     record Result(String system, double medianSeconds, double lastAccuracy, int rounds) {
     }
@@ -51,25 +63,66 @@ final class Bench implements Callable<Integer> {
     public Integer call() throws Exception {
         Experiment experiment = options.load();
         List<String> peerCommand = peerCommand(experiment.config());
-        Result ours;
+        List<Result> results = new ArrayList<>();
+        results.add(trainFedspark(experiment, "fedspark"));
+        if (dl4jSpark) {
+            Experiment allClients = experiment.set("train.C", 1.0).set("train.rounds", dl4jSparkRounds);
+            results.add(trainFedspark(allClients, "fedspark, C=1"));
+            List<String> command = dl4jSparkCommand(allClients.config());
+            FedSpark.say("dl4j-spark: " + String.join(" ", command));
+            results.add(runPeer(command, "dl4j-spark, C=1"));
+        }
+        FedSpark.say("peer: " + String.join(" ", peerCommand));
+        Result theirs = runPeer(peerCommand, "peer (PyTorch, 1 process)");
+        results.add(theirs);
+        FedSpark.say("");
+        FedSpark.say(String.format(Locale.ROOT, "%-28s %16s %14s %7s", "system", "median s/round", "accuracy@last", "rounds"));
+        for (Result r : results) {
+            FedSpark.say(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d", r.system(), r.medianSeconds(), r.lastAccuracy(), r.rounds()));
+        }
+        FedSpark.say(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f", results.get(0).medianSeconds() / theirs.medianSeconds()));
+        return 0;
+    }
+
+    private static Result trainFedspark(Experiment experiment, String label) {
         try (SparkSession spark = experiment.spark()) {
             Path runDir = new Path(experiment.config().getString("output.runs"), "bench-" + experiment.config().getString("name")
                     + "-" + System.currentTimeMillis());
             Experiment.Trained trained = experiment.train(spark, runDir, FedSpark::say);
             List<RoundMetrics> rows = trained.folder().metrics();
-            ours = new Result("fedspark (" + spark.sparkContext().master() + ")",
+            return new Result(label + " (" + spark.sparkContext().master() + ")",
                     median(rows.stream().mapToDouble(RoundMetrics::seconds).toArray()),
                     rows.get(rows.size() - 1).testAccuracy(), rows.size());
         }
-        FedSpark.say("peer: " + String.join(" ", peerCommand));
-        Result theirs = runPeer(peerCommand);
-        FedSpark.say("");
-        FedSpark.say(String.format(Locale.ROOT, "%-28s %16s %14s", "system", "median s/round", "accuracy@last"));
-        for (Result r : List.of(ours, theirs)) {
-            FedSpark.say(String.format(Locale.ROOT, "%-28s %16.3f %14.4f", r.system(), r.medianSeconds(), r.lastAccuracy()));
+    }
+
+    /** The dl4j-spark peer as its own JVM, on the prepared training table, with this JVM's module openings. */
+    List<String> dl4jSparkCommand(Config c) throws IOException {
+        File jar = new File(peersDir, "fedspark-peers.jar");
+        File classpath = new File(peersDir, "classpath.txt");
+        if (!jar.isFile() || !classpath.isFile()) {
+            throw new BadInputException("the dl4j-spark peer is not built: no " + jar + " or " + classpath + " (run: mvn -DskipTests package)");
         }
-        FedSpark.say(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f", ours.medianSeconds() / theirs.medianSeconds()));
-        return 0;
+        if (!c.getString("partition.scheme").equals("iid")) {
+            throw new BadInputException("the dl4j-spark peer splits IID only; partition.scheme is " + c.getString("partition.scheme"));
+        }
+        TrainSettings t = TrainSettings.fromConfig(c.getString("model"), c.getConfig("train"));
+        if (t.batchSize() == TrainSettings.WHOLE_SHARD) {
+            throw new BadInputException("the dl4j-spark peer needs a finite train.B");
+        }
+        List<String> command = new ArrayList<>();
+        command.add(System.getProperty("java.home") + "/bin/java");
+        command.add("-Xmx8g");
+        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (argument.startsWith("--add-opens") || argument.startsWith("--add-exports") || argument.startsWith("-Dlog4j2.configurationFile")) {
+                command.add(argument);
+            }
+        }
+        command.addAll(List.of("-cp", jar.getPath() + File.pathSeparator + Files.readString(classpath.toPath()).trim(),
+                "fedspark.peers.Dl4jSparkPeer", c.getString("data.prepared"), t.model(), c.getString("partition.clients"),
+                Integer.toString(t.localEpochs()), Integer.toString(t.batchSize()), Double.toString(t.learningRate()),
+                Integer.toString(t.rounds()), Long.toString(t.seed())));
+        return command;
     }
 
     List<String> peerCommand(Config c) {
@@ -102,14 +155,14 @@ final class Bench implements Callable<Integer> {
                 "--seed", Long.toString(t.seed()), "--threads", Integer.toString(peerThreads));
     }
 
-    static Result runPeer(List<String> command) throws IOException, InterruptedException {
+    static Result runPeer(List<String> command, String system) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
         builder.environment().put("OMP_NUM_THREADS", "1");
         Process process = builder.start();
         List<double[]> rows = new ArrayList<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line = out.readLine(); line != null; line = out.readLine()) {
-                FedSpark.say("peer " + line);
+                FedSpark.say(system + ": " + line);
                 if (!line.isEmpty() && Character.isDigit(line.charAt(0))) {
                     String[] f = line.split(",");
                     rows.add(new double[] {Double.parseDouble(f[5]), Double.parseDouble(f[6])});
@@ -118,9 +171,9 @@ final class Bench implements Callable<Integer> {
         }
         int exit = process.waitFor();
         if (exit != 0 || rows.isEmpty()) {
-            throw new IllegalStateException("the peer failed (exit " + exit + ", " + rows.size() + " rounds): " + String.join(" ", command));
+            throw new IllegalStateException(system + " failed (exit " + exit + ", " + rows.size() + " rounds): " + String.join(" ", command));
         }
-        return new Result("peer (PyTorch, 1 process)", median(rows.stream().mapToDouble(r -> r[1]).toArray()),
+        return new Result(system, median(rows.stream().mapToDouble(r -> r[1]).toArray()),
                 rows.get(rows.size() - 1)[0], rows.size());
     }
 
