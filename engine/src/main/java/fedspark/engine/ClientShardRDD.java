@@ -7,8 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.Dependency;
@@ -125,17 +123,10 @@ public final class ClientShardRDD extends RDD<ClientShard> {
             all[k] = k;
         }
         place(all);
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sparkContext());
-        jsc.setLocalProperty(PrivacyAudit.ROUND, "0");
-        jsc.setLocalProperty(PrivacyAudit.CLIENTS, IntStream.of(all).mapToObj(Integer::toString).collect(Collectors.joining(",")));
-        try {
-            List<ServedClient> loaded = toJavaRDD().map(shard -> ServedClient.here(shard.client())).collect();
-            remember(loaded);
-            return loaded.size();
-        } finally {
-            jsc.setLocalProperty(PrivacyAudit.ROUND, null);
-            jsc.setLocalProperty(PrivacyAudit.CLIENTS, null);
-        }
+        List<ServedClient> loaded = PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(sparkContext()), 0, null,
+                () -> toJavaRDD().map(shard -> ServedClient.here(shard.client())).collect());
+        remember(loaded);
+        return loaded.size();
     }
 
     /** Driver side, after a round: where each client was actually served (a task may have run elsewhere after the locality wait). */
@@ -143,11 +134,6 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         for (ServedClient client : served) {
             placement.put(client.client(), new Executor(client.executor(), client.host()));
         }
-    }
-
-    /** The executor that holds (or is to hold) {@code client}'s shard, or null before it was placed. */
-    public Executor placementOf(int client) {
-        return placement.get(client);
     }
 
     /** The executors registered with the driver now, ordered by id (in local mode: the driver). */

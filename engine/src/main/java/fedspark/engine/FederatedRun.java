@@ -2,7 +2,6 @@ package fedspark.engine;
 
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.stream.Collectors;
 
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -88,16 +87,16 @@ public final class FederatedRun {
      */
     WeightedSum aggregate(float[] global, int[] sampled, int round) {
         Broadcast<float[]> parameters = jsc.broadcast(global);
-        jsc.setLocalProperty(PrivacyAudit.ROUND, Integer.toString(round));
-        jsc.setLocalProperty(PrivacyAudit.CLIENTS, Arrays.stream(sampled).mapToObj(Integer::toString).collect(Collectors.joining(",")));
         try {
             ClientUpdate update = strategy.clientUpdate();
             boolean failFirstAttempts = round == failFirstAttemptsInRound;
-            if (shards.rdd() instanceof ClientShardRDD placed) {
+            // Client affinity where the clients are fedspark's own RDD (tests also train on other RDDs).
+            ClientShardRDD placed = shards.rdd() instanceof ClientShardRDD clientShards ? clientShards : null;
+            if (placed != null) {
                 placed.place(sampled);
             }
             RDD<ClientShard> chosen = PartitionPruningRDD.create(shards.rdd(), new IsSampled(sampled));
-            WeightedSum sum = chosen.toJavaRDD()
+            WeightedSum sum = PrivacyAudit.tagged(jsc, round, sampled, () -> chosen.toJavaRDD()
                     .map(shard -> {
                         if (failFirstAttempts && TaskContext.get().attemptNumber() == 0) {
                             throw new IllegalStateException("fault drill: first attempt of client " + shard.client()
@@ -105,14 +104,12 @@ public final class FederatedRun {
                         }
                         return update.update(shard, parameters.value(), round);
                     })
-                    .treeAggregate(WeightedSum.empty(), WeightedSum::add, WeightedSum::merge, settings.aggregationDepth());
-            if (shards.rdd() instanceof ClientShardRDD placed) {
+                    .treeAggregate(WeightedSum.empty(), WeightedSum::add, WeightedSum::merge, settings.aggregationDepth()));
+            if (placed != null) {
                 placed.remember(sum.served());
             }
             return sum;
         } finally {
-            jsc.setLocalProperty(PrivacyAudit.ROUND, null);
-            jsc.setLocalProperty(PrivacyAudit.CLIENTS, null);
             parameters.destroy();
         }
     }

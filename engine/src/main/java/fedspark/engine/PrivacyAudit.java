@@ -1,6 +1,7 @@
 package fedspark.engine;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -10,7 +11,10 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.executor.TaskMetrics;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
@@ -31,9 +35,11 @@ import scala.collection.JavaConverters;
  */
 public final class PrivacyAudit extends SparkListener {
 
-    /** Job properties set by {@link FederatedRun} on each round's job. */
+    /** Job properties that tag a training job (see {@link #tagged}). */
     static final String ROUND = "fedspark.round";
     static final String CLIENTS = "fedspark.clients";
+    /** CLIENTS of a job over every client: task k is client k (a list would travel inside every task). */
+    private static final String EVERY_CLIENT = "all";
 
     public static final String CSV_HEADER = "round,stage,kind,client,attempt,executor,host,locality,status,input_bytes,"
             + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes";
@@ -73,6 +79,7 @@ public final class PrivacyAudit extends SparkListener {
         }
     }
 
+    /** clients null: task k is client k. */
     private record StageOfRound(int round, int[] clients, boolean clientStage) {
     }
 
@@ -90,6 +97,22 @@ public final class PrivacyAudit extends SparkListener {
         this(List.of());
     }
 
+    /**
+     * Runs {@code job} with the Spark jobs it submits tagged as {@code round}'s, their task i computing client
+     * {@code clients[i]} ({@code clients} null: task k computes client k).
+     */
+    static <T> T tagged(JavaSparkContext jsc, int round, int[] clients, Supplier<T> job) {
+        jsc.setLocalProperty(ROUND, Integer.toString(round));
+        jsc.setLocalProperty(CLIENTS, clients == null ? EVERY_CLIENT
+                : Arrays.stream(clients).mapToObj(Integer::toString).collect(Collectors.joining(",")));
+        try {
+            return job.get();
+        } finally {
+            jsc.setLocalProperty(ROUND, null);
+            jsc.setLocalProperty(CLIENTS, null);
+        }
+    }
+
     @Override
     public void onJobStart(SparkListenerJobStart job) {
         Properties properties = job.properties();
@@ -99,7 +122,8 @@ public final class PrivacyAudit extends SparkListener {
         }
         int r = Integer.parseInt(round);
         String listed = properties.getProperty(CLIENTS, "");
-        int[] clients = listed.isEmpty() ? new int[0] : java.util.Arrays.stream(listed.split(",")).mapToInt(Integer::parseInt).toArray();
+        int[] clients = listed.equals(EVERY_CLIENT) ? null
+                : listed.isEmpty() ? new int[0] : Arrays.stream(listed.split(",")).mapToInt(Integer::parseInt).toArray();
         roundOfJob.put(job.jobId(), r);
         for (StageInfo stage : JavaConverters.seqAsJavaList(job.stageInfos())) {
             boolean clientStage = false;
@@ -118,7 +142,9 @@ public final class PrivacyAudit extends SparkListener {
         }
         TaskInfo info = end.taskInfo();
         TaskMetrics metrics = end.taskMetrics();
-        int client = stage.clientStage() && info.index() < stage.clients().length ? stage.clients()[info.index()] : -1;
+        int client = !stage.clientStage() ? -1
+                : stage.clients() == null ? info.index()
+                : info.index() < stage.clients().length ? stage.clients()[info.index()] : -1;
         String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
         TaskRow row = new TaskRow(stage.round(), end.stageId(), stage.clientStage() ? "client" : "merge", client,
                 info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
