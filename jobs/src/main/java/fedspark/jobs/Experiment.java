@@ -289,8 +289,7 @@ public final class Experiment {
                 long start = System.nanoTime();
                 long loaded = shards.preload();
                 log.accept(String.format("loaded %d clients into their executors' caches (%.1f s)", loaded, (System.nanoTime() - start) / 1e9));
-                audit.awaitRound(0, log);
-                audit.enforce(0, onRawDataMovement, log);
+                auditRound(audit, 0, onRawDataMovement, folder, log);
             }
             FederatedRun run = new FederatedRun(jsc, shards.toJavaRDD(), model, settings, evaluator)
                     .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
