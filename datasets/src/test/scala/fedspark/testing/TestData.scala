@@ -74,6 +74,16 @@ object TestData {
     path
   }
 
+  /** Writes generated clients of the given sizes at `root` in the per-client layout training reads; returns `root`. */
+  def writeClients(spark: SparkSession, root: String, sizes: Seq[Int], side: Int, classes: Int, seed: Long): String = {
+    val clientOf = sizes.zipWithIndex.flatMap { case (size, k) => Seq.fill(size)(k) }.toArray
+    val rows = table(spark, sizes.sum, side, classes, seed).rdd.zipWithIndex()
+      .map { case (r, i) => Row(r.getInt(0), r.get(1), clientOf(i.toInt)) }
+    spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
+      .write.partitionBy(CanonicalTable.CLIENT).parquet(root)
+    root
+  }
+
   def deleteRecursively(root: Path): Unit =
     if (Files.exists(root)) Files.walk(root).sorted(Comparator.reverseOrder[Path]()).forEach(p => Files.delete(p))
 }

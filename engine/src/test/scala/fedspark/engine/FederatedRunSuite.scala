@@ -6,13 +6,12 @@ import scala.collection.JavaConverters._
 import org.apache.hadoop.fs.Path
 import org.apache.spark.api.java.JavaSparkContext
 import org.apache.spark.scheduler.{SparkListener, SparkListenerStageCompleted}
-import org.apache.spark.sql.Row
 import org.nd4j.linalg.api.buffer.DataType
 import org.nd4j.linalg.dataset.DataSet
 import org.nd4j.linalg.factory.Nd4j
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.data.{CanonicalTable, ClientLayout, ClientShard}
+import fedspark.data.{ClientLayout, ClientShard}
 import fedspark.models.{FlatParameters, InputShape}
 import fedspark.testing.{LocalSpark, TestData}
 
@@ -23,15 +22,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
   private val d = side * side
 
   /** Writes clients of the given sizes in the layout training reads; returns its root. */
-  private def layout(sizes: Seq[Int], seed: Long): String = {
-    val clientOf = sizes.zipWithIndex.flatMap { case (size, k) => Seq.fill(size)(k) }.toArray
-    val table = TestData.table(spark, sizes.sum, side, classes, seed)
-    val rows = table.rdd.zipWithIndex().map { case (r, i) => Row(r.getInt(0), r.get(1), clientOf(i.toInt)) }
-    val root = fresh("clients")
-    spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
-      .write.partitionBy(CanonicalTable.CLIENT).parquet(root)
-    root
-  }
+  private def layout(sizes: Seq[Int], seed: Long): String = TestData.writeClients(spark, fresh("clients"), sizes, side, classes, seed)
 
   private lazy val testRows = TestData.table(spark, 200, side, classes, 99L).collectAsList()
 

@@ -6,10 +6,9 @@ import scala.collection.mutable.ArrayBuffer
 import org.apache.hadoop.fs.Path
 import org.apache.spark.Partitioner
 import org.apache.spark.api.java.JavaSparkContext
-import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.data.{CanonicalTable, ClientLayout, ClientShard}
+import fedspark.data.{ClientLayout, ClientShard}
 import fedspark.models.InputShape
 import fedspark.testing.{LocalSpark, TestData}
 
@@ -23,16 +22,7 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
   private val d = side * side
   private val clients = 6
 
-  private lazy val root: String = {
-    val sizes = Seq(14, 9, 20, 11, 7, 16)
-    val clientOf = sizes.zipWithIndex.flatMap { case (size, k) => Seq.fill(size)(k) }.toArray
-    val table = TestData.table(spark, sizes.sum, side, classes, 5L)
-    val rows = table.rdd.zipWithIndex().map { case (r, i) => Row(r.getInt(0), r.get(1), clientOf(i.toInt)) }
-    val out = fresh("clients")
-    spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
-      .write.partitionBy(CanonicalTable.CLIENT).parquet(out)
-    out
-  }
+  private lazy val root: String = TestData.writeClients(spark, fresh("clients"), Seq(14, 9, 20, 11, 7, 16), side, classes, 5L)
 
   private lazy val testRows = TestData.table(spark, 60, side, classes, 6L).collectAsList()
   private val settings = new TrainSettings("mcmahan-2nn", 3, 0.5, 2, 5, 0.1, 8L,
