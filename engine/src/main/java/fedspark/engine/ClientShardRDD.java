@@ -49,6 +49,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     // Broadcast once: a Hadoop Configuration shipped inside every task costs ~15 ms of deserialization per task.
     private final Broadcast<SerializableHadoopConf> hadoop;
     private final transient Map<Integer, Executor> placement = new ConcurrentHashMap<>();
+    private final transient Map<Integer, Long> examples = new ConcurrentHashMap<>(); // n_k of the clients served so far
 
     public ClientShardRDD(SparkContext sc, Path root, int clients, int featureSize, int classes) {
         super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
@@ -88,8 +89,9 @@ public final class ClientShardRDD extends RDD<ClientShard> {
      * Driver side, before a round: gives every sampled client without a live executor one, the live executor
      * holding the fewest clients. Every task then has a preferred executor: a task without one would let
      * Spark's scheduler hand other clients' tasks to any executor on the same host without waiting.
+     * Returns the live executors.
      */
-    public void place(int[] sampled) {
+    private List<Executor> place(int[] sampled) {
         List<Executor> live = liveExecutors();
         Map<Executor, Integer> load = new HashMap<>();
         live.forEach(executor -> load.put(executor, 0));
@@ -110,6 +112,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
                 load.merge(least, 1, Integer::sum);
             }
         }
+        return live;
     }
 
     /**
@@ -124,7 +127,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         }
         place(all);
         List<ServedClient> loaded = PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(sparkContext()), 0, null,
-                () -> toJavaRDD().map(shard -> ServedClient.here(shard.client())).collect());
+                () -> toJavaRDD().map(shard -> ServedClient.here(shard.client(), shard.size())).collect());
         remember(loaded);
         return loaded.size();
     }
@@ -133,7 +136,18 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     public void remember(List<ServedClient> served) {
         for (ServedClient client : served) {
             placement.put(client.client(), new Executor(client.executor(), client.host()));
+            examples.put(client.client(), client.examples());
         }
+    }
+
+    /**
+     * Driver side, before a round: places the sampled clients ({@link #place}) and groups each executor's into
+     * at most {@code slots} tasks (its task slots: Spark's parallelism over the live executors).
+     */
+    ClientGroups groups(int[] sampled, int parallelism) {
+        int slots = Math.max(1, parallelism / Math.max(1, place(sampled).size()));
+        return ClientGroups.of(sampled, client -> placement.containsKey(client) ? placement.get(client).location() : null,
+                client -> examples.getOrDefault(client, 0L), slots);
     }
 
     /** The executors registered with the driver now, ordered by id (in local mode: the driver). */

@@ -1,25 +1,25 @@
 package fedspark.engine;
 
-import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
 
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.rdd.PartitionPruningRDD;
 import org.apache.spark.rdd.RDD;
 
 import fedspark.data.ClientShard;
 import fedspark.models.FlatParameters;
-import scala.runtime.AbstractFunction1;
 
 /**
  * Federated training on Spark. One round is one Spark job over the sampled clients only:
  * <ol>
  *   <li>the driver samples m of K clients (seeded by the run seed and the round) and broadcasts the global parameters;</li>
- *   <li>a stage with one task per sampled client (its partition; the others are pruned away, so they cost nothing)
- *       runs the {@link ClientUpdate} on that client's cached shard;</li>
+ *   <li>a stage over the sampled clients' partitions only (the others cost nothing), one task per group of clients
+ *       placed on the same executor ({@link ClientGroups}), runs the {@link ClientUpdate} on each client's cached
+ *       shard in turn;</li>
  *   <li>a treeAggregate of {@link WeightedSum} returns sum(n_k * w_k) and n = sum(n_k) to the driver, which
  *       divides: the n_k / n weighted average;</li>
  *   <li>the {@link ServerStep} turns that average into the next global model, which is evaluated.</li>
@@ -73,7 +73,7 @@ public final class FederatedRun {
     }
 
     /**
-     * Fault drill: every client task of {@code round} fails its first attempt, so Spark retries it (needs
+     * Fault drill: every training task of {@code round} fails its first attempt, so Spark retries it (needs
      * spark.task.maxFailures >= 2, e.g. master local[2,2]; clusters default to 4). 0: never.
      */
     public FederatedRun failFirstAttemptsInRound(int round) {
@@ -82,8 +82,9 @@ public final class FederatedRun {
     }
 
     /**
-     * One round's Spark job: local updates on the sampled clients' partitions, then the weighted sum. The job
-     * carries its round and clients as properties, for {@link PrivacyAudit}.
+     * One round's Spark job: local updates of the sampled clients, in groups of clients per task
+     * ({@link ClientGroups}), then the weighted sum. The job carries its round and its tasks' clients as
+     * properties, for {@link PrivacyAudit}.
      */
     WeightedSum aggregate(float[] global, int[] sampled, int round) {
         Broadcast<float[]> parameters = jsc.broadcast(global);
@@ -92,19 +93,23 @@ public final class FederatedRun {
             boolean failFirstAttempts = round == failFirstAttemptsInRound;
             // Client affinity where the clients are fedspark's own RDD (tests also train on other RDDs).
             ClientShardRDD placed = shards.rdd() instanceof ClientShardRDD clientShards ? clientShards : null;
-            if (placed != null) {
-                placed.place(sampled);
-            }
-            RDD<ClientShard> chosen = PartitionPruningRDD.create(shards.rdd(), new IsSampled(sampled));
-            WeightedSum sum = PrivacyAudit.tagged(jsc, round, sampled, () -> chosen.toJavaRDD()
-                    .map(shard -> {
+            int parallelism = jsc.sc().defaultParallelism();
+            ClientGroups groups = placed != null ? placed.groups(sampled, parallelism)
+                    : ClientGroups.of(sampled, client -> null, client -> 0L, parallelism);
+            RDD<ClientShard> chosen = groups.over(shards.rdd());
+            WeightedSum sum = PrivacyAudit.tagged(jsc, round, groups, () -> chosen.toJavaRDD()
+                    .mapPartitions((Iterator<ClientShard> clients) -> {
                         if (failFirstAttempts && TaskContext.get().attemptNumber() == 0) {
-                            throw new IllegalStateException("fault drill: first attempt of client " + shard.client()
+                            throw new IllegalStateException("fault drill: first attempt of task " + TaskContext.get().partitionId()
                                     + " in round " + round + " fails on purpose");
                         }
-                        return update.update(shard, parameters.value(), round);
+                        WeightedSum partial = WeightedSum.empty();
+                        while (clients.hasNext()) {
+                            partial.add(update.update(clients.next(), parameters.value(), round));
+                        }
+                        return List.of(partial).iterator();
                     })
-                    .treeAggregate(WeightedSum.empty(), WeightedSum::add, WeightedSum::merge, settings.aggregationDepth()));
+                    .treeAggregate(WeightedSum.empty(), WeightedSum::merge, WeightedSum::merge, settings.aggregationDepth()));
             if (placed != null) {
                 placed.remember(sum.served());
             }
@@ -118,19 +123,5 @@ public final class FederatedRun {
     @FunctionalInterface
     public interface RoundListener {
         void onRound(RoundMetrics metrics, float[] global);
-    }
-
-    /** Keeps the partitions (clients) sampled this round. */
-    private static final class IsSampled extends AbstractFunction1<Object, Object> implements Serializable {
-        private final int[] sortedClients;
-
-        IsSampled(int[] sortedClients) {
-            this.sortedClients = sortedClients;
-        }
-
-        @Override
-        public Object apply(Object partition) {
-            return Arrays.binarySearch(sortedClients, (Integer) partition) >= 0;
-        }
     }
 }

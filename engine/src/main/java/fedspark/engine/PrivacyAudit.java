@@ -27,9 +27,9 @@ import org.apache.spark.storage.RDDInfo;
 import scala.collection.JavaConverters;
 
 /**
- * Watches the training jobs of a run (the jobs {@link FederatedRun} tags with their round and sampled clients)
- * and records, for every task attempt, which executor served which client, its locality, and the bytes it
- * read and wrote through Spark. A client stage (one that computes {@link ClientShardRDD}) must read nothing
+ * Watches the training jobs of a run (the jobs {@link FederatedRun} tags with their round and their tasks'
+ * clients) and records, for every client of every task attempt, which executor served it, the task's locality,
+ * and the bytes the task read and wrote through Spark. A client stage (one that computes {@link ClientShardRDD}) must read nothing
  * through a shuffle: such bytes would be raw examples moved between executors, which the design forbids.
  * Partial sums shuffled by a deep treeAggregate are model updates and are reported separately.
  */
@@ -41,14 +41,15 @@ public final class PrivacyAudit extends SparkListener {
     /** CLIENTS of a job over every client: task k is client k (a list would travel inside every task). */
     private static final String EVERY_CLIENT = "all";
 
-    public static final String CSV_HEADER = "round,stage,kind,client,attempt,executor,host,locality,status,input_bytes,"
+    /** One row per client of a task attempt; the task's bytes are on each of its clients' rows, counted once in totals. */
+    public static final String CSV_HEADER = "round,stage,task,kind,client,attempt,executor,host,locality,status,input_bytes,"
             + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes";
 
     /** What happens when raw shard data went through Spark: the run fails (the default) or only warns. */
     public enum OnRawDataMovement { FAIL, WARN }
 
-    /** One task attempt of a training job; client is -1 for the tasks that merge partial sums. */
-    public record TaskRow(int round, int stage, String kind, int client, int attempt, String executor, String host,
+    /** One client of a task attempt of a training job (task: its index in the stage); client is -1 for the tasks that merge partial sums. */
+    public record TaskRow(int round, int stage, int task, String kind, int client, int attempt, String executor, String host,
                           String locality, String status, long inputBytes, long shuffleReadLocalBytes,
                           long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes) {
 
@@ -61,8 +62,13 @@ public final class PrivacyAudit extends SparkListener {
             return shuffleReadLocalBytes + shuffleReadRemoteBytes;
         }
 
+        /** The task attempt this row belongs to: rows with the same one share its bytes. */
+        public String taskAttempt() {
+            return stage + "." + task + "." + attempt;
+        }
+
         String csv() {
-            return String.join(",", Integer.toString(round), Integer.toString(stage), kind, Integer.toString(client),
+            return String.join(",", Integer.toString(round), Integer.toString(stage), Integer.toString(task), kind, Integer.toString(client),
                     Integer.toString(attempt), executor, host, locality, status, Long.toString(inputBytes),
                     Long.toString(shuffleReadLocalBytes), Long.toString(shuffleReadRemoteBytes),
                     Long.toString(shuffleWriteBytes), Long.toString(resultBytes));
@@ -70,17 +76,17 @@ public final class PrivacyAudit extends SparkListener {
 
         static TaskRow parse(String line) {
             String[] f = line.split(",", -1);
-            if (f.length != 14) {
+            if (f.length != 15) {
                 throw new IllegalArgumentException("not an audit row: " + line);
             }
-            return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2], Integer.parseInt(f[3]), Integer.parseInt(f[4]),
-                    f[5], f[6], f[7], f[8], Long.parseLong(f[9]), Long.parseLong(f[10]), Long.parseLong(f[11]),
-                    Long.parseLong(f[12]), Long.parseLong(f[13]));
+            return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), f[3], Integer.parseInt(f[4]),
+                    Integer.parseInt(f[5]), f[6], f[7], f[8], f[9], Long.parseLong(f[10]), Long.parseLong(f[11]),
+                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]));
         }
     }
 
-    /** clients null: task k is client k. */
-    private record StageOfRound(int round, int[] clients, boolean clientStage) {
+    /** clients[t]: the clients of task t; null: task k is client k. */
+    private record StageOfRound(int round, int[][] clients, boolean clientStage) {
     }
 
     private final Map<Integer, StageOfRound> stages = new ConcurrentHashMap<>();
@@ -98,13 +104,12 @@ public final class PrivacyAudit extends SparkListener {
     }
 
     /**
-     * Runs {@code job} with the Spark jobs it submits tagged as {@code round}'s, their task i computing client
-     * {@code clients[i]} ({@code clients} null: task k computes client k).
+     * Runs {@code job} with the Spark jobs it submits tagged as {@code round}'s, their task t computing the
+     * clients of group t ({@code groups} null: task k computes client k).
      */
-    static <T> T tagged(JavaSparkContext jsc, int round, int[] clients, Supplier<T> job) {
+    static <T> T tagged(JavaSparkContext jsc, int round, ClientGroups groups, Supplier<T> job) {
         jsc.setLocalProperty(ROUND, Integer.toString(round));
-        jsc.setLocalProperty(CLIENTS, clients == null ? EVERY_CLIENT
-                : Arrays.stream(clients).mapToObj(Integer::toString).collect(Collectors.joining(",")));
+        jsc.setLocalProperty(CLIENTS, groups == null ? EVERY_CLIENT : groups.describe());
         try {
             return job.get();
         } finally {
@@ -122,8 +127,9 @@ public final class PrivacyAudit extends SparkListener {
         }
         int r = Integer.parseInt(round);
         String listed = properties.getProperty(CLIENTS, "");
-        int[] clients = listed.equals(EVERY_CLIENT) ? null
-                : listed.isEmpty() ? new int[0] : Arrays.stream(listed.split(",")).mapToInt(Integer::parseInt).toArray();
+        int[][] clients = listed.equals(EVERY_CLIENT) ? null : listed.isEmpty() ? new int[0][]
+                : Arrays.stream(listed.split(",")).map(task -> Arrays.stream(task.split(" ")).mapToInt(Integer::parseInt).toArray())
+                        .toArray(int[][]::new);
         roundOfJob.put(job.jobId(), r);
         for (StageInfo stage : JavaConverters.seqAsJavaList(job.stageInfos())) {
             boolean clientStage = false;
@@ -142,19 +148,20 @@ public final class PrivacyAudit extends SparkListener {
         }
         TaskInfo info = end.taskInfo();
         TaskMetrics metrics = end.taskMetrics();
-        int client = !stage.clientStage() ? -1
-                : stage.clients() == null ? info.index()
-                : info.index() < stage.clients().length ? stage.clients()[info.index()] : -1;
+        int[] clients = !stage.clientStage() ? new int[] {-1}
+                : stage.clients() == null ? new int[] {info.index()}
+                : info.index() < stage.clients().length ? stage.clients()[info.index()] : new int[] {-1};
         String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
-        TaskRow row = new TaskRow(stage.round(), end.stageId(), stage.clientStage() ? "client" : "merge", client,
-                info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
-                metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
-                metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
-                metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
-                metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
-                metrics == null ? 0 : metrics.resultSize());
         synchronized (this) {
-            rows.add(row);
+            for (int client : clients) {
+                rows.add(new TaskRow(stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
+                        info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
+                        metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
+                        metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
+                        metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
+                        metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
+                        metrics == null ? 0 : metrics.resultSize()));
+            }
         }
     }
 
@@ -219,13 +226,20 @@ public final class PrivacyAudit extends SparkListener {
 
     /** Client tasks of {@code round} that read raw data through a shuffle, described; null when there are none. */
     public synchronized String rawDataMovement(int round) {
-        List<String> moved = new ArrayList<>();
+        Map<String, List<TaskRow>> movedByTask = new TreeMap<>();
         for (TaskRow row : rows) {
             if (row.round() == round && row.isClientTask() && row.shuffleReadBytes() > 0) {
-                moved.add("client " + row.client() + " on executor " + row.executor() + " read " + row.shuffleReadBytes()
-                        + " bytes through a shuffle (" + row.shuffleReadRemoteBytes() + " remote)");
+                movedByTask.computeIfAbsent(row.taskAttempt(), t -> new ArrayList<>()).add(row);
             }
         }
+        List<String> moved = new ArrayList<>();
+        movedByTask.forEach((task, clientRows) -> {
+            TaskRow row = clientRows.get(0);
+            moved.add((clientRows.size() == 1 ? "client " : "clients ")
+                    + clientRows.stream().map(r -> Integer.toString(r.client())).collect(Collectors.joining(" "))
+                    + " on executor " + row.executor() + " read " + row.shuffleReadBytes()
+                    + " bytes through a shuffle (" + row.shuffleReadRemoteBytes() + " remote)");
+        });
         return moved.isEmpty() ? null : "round " + round + ": raw client data moved between executors: " + String.join("; ", moved)
                 + ". Client shards must be read by their own task from storage (fedspark.engine.ClientShardRDD).";
     }
@@ -252,7 +266,9 @@ public final class PrivacyAudit extends SparkListener {
     /** The audit's totals, HOCON like the other summaries a run folder holds. */
     public synchronized String summary() {
         Set<Integer> rounds = new HashSet<>();
-        long clientTasks = 0;
+        Set<String> clientTasks = new HashSet<>();
+        Set<String> counted = new HashSet<>(); // task attempts whose bytes are in the totals
+        long clientUpdates = 0;
         long unsuccessfulAttempts = 0;
         long rawBytes = 0;
         long updateBytesShuffled = 0;
@@ -264,14 +280,18 @@ public final class PrivacyAudit extends SparkListener {
         int affinityMisses = 0;
         for (TaskRow row : rows) {
             rounds.add(row.round());
+            boolean firstRowOfTask = counted.add(row.taskAttempt());
             if (!row.status().equals("success")) {
-                unsuccessfulAttempts++;
+                unsuccessfulAttempts += firstRowOfTask ? 1 : 0;
                 continue;
             }
             if (row.isClientTask()) {
-                clientTasks++;
-                rawBytes += row.shuffleReadBytes();
-                locality.merge(row.locality(), 1, Integer::sum);
+                clientUpdates++;
+                if (firstRowOfTask) {
+                    clientTasks.add(row.taskAttempt());
+                    rawBytes += row.shuffleReadBytes();
+                    locality.merge(row.locality(), 1, Integer::sum);
+                }
                 clientsOfExecutor.computeIfAbsent(row.executor(), e -> new HashSet<>()).add(row.client());
                 String previous = lastExecutor.put(row.client(), row.executor());
                 if (previous != null && !previous.equals(row.executor())) {
@@ -280,7 +300,9 @@ public final class PrivacyAudit extends SparkListener {
                 }
             }
             // A task either writes its partial sum to a shuffle (deep treeAggregate) or sends it with its result.
-            if (row.shuffleWriteBytes() > 0) {
+            if (!firstRowOfTask) {
+                continue;
+            } else if (row.shuffleWriteBytes() > 0) {
                 updateBytesShuffled += row.shuffleWriteBytes();
             } else {
                 updateBytesToDriver += row.resultBytes();
@@ -289,7 +311,8 @@ public final class PrivacyAudit extends SparkListener {
         StringBuilder out = new StringBuilder();
         out.append("# What the training jobs moved, from Spark's task metrics (audit.csv has every task attempt).\n");
         out.append("rounds = ").append(rounds.size()).append('\n');
-        out.append("client-tasks = ").append(clientTasks).append('\n');
+        out.append("client-tasks = ").append(clientTasks.size()).append('\n');
+        out.append("client-updates = ").append(clientUpdates).append('\n');
         out.append("unsuccessful-attempts = ").append(unsuccessfulAttempts).append('\n');
         out.append("# Bytes client tasks read through a shuffle: raw examples moved between executors. Must be 0.\n");
         out.append("raw-data-bytes-between-executors = ").append(rawBytes).append('\n');

@@ -42,7 +42,7 @@ public final class WeightedSum implements Serializable {
 
     /** Folds in one client's result, weighted by its n_k. */
     public WeightedSum add(ClientResult result) {
-        serve(List.of(ServedClient.here(result.client())));
+        serve(List.of(ServedClient.here(result.client(), result.examples())));
         if (result.examples() == 0) {
             return this; // an empty client has no weight
         }

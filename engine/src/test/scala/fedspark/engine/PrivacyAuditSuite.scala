@@ -64,7 +64,9 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     assert(round2.filter(_.status == "failed").map(_.client).sorted == sampled, "every first attempt failed")
     assert(round2.filter(_.status == "success").map(r => (r.client, r.attempt)).sorted == sampled.map(c => (c, 1)),
       "each client's second attempt, once")
-    assert(audit.summary().contains("unsuccessful-attempts = 3"))
+    // 3 sampled clients on one executor with 2 task slots: 2 tasks, both failing once
+    assert(round2.filter(_.status == "failed").map(_.taskAttempt).distinct.size == 2)
+    assert(audit.summary().contains("unsuccessful-attempts = 2"), audit.summary())
   }
 
   test("the audit names every client task's executor and locality, and finds no raw data moved") {
@@ -79,7 +81,9 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     assert(tasks.filter(t => t.round > 1 && seen(t.client)).forall(_.locality == "PROCESS_LOCAL"))
     val summary = audit.summary()
     assert(summary.contains("raw-data-bytes-between-executors = 0"), summary)
-    assert(summary.contains("client-tasks = 9") && summary.contains("affinity-misses = 0"), summary)
+    // each round's 3 clients in 2 tasks (the executor's 2 slots)
+    assert(tasks.groupBy(_.round).values.forall(_.map(_.taskAttempt).distinct.size == 2))
+    assert(summary.contains("client-tasks = 6") && summary.contains("client-updates = 9") && summary.contains("affinity-misses = 0"), summary)
     // what did move is model updates: 3 clients x 3 rounds, each at least its 4-byte floats
     val updateBytes = summary.linesIterator.filter(_.startsWith("update-bytes-")).map(_.split(" = ")(1).toLong).sum
     assert(updateBytes >= 9L * 4 * FlatParametersCount(model), summary)

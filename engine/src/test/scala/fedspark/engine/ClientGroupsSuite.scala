@@ -1,0 +1,41 @@
+package fedspark.engine
+
+import org.scalatest.funsuite.AnyFunSuite
+
+/** How a round's sampled clients become tasks. */
+class ClientGroupsSuite extends AnyFunSuite {
+
+  private def groups(sampled: Seq[Int], location: Int => String, examples: Int => Long, slots: Int) =
+    ClientGroups.of(sampled.toArray, (c: Int) => location(c), (c: Int) => examples(c), slots)
+
+  test("every sampled client in exactly one task, a task's clients all on its executor, at most slots tasks per executor") {
+    val sampled = Seq(17, 3, 42, 8, 99, 5, 61, 23, 70)
+    val location = (c: Int) => if (c % 3 == 0) "executor_h1_1" else if (c % 3 == 1) "executor_h2_2" else "executor_h2_3"
+    val g = groups(sampled, location, _ => 100L, 2)
+    assert(g.clients.flatten.sorted.toSeq == sampled.sorted)
+    for (t <- 0 until g.tasks) {
+      assert(g.clients()(t).nonEmpty && g.clients()(t).forall(c => location(c) == g.locations()(t)))
+      assert(g.clients()(t).toSeq == g.clients()(t).sorted.toSeq)
+    }
+    assert(g.locations.groupBy(identity).values.forall(_.length <= 2))
+    assert(g.tasks == 6)
+  }
+
+  test("an executor's clients are split into groups of about equal examples, largest first") {
+    // 10 clients of 1000, 900, ..., 100 examples: two groups of 2800 and 2700 (LPT), not 3000 and 2500 (round robin)
+    val sampled = 0 until 10
+    val g = groups(sampled, _ => "executor_h_1", c => 1000L - 100 * c, 2)
+    val loads = g.clients.map(_.map(c => 1000L - 100 * c).sum).sorted
+    assert(loads.toSeq == Seq(2700L, 2800L))
+    // unknown sizes (0) fall back to equal counts
+    val even = groups(sampled, _ => "executor_h_1", _ => 0L, 3)
+    assert(even.clients.map(_.length).sorted.toSeq == Seq(3, 3, 4))
+  }
+
+  test("fewer clients than slots: one client per task; no location: one pool") {
+    val g = groups(Seq(4, 1), _ => null, _ => 5L, 8)
+    assert(g.tasks == 2 && g.locations.forall(_ == null))
+    assert(g.describe == "4,1" || g.describe == "1,4")
+    intercept[IllegalArgumentException](groups(Seq(1), _ => null, _ => 1L, 0))
+  }
+}
