@@ -64,6 +64,8 @@ final class Bench implements Callable<Integer> {
         Experiment experiment = options.load();
         List<String> peerCommand = peerCommand(experiment.config());
         List<Result> results = new ArrayList<>();
+        // Both sides inherit it (bin/fedspark sets it on CPUs with AVX-512); say which kernels ran.
+        FedSpark.say("OPENBLAS_CORETYPE=" + System.getenv().getOrDefault("OPENBLAS_CORETYPE", "(unset: OpenBLAS picks)"));
         results.add(trainFedspark(experiment, "fedspark"));
         if (dl4jSpark) {
             Experiment allClients = experiment.set("train.C", 1.0).set("train.rounds", dl4jSparkRounds);
