@@ -543,42 +543,77 @@ final class LeanNetwork implements LocalTrainer {
             }
         }
 
+        /*
+         * im2col and col2im walk, for each kernel offset (c, ki, kj) and output row, only the output columns whose
+         * input pixel lies inside the image (padding is the rest): no test per element, and with stride 1 the
+         * inside span is one contiguous copy.
+         */
+
+        /** First output column whose input column oj * strideW + kj - padLeft is inside the image. */
+        private int firstInside(int kj) {
+            return Math.min(outWidth, Math.max(0, -Math.floorDiv(kj - padLeft, strideW)));
+        }
+
+        /** One past the last output column whose input column is inside the image. */
+        private int endInside(int kj) {
+            return Math.min(outWidth, Math.floorDiv(width - 1 - kj + padLeft, strideW) + 1);
+        }
+
         private void im2col(FloatBuffer x, int offset, FloatBuffer cols) {
             int row = 0;
             for (int c = 0; c < inChannels; c++) {
                 for (int ki = 0; ki < kh; ki++) {
                     for (int kj = 0; kj < kw; kj++, row++) {
-                        int target = row * pixels;
+                        int from = firstInside(kj);
+                        int to = Math.max(from, endInside(kj));
                         for (int oi = 0; oi < outHeight; oi++) {
+                            int target = row * pixels + oi * outWidth;
                             int ii = oi * strideH + ki - padTop;
-                            boolean rowInside = ii >= 0 && ii < height;
-                            for (int oj = 0; oj < outWidth; oj++) {
-                                int jj = oj * strideW + kj - padLeft;
-                                cols.put(target++, rowInside && jj >= 0 && jj < width ? x.get(offset + (c * height + ii) * width + jj) : 0f);
+                            if (ii < 0 || ii >= height) {
+                                zero(cols, target, outWidth);
+                                continue;
                             }
+                            zero(cols, target, from);
+                            int source = offset + (c * height + ii) * width + from * strideW + kj - padLeft;
+                            if (to == from) {
+                                // no input column inside: the row is all padding
+                            } else if (strideW == 1) {
+                                cols.put(target + from, x, source, to - from);
+                            } else {
+                                for (int oj = from; oj < to; oj++, source += strideW) {
+                                    cols.put(target + oj, x.get(source));
+                                }
+                            }
+                            zero(cols, target + to, outWidth - to);
                         }
                     }
                 }
             }
         }
 
-        private void col2im(FloatBuffer cols, FloatBuffer dX, int offset) {
-            for (int i = 0; i < inSize(); i++) {
-                dX.put(offset + i, 0f);
+        private static void zero(FloatBuffer buffer, int from, int count) {
+            for (int i = from; i < from + count; i++) {
+                buffer.put(i, 0f);
             }
+        }
+
+        private void col2im(FloatBuffer cols, FloatBuffer dX, int offset) {
+            zero(dX, offset, inSize());
             int row = 0;
             for (int c = 0; c < inChannels; c++) {
                 for (int ki = 0; ki < kh; ki++) {
                     for (int kj = 0; kj < kw; kj++, row++) {
-                        int source = row * pixels;
+                        int from = firstInside(kj);
+                        int to = endInside(kj);
                         for (int oi = 0; oi < outHeight; oi++) {
                             int ii = oi * strideH + ki - padTop;
-                            for (int oj = 0; oj < outWidth; oj++, source++) {
-                                int jj = oj * strideW + kj - padLeft;
-                                if (ii >= 0 && ii < height && jj >= 0 && jj < width) {
-                                    int at = offset + (c * height + ii) * width + jj;
-                                    dX.put(at, dX.get(at) + cols.get(source));
-                                }
+                            if (ii < 0 || ii >= height) {
+                                continue;
+                            }
+                            int source = row * pixels + oi * outWidth + from;
+                            int at = offset + (c * height + ii) * width + from * strideW + kj - padLeft;
+                            for (int oj = from; oj < to; oj++, source++, at += strideW) {
+                                dX.put(at, dX.get(at) + cols.get(source));
                             }
                         }
                     }
@@ -642,10 +677,10 @@ final class LeanNetwork implements LocalTrainer {
                             for (int ki = 0; ki < kh; ki++) {
                                 for (int kj = 0; kj < kw; kj++) {
                                     int at = base + (c * height + oi * strideH + ki) * width + oj * strideW + kj;
-                                    if (x.get(at) > max) {
-                                        max = x.get(at);
-                                        best = at;
-                                    }
+                                    float v = x.get(at);
+                                    boolean greater = v > max; // selects, not branches: which one wins is data, not pattern
+                                    max = greater ? v : max;
+                                    best = greater ? at : best;
                                 }
                             }
                             a.put(o, max);

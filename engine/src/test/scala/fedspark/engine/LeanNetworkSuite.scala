@@ -43,6 +43,39 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
+  test("a strided, padded convolution (no shipped model has one) steps as DL4J's fit() does") {
+    import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
+    import org.deeplearning4j.nn.conf.inputs.InputType
+    import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, OutputLayer, PoolingType, SubsamplingLayer}
+    import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
+    import org.nd4j.linalg.activations.Activation
+    import org.nd4j.linalg.lossfunctions.LossFunctions
+    // 28x28, 3x3 kernel, stride 2, padding 1: 14x14 (the edges read padding); a 2x2 pool: 7x7
+    val conf = new NeuralNetConfiguration.Builder().seed(1L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
+      .layer(new ConvolutionLayer.Builder(3, 3).stride(2, 2).padding(1, 1).nOut(4).activation(Activation.RELU)
+        .convolutionMode(ConvolutionMode.Truncate).build())
+      .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
+      .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
+      .setInputType(InputType.convolutionalFlat(28, 28, 1)).build()
+    assert(LeanNetwork.unsupported(conf) == null)
+    val net = new MultiLayerNetwork(conf)
+    net.init()
+    val global = FlatParameters.of(net)
+    val lean = new LeanNetwork(conf)
+    lean.setParameters(global)
+    val reference = new Dl4jTrainer(net, 10)
+    val data = shard(30, 7L)
+    val order = (0 until 30).toArray
+    for (from <- 0 until 30 by 10) {
+      lean.step(data, order, from, from + 10)
+      reference.step(data, order, from, from + 10)
+    }
+    val diff = FlatParameters.maxAbsDifference(lean.parameters(), reference.parameters())
+    val moved = FlatParameters.maxAbsDifference(reference.parameters(), global)
+    assert(diff <= tolerance && moved > 1e-2, s"max abs parameter difference $diff, moved $moved")
+    info(f"max abs parameter difference $diff%.2e; the update moved parameters by up to $moved%.2e")
+  }
+
   test("the lean step covers every model fedspark ships") {
     for (model <- fedspark.models.Models.names().asScala) {
       val conf = fedspark.models.Models.configuration(model, InputShape.MNIST, 10, 0L, new org.nd4j.linalg.learning.config.Sgd(0.1))
