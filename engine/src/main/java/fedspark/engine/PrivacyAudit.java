@@ -266,7 +266,7 @@ public final class PrivacyAudit extends SparkListener {
     /** The audit's totals, HOCON like the other summaries a run folder holds. */
     public synchronized String summary() {
         Set<Integer> rounds = new HashSet<>();
-        Set<String> clientTasks = new HashSet<>();
+        long clientTasks = 0;
         Set<String> counted = new HashSet<>(); // task attempts whose bytes are in the totals
         long clientUpdates = 0;
         long unsuccessfulAttempts = 0;
@@ -288,7 +288,7 @@ public final class PrivacyAudit extends SparkListener {
             if (row.isClientTask()) {
                 clientUpdates++;
                 if (firstRowOfTask) {
-                    clientTasks.add(row.taskAttempt());
+                    clientTasks++;
                     rawBytes += row.shuffleReadBytes();
                     locality.merge(row.locality(), 1, Integer::sum);
                 }
@@ -311,7 +311,7 @@ public final class PrivacyAudit extends SparkListener {
         StringBuilder out = new StringBuilder();
         out.append("# What the training jobs moved, from Spark's task metrics (audit.csv has every task attempt).\n");
         out.append("rounds = ").append(rounds.size()).append('\n');
-        out.append("client-tasks = ").append(clientTasks.size()).append('\n');
+        out.append("client-tasks = ").append(clientTasks).append('\n');
         out.append("client-updates = ").append(clientUpdates).append('\n');
         out.append("unsuccessful-attempts = ").append(unsuccessfulAttempts).append('\n');
         out.append("# Bytes client tasks read through a shuffle: raw examples moved between executors. Must be 0.\n");
