@@ -321,6 +321,12 @@ final class LeanNetwork implements LocalTrainer {
         return ByteBuffer.allocateDirect(Math.max(1, floats) * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
+    private static void zero(FloatBuffer buffer, int from, int count) {
+        for (int i = from; i < from + count; i++) {
+            buffer.put(i, 0f);
+        }
+    }
+
     /*
      * ReLU and its gradient without branches: activations are positive or zero about half the time each,
      * in no order a branch predictor can learn, and the mispredicted branches cost more than the
@@ -575,9 +581,7 @@ final class LeanNetwork implements LocalTrainer {
                             }
                             zero(cols, target, from);
                             int source = offset + (c * height + ii) * width + from * strideW + kj - padLeft;
-                            if (to == from) {
-                                // no input column inside: the row is all padding
-                            } else if (strideW == 1) {
+                            if (strideW == 1 && to > from) {
                                 cols.put(target + from, x, source, to - from);
                             } else {
                                 for (int oj = from; oj < to; oj++, source += strideW) {
@@ -588,12 +592,6 @@ final class LeanNetwork implements LocalTrainer {
                         }
                     }
                 }
-            }
-        }
-
-        private static void zero(FloatBuffer buffer, int from, int count) {
-            for (int i = from; i < from + count; i++) {
-                buffer.put(i, 0f);
             }
         }
 
@@ -695,9 +693,7 @@ final class LeanNetwork implements LocalTrainer {
             if (dX == null) {
                 return;
             }
-            for (int i = 0; i < batch * inSize(); i++) {
-                dX.put(i, 0f);
-            }
+            zero(dX, 0, batch * inSize());
             for (int o = 0; o < batch * outSize(); o++) {
                 dX.put(argmax[o], dX.get(argmax[o]) + dA.get(o));
             }
