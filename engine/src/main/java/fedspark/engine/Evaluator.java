@@ -6,6 +6,7 @@ import org.apache.spark.sql.Row;
 
 import fedspark.data.BadInputException;
 import fedspark.data.ClientShard;
+import fedspark.engine.local.LocalTrainer;
 
 /**
  * Evaluates the global model on the server's held-out test set (cross-entropy loss and accuracy), with

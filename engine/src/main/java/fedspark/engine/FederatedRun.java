@@ -3,6 +3,7 @@ package fedspark.engine;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -11,18 +12,27 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
 
 import fedspark.data.ClientShard;
+import fedspark.data.SerializableHadoopConf;
+import fedspark.engine.aggregate.Aggregate;
+import fedspark.engine.state.ClientState;
+import fedspark.engine.state.ClientStateVersions;
+import fedspark.engine.state.RoundStates;
+import fedspark.engine.strategy.ClientUpdate;
+import fedspark.engine.strategy.RoundInput;
+import fedspark.engine.strategy.Strategy;
 import fedspark.models.FlatParameters;
 
 /**
  * Federated training on Spark. One round is one Spark job over the sampled clients only:
  * <ol>
- *   <li>the driver samples m of K clients (seeded by the run seed and the round) and broadcasts the global parameters;</li>
+ *   <li>the {@link Strategy} picks the round's clients (seeded by the run seed and the round); the driver broadcasts
+ *       the global parameters, whatever the strategy shares with clients, and the clients' state versions;</li>
  *   <li>a stage over the sampled clients' partitions only (the others cost nothing), one task per group of clients
- *       placed on the same executor ({@link ClientGroups}), runs the {@link ClientUpdate} on each client's cached
- *       shard in turn;</li>
- *   <li>a treeAggregate of {@link WeightedSum} returns sum(n_k * w_k) and n = sum(n_k) to the driver, which
- *       divides: the n_k / n weighted average;</li>
- *   <li>the {@link ServerStep} turns that average into the next global model, which is evaluated.</li>
+ *       placed on the same executor ({@link ClientGroups}), runs the strategy's {@link ClientUpdate} on each
+ *       client's cached shard in turn, and commits the client's state when the strategy keeps some;</li>
+ *   <li>a treeAggregate of the strategy's {@link Aggregate} (by default the exact fixed-point weighted sum) brings
+ *       the combined results to the driver;</li>
+ *   <li>the strategy's server step turns them into the next global model, which is evaluated.</li>
  * </ol>
  */
 public final class FederatedRun {
@@ -32,19 +42,31 @@ public final class FederatedRun {
     private final int clients;
     private final ModelSpec model;
     private final TrainSettings settings;
-    private final Strategy strategy;
+    private final Strategy<?> strategy;
     private final Evaluator evaluator;
+    private ClientStateVersions clientState;
     private int failFirstAttemptsInRound;
 
     /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShardRDD}). */
-    public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings, Evaluator evaluator) {
+    public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings,
+                        Strategy<?> strategy, Evaluator evaluator) {
         this.jsc = jsc;
         this.shards = shards;
         this.clients = shards.getNumPartitions();
         this.model = model;
         this.settings = settings;
-        this.strategy = Strategy.of(settings, model);
+        this.strategy = strategy;
         this.evaluator = evaluator;
+    }
+
+    /**
+     * Where client state is stored (any Hadoop path; a run keeps it in its run folder), with the versions a
+     * checkpoint recorded (empty for a new run). Needed by strategies that keep client state.
+     */
+    public FederatedRun keepClientStateIn(String root, Map<Integer, Integer> versions) {
+        Broadcast<SerializableHadoopConf> hadoop = jsc.broadcast(new SerializableHadoopConf(jsc.hadoopConfiguration()));
+        this.clientState = new ClientStateVersions(root, hadoop, versions);
+        return this;
     }
 
     /** The initial global model: the model's own initialisation from the run seed. */
@@ -54,27 +76,56 @@ public final class FederatedRun {
 
     /** Runs rounds {@code firstRound .. settings.rounds()} from {@code global}; returns the final parameters. */
     public float[] train(float[] global, int firstRound, RoundListener onRound) {
+        if (strategy.keepsClientState() && clientState == null) {
+            throw new IllegalStateException(strategy.getClass().getSimpleName() + " keeps client state: give the run a place for it");
+        }
         float[] current = global;
         for (int round = firstRound; round <= settings.rounds(); round++) {
             long start = System.nanoTime();
-            int[] sampled = ClientSampler.sample(clients, settings.sampledClients(clients), settings.seed(), round);
-            WeightedSum sum = aggregate(current, sampled, round);
-            if (sum.clients() == 0) {
-                throw new IllegalStateException("round " + round + ": every sampled client " + Arrays.toString(sampled)
-                        + " is empty; use a partitioning without empty clients");
-            }
-            current = strategy.serverStep().next(current, sum.average());
+            Stepped stepped = step(strategy, current, round);
+            current = stepped.global();
             double seconds = (System.nanoTime() - start) / 1e9;
             Evaluation test = evaluator.evaluate(current);
-            onRound.onRound(new RoundMetrics(round, sum.clients(), sum.examples(), sum.meanLoss(), test.loss(),
-                    test.accuracy(), seconds), current);
+            onRound.onRound(new RoundMetrics(round, stepped.clients(), stepped.examples(), stepped.meanLoss(), test.loss(),
+                    test.accuracy(), seconds, strategy.metrics()), current);
         }
         return current;
     }
 
+    private record Stepped(float[] global, int clients, long examples, double meanLoss) {
+    }
+
+    private <A extends Aggregate<A>> Stepped step(Strategy<A> strategy, float[] global, int round) {
+        int[] sampled = strategy.sample(round, clients);
+        RoundStates states = strategy.keepsClientState() ? clientState.plan(round, sampled) : null;
+        RoundInput input = new RoundInput(round, global, strategy.shared(round), states);
+        A aggregate = aggregate(strategy.clientUpdate(), strategy.newAggregate(), input, sampled);
+        if (aggregate.clients() == 0) {
+            throw new IllegalStateException("round " + round + ": every sampled client " + Arrays.toString(sampled)
+                    + " is empty; use a partitioning without empty clients");
+        }
+        float[] next = strategy.serverStep(round, global, aggregate);
+        if (states != null) {
+            clientState.record(round, aggregate.served());
+        }
+        return new Stepped(next, aggregate.clients(), aggregate.examples(), aggregate.meanLoss());
+    }
+
+    /** What the next run needs to go on exactly from {@code round}: the global model, the server state, the client-state versions. */
+    public Checkpoint checkpoint(int round, float[] global) {
+        return new Checkpoint(round, global, strategy.state(), clientState == null ? Map.of() : clientState.checkpoint());
+    }
+
+    /** Sets the server state a checkpoint holds (call before {@link #train} from the round after it). */
+    public FederatedRun restore(Checkpoint checkpoint) {
+        strategy.restore(checkpoint.serverState());
+        return this;
+    }
+
     /**
-     * Fault drill: every training task of {@code round} fails its first attempt, so Spark retries it (needs
-     * spark.task.maxFailures >= 2, e.g. master local[2,2]; clusters default to 4). 0: never.
+     * Fault drill: every training task of {@code round} fails its first attempt after its clients' updates (and their
+     * state) are done, so Spark retries it (needs spark.task.maxFailures >= 2, e.g. master local[2,2]; clusters
+     * default to 4). 0: never.
      */
     public FederatedRun failFirstAttemptsInRound(int round) {
         this.failFirstAttemptsInRound = round;
@@ -83,13 +134,13 @@ public final class FederatedRun {
 
     /**
      * One round's Spark job: local updates of the sampled clients, in groups of clients per task
-     * ({@link ClientGroups}), then the weighted sum. The job carries its round and its tasks' clients as
-     * properties, for {@link PrivacyAudit}.
+     * ({@link ClientGroups}), folded into {@code zero}'s kind of aggregate. The job carries its round and its tasks'
+     * clients as properties, for {@link PrivacyAudit}.
      */
-    WeightedSum aggregate(float[] global, int[] sampled, int round) {
-        Broadcast<float[]> parameters = jsc.broadcast(global);
+    <A extends Aggregate<A>> A aggregate(ClientUpdate update, A zero, RoundInput input, int[] sampled) {
+        Broadcast<RoundInput> broadcast = jsc.broadcast(input);
+        int round = input.round();
         try {
-            ClientUpdate update = strategy.clientUpdate();
             boolean failFirstAttempts = round == failFirstAttemptsInRound;
             // Client affinity where the clients are fedspark's own RDD (tests also train on other RDDs).
             ClientShardRDD placed = shards.rdd() instanceof ClientShardRDD clientShards ? clientShards : null;
@@ -97,26 +148,57 @@ public final class FederatedRun {
             ClientGroups groups = placed != null ? placed.groups(sampled, parallelism)
                     : ClientGroups.of(sampled, client -> null, client -> 0L, parallelism);
             RDD<ClientShard> chosen = groups.over(shards.rdd());
-            WeightedSum sum = PrivacyAudit.tagged(jsc, round, groups, () -> chosen.toJavaRDD()
+            A sum = PrivacyAudit.tagged(jsc, round, groups, () -> chosen.toJavaRDD()
                     .mapPartitions((Iterator<ClientShard> clients) -> {
+                        RoundInput in = broadcast.value();
+                        A partial = zero.fresh();
+                        while (clients.hasNext()) {
+                            ClientShard shard = clients.next();
+                            if (in.states() == null) {
+                                partial = partial.add(update.update(shard, in, NO_STATE));
+                            } else {
+                                RoundStates.Handle state = in.states().open(shard.client());
+                                partial = partial.add(update.update(shard, in, state));
+                                if (shard.size() > 0) {
+                                    state.commit();
+                                }
+                            }
+                        }
                         if (failFirstAttempts && TaskContext.get().attemptNumber() == 0) {
                             throw new IllegalStateException("fault drill: first attempt of task " + TaskContext.get().partitionId()
                                     + " in round " + round + " fails on purpose");
                         }
-                        WeightedSum partial = WeightedSum.empty();
-                        while (clients.hasNext()) {
-                            partial.add(update.update(clients.next(), parameters.value(), round));
-                        }
                         return List.of(partial).iterator();
                     })
-                    .treeAggregate(WeightedSum.empty(), WeightedSum::merge, WeightedSum::merge, settings.aggregationDepth()));
+                    .treeAggregate(zero.fresh(), (a, b) -> a.merge(b), (a, b) -> a.merge(b), settings.aggregationDepth()));
             if (placed != null) {
                 placed.remember(sum.served());
             }
             return sum;
         } finally {
-            parameters.destroy();
+            broadcast.destroy();
         }
+    }
+
+    /** The client state of strategies that keep none. */
+    private static final ClientState NO_STATE = new ClientState() {
+        @Override
+        public float[] get(String name) {
+            return null;
+        }
+
+        @Override
+        public void put(String name, float[] values) {
+            throw new IllegalStateException("a client update stored state '" + name + "' but its strategy keeps no client state "
+                    + "(keepsClientState() is false)");
+        }
+    };
+
+    /**
+     * Everything a stopped run needs to go on as if never stopped (with the run's seed): the round, the global model,
+     * the strategy's server state and the version of each client's state.
+     */
+    public record Checkpoint(int round, float[] parameters, Map<String, float[]> serverState, Map<Integer, Integer> clientStateVersions) {
     }
 
     /** Told after every round: its metrics row and the new global parameters (not to be modified). */

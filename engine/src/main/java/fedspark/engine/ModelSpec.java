@@ -6,23 +6,21 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-
-import fedspark.models.InputShape;
-import fedspark.models.Models;
 import org.nd4j.linalg.learning.config.Sgd;
 
-/** Which network a run trains and how its clients step: name, input shape, classes, learning rate, SGD momentum. */
-public record ModelSpec(String name, InputShape input, int classes, double learningRate, double momentum) implements Serializable {
+import fedspark.engine.local.Dl4jTrainer;
+import fedspark.engine.local.LocalTrainer;
+import fedspark.engine.local.lean.LeanNetwork;
+import fedspark.models.InputShape;
+import fedspark.models.Models;
+
+/** Which network a run trains: name, input shape, classes, and the learning rate its DL4J configuration carries. */
+public record ModelSpec(String name, InputShape input, int classes, double learningRate) implements Serializable {
 
     private static final ThreadLocal<Map<ModelSpec, MultiLayerNetwork>> NETWORKS = ThreadLocal.withInitial(HashMap::new);
     private static final ThreadLocal<Map<ModelSpec, LocalTrainer>> LEAN_TRAINERS = ThreadLocal.withInitial(HashMap::new);
     // Building a DL4J configuration costs milliseconds: decide once per spec and JVM, not once per client update.
     private static final Map<ModelSpec, Boolean> LEAN = new ConcurrentHashMap<>();
-
-    /** Plain SGD (no momentum). */
-    public ModelSpec(String name, InputShape input, int classes, double learningRate) {
-        this(name, input, classes, learningRate, 0);
-    }
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
@@ -45,24 +43,17 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
     /** A new trainer of its own (the lean step where it covers the model and {@code step} allows, else DL4J's). */
     public LocalTrainer newTrainer(TrainSettings.LocalStep step) {
         if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
-            return new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate)), momentum);
+            return new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
         }
-        return dl4jTrainer(newNetwork(0));
+        return new Dl4jTrainer(newNetwork(0), classes);
     }
 
-    /** The calling thread's local trainer: the lean step where it covers the model and {@code step} allows, else DL4J's fit(). */
+    /** The calling thread's local trainer: the lean step where it covers the model and {@code step} allows, else DL4J's. */
     public LocalTrainer threadTrainer(TrainSettings.LocalStep step) {
         if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
             return LEAN_TRAINERS.get().computeIfAbsent(this,
-                    spec -> new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate)), momentum));
+                    spec -> new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
         }
-        return dl4jTrainer(threadNetwork());
-    }
-
-    private LocalTrainer dl4jTrainer(MultiLayerNetwork net) {
-        if (momentum != 0) {
-            throw new IllegalArgumentException("train.momentum needs the lean local step, which does not cover model " + name);
-        }
-        return new Dl4jTrainer(net, classes);
+        return new Dl4jTrainer(threadNetwork(), classes);
     }
 }

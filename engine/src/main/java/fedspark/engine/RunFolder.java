@@ -1,9 +1,18 @@
 package fedspark.engine;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.List;
 
 import org.apache.hadoop.conf.Configuration;
@@ -30,7 +39,7 @@ import fedspark.models.FlatParameters;
  */
 public final class RunFolder {
 
-    private static final int CHECKPOINT_MAGIC = 0x46534350; // "FSCP"
+    private static final int CHECKPOINT_MAGIC = 0x46534332; // "FSC2": round, parameters, server state, client-state versions
 
     private final Path root;
     private final Configuration hadoop;
@@ -74,44 +83,103 @@ public final class RunFolder {
             return rows;
         }
         String[] lines = HadoopFiles.readString(csv, hadoop).split("\n");
+        String[] header = lines[0].split(",");
         for (int i = 1; i < lines.length; i++) {
             String[] f = lines[i].split(",");
+            if (f.length != header.length) {
+                throw new BadInputException(csv + ": line " + (i + 1) + " has " + f.length + " fields, the header " + header.length);
+            }
+            Map<String, Double> extra = new LinkedHashMap<>();
+            for (int c = 7; c < header.length; c++) {
+                extra.put(header[c], Double.parseDouble(f[c]));
+            }
             rows.add(new RoundMetrics(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]),
-                    Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6])));
+                    Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]), extra));
         }
         return rows;
     }
 
-    /** The global model after a round: enough, with the run's seed, to go on exactly as if never stopped. */
-    public record Checkpoint(int round, float[] parameters) {
+    /**
+     * Writes {@code checkpoint.bin}, replacing the previous one atomically: the round, the parameters, the strategy's
+     * server state (named vectors) and the version of each client's state.
+     */
+    public void writeCheckpoint(FederatedRun.Checkpoint checkpoint) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeInt(CHECKPOINT_MAGIC);
+            out.writeInt(checkpoint.round());
+            writeVector(out, checkpoint.parameters());
+            Map<String, float[]> state = new TreeMap<>(checkpoint.serverState());
+            out.writeInt(state.size());
+            for (Map.Entry<String, float[]> entry : state.entrySet()) {
+                out.writeUTF(entry.getKey());
+                writeVector(out, entry.getValue());
+            }
+            Map<Integer, Integer> versions = new TreeMap<>(checkpoint.clientStateVersions());
+            out.writeInt(versions.size());
+            for (Map.Entry<Integer, Integer> entry : versions.entrySet()) {
+                out.writeInt(entry.getKey());
+                out.writeInt(entry.getValue());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        HadoopFiles.writeBytes(new Path(root, "checkpoint.bin"), bytes.toByteArray(), hadoop);
     }
 
-    /** Writes {@code checkpoint.bin} (the round, then the parameters), replacing the previous one atomically. */
-    public void writeCheckpoint(int round, float[] parameters) {
-        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(12 + 4 * parameters.length);
-        bytes.putInt(CHECKPOINT_MAGIC).putInt(round).putInt(parameters.length);
-        bytes.asFloatBuffer().put(parameters);
-        HadoopFiles.writeBytes(new Path(root, "checkpoint.bin"), bytes.array(), hadoop);
-    }
-
-    public static Checkpoint readCheckpoint(Path root, Configuration hadoop) {
+    public static FederatedRun.Checkpoint readCheckpoint(Path root, Configuration hadoop) {
         Path file = new Path(root, "checkpoint.bin");
-        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(HadoopFiles.readBytes(file, hadoop));
-        if (bytes.remaining() < 12 || bytes.getInt() != CHECKPOINT_MAGIC) {
-            throw new BadInputException(file + ": not a fedspark checkpoint");
+        byte[] bytes = HadoopFiles.readBytes(file, hadoop);
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+            if (bytes.length < 12 || in.readInt() != CHECKPOINT_MAGIC) {
+                throw new BadInputException(file + ": not a fedspark checkpoint of this version");
+            }
+            int round = in.readInt();
+            float[] parameters = readVector(in);
+            Map<String, float[]> state = new TreeMap<>();
+            for (int n = in.readInt(); n > 0; n--) {
+                String name = in.readUTF();
+                state.put(name, readVector(in));
+            }
+            Map<Integer, Integer> versions = new HashMap<>();
+            for (int n = in.readInt(); n > 0; n--) {
+                versions.put(in.readInt(), in.readInt());
+            }
+            if (in.available() != 0) {
+                throw new BadInputException(file + ": " + in.available() + " bytes after the checkpoint's end");
+            }
+            return new FederatedRun.Checkpoint(round, parameters, state, versions);
+        } catch (IOException e) {
+            throw new BadInputException(file + ": truncated checkpoint", e);
         }
-        int round = bytes.getInt();
-        int length = bytes.getInt();
-        if (bytes.remaining() != 4L * length) {
-            throw new BadInputException(file + ": truncated checkpoint (" + bytes.remaining() + " bytes for " + length + " parameters)");
+    }
+
+    private static void writeVector(DataOutputStream out, float[] vector) throws IOException {
+        out.writeInt(vector.length);
+        ByteBuffer buffer = ByteBuffer.allocate(4 * vector.length);
+        buffer.asFloatBuffer().put(vector);
+        out.write(buffer.array());
+    }
+
+    private static float[] readVector(DataInputStream in) throws IOException {
+        int length = in.readInt();
+        if (length < 0 || length > in.available() / 4) {
+            throw new IOException("vector of " + length + " floats in " + in.available() + " bytes");
         }
-        float[] parameters = new float[length];
-        bytes.asFloatBuffer().get(parameters);
-        return new Checkpoint(round, parameters);
+        byte[] raw = new byte[4 * length];
+        in.readFully(raw);
+        float[] vector = new float[length];
+        ByteBuffer.wrap(raw).asFloatBuffer().get(vector);
+        return vector;
     }
 
     public Path root() {
         return root;
+    }
+
+    /** Where strategies that keep client state store it (see {@link fedspark.engine.state.ClientStateStore}). */
+    public Path clientStateRoot() {
+        return new Path(root, "client-state");
     }
 
     public void writeConfig(String resolvedConfig) {
@@ -120,7 +188,7 @@ public final class RunFolder {
 
     public void addMetrics(RoundMetrics row) {
         rows.add(row);
-        StringBuilder csv = new StringBuilder(RoundMetrics.CSV_HEADER).append('\n');
+        StringBuilder csv = new StringBuilder(row.csvHeader()).append('\n');
         for (RoundMetrics r : rows) {
             csv.append(r.csv()).append('\n');
         }
@@ -155,8 +223,16 @@ public final class RunFolder {
                 .add("test_loss", DataTypes.DoubleType, false)
                 .add("test_accuracy", DataTypes.DoubleType, false)
                 .add("seconds", DataTypes.DoubleType, false);
-        List<Row> table = rows.stream().map(r -> RowFactory.create(r.round(), r.clients(), r.samples(), r.trainLoss(),
-                r.testLoss(), r.testAccuracy(), r.seconds())).toList();
+        List<String> extra = rows.isEmpty() ? List.of() : List.copyOf(rows.get(0).extra().keySet());
+        for (String column : extra) {
+            schema = schema.add(column, DataTypes.DoubleType, true);
+        }
+        List<Row> table = rows.stream().map(r -> {
+            List<Object> values = new ArrayList<>(List.of(r.round(), r.clients(), r.samples(), r.trainLoss(), r.testLoss(),
+                    r.testAccuracy(), r.seconds()));
+            extra.forEach(column -> values.add(r.extra().get(column)));
+            return RowFactory.create(values.toArray());
+        }).toList();
         spark.createDataFrame(table, schema).coalesce(1)
                 .write().mode(SaveMode.ErrorIfExists).parquet(new Path(root, "metrics").toString());
     }

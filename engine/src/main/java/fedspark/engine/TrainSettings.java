@@ -4,6 +4,7 @@ import java.io.Serializable;
 
 import com.typesafe.config.Config;
 
+import fedspark.engine.strategy.Strategies;
 import fedspark.models.Models;
 
 /**
@@ -16,46 +17,42 @@ import fedspark.models.Models;
  * @param batchSize       B: local minibatch size; {@link #WHOLE_SHARD} means the whole local set (B = inf)
  * @param learningRate    client learning rate
  * @param seed            seeds the initial model, client sampling and local batch order
- * @param clientReturns   what a client sends: its model, or (FedSGD, E=1 and B=inf) its gradient
+ * @param algorithm       the strategy's registered name (see {@link fedspark.engine.strategy.Strategies})
  * @param aggregationDepth depth of the treeAggregate
- * @param momentum        client SGD momentum mu in [0, 1), PyTorch's rule (v = mu v + g, w -= lr v), velocity reset
+ * @param localStep       how clients compute a step: {@code AUTO} takes the lean step where it covers the
+ *                        model (checked against DL4J by a test) and DL4J elsewhere; {@code DL4J} always DL4J
+ * @param momentum        client SGD momentum in [0, 1), PyTorch's rule (v = mu v + g, w -= lr v), velocity reset
  *                        at each local update; 0: plain SGD
- * @param localStep       how clients compute an SGD step: {@code AUTO} takes the lean step where it covers the
- *                        model (checked against DL4J by a test) and DL4J's fit() elsewhere; {@code DL4J} always fit()
+ * @param weightDecay     client L2 weight decay added to the gradient (PyTorch's weight_decay); 0: none
  */
 public record TrainSettings(String model, int rounds, double clientFraction, int localEpochs, int batchSize,
-                            double learningRate, long seed, ClientReturns clientReturns, int aggregationDepth,
-                            LocalStep localStep, double momentum)
+                            double learningRate, long seed, String algorithm, int aggregationDepth,
+                            LocalStep localStep, double momentum, double weightDecay)
         implements Serializable {
 
     public static final int WHOLE_SHARD = Integer.MAX_VALUE;
 
-    /** What a client sends back: the thesis's Algorithm 1 allows either. */
-    public enum ClientReturns { MODEL, GRADIENT }
-
-    /** Which implementation computes a client's SGD steps. */
+    /** Which implementation computes a client's steps. */
     public enum LocalStep { AUTO, DL4J }
 
-    /** Plain SGD (no momentum). */
+    /** Plain SGD (no momentum, no weight decay). */
     public TrainSettings(String model, int rounds, double clientFraction, int localEpochs, int batchSize, double learningRate,
-                         long seed, ClientReturns clientReturns, int aggregationDepth, LocalStep localStep) {
-        this(model, rounds, clientFraction, localEpochs, batchSize, learningRate, seed, clientReturns, aggregationDepth, localStep, 0);
+                         long seed, String algorithm, int aggregationDepth, LocalStep localStep) {
+        this(model, rounds, clientFraction, localEpochs, batchSize, learningRate, seed, algorithm, aggregationDepth, localStep, 0, 0);
     }
 
     public TrainSettings {
-        require(momentum >= 0 && momentum < 1, "train.momentum must be in [0, 1), got " + momentum);
-        require(momentum == 0 || clientReturns == ClientReturns.MODEL, "train.momentum needs client-returns = model");
-        require(momentum == 0 || localStep == LocalStep.AUTO, "train.momentum needs local-step = auto (DL4J's fit() has no PyTorch-style momentum)");
         require(Models.names().contains(model), "unknown model '" + model + "'; known models: " + String.join(", ", Models.names()));
+        require(Strategies.names().contains(algorithm), "unknown train.algorithm '" + algorithm + "'; known algorithms: "
+                + String.join(", ", Strategies.names()));
+        require(momentum >= 0 && momentum < 1, "train.momentum must be in [0, 1), got " + momentum);
+        require(weightDecay >= 0 && Double.isFinite(weightDecay), "train.weight-decay cannot be negative, got " + weightDecay);
         require(rounds >= 1, "train.rounds must be at least 1, got " + rounds);
         require(clientFraction >= 0 && clientFraction <= 1, "train.C must be in [0, 1], got " + clientFraction);
         require(localEpochs >= 1, "train.E must be at least 1, got " + localEpochs);
         require(batchSize >= 1, "train.B must be at least 1 or inf, got " + batchSize);
         require(learningRate > 0 && Double.isFinite(learningRate), "train.lr must be positive, got " + learningRate);
         require(aggregationDepth >= 1, "train.aggregation-depth must be at least 1, got " + aggregationDepth);
-        require(clientReturns == ClientReturns.MODEL || (localEpochs == 1 && batchSize == WHOLE_SHARD),
-                "train.client-returns = gradient is FedSGD: it needs E = 1 and B = inf, got E = " + localEpochs
-                        + ", B = " + (batchSize == WHOLE_SHARD ? "inf" : batchSize));
     }
 
     /** Reads the {@code train} block and the model name. */
@@ -71,12 +68,6 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
                 throw new IllegalArgumentException("train.B must be a positive integer or inf, got '" + b + "'");
             }
         }
-        String returns = train.getString("client-returns");
-        ClientReturns clientReturns = switch (returns) {
-            case "model" -> ClientReturns.MODEL;
-            case "gradient" -> ClientReturns.GRADIENT;
-            default -> throw new IllegalArgumentException("train.client-returns must be model or gradient, got '" + returns + "'");
-        };
         String step = train.getString("local-step");
         LocalStep localStep = switch (step) {
             case "auto" -> LocalStep.AUTO;
@@ -84,13 +75,18 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
             default -> throw new IllegalArgumentException("train.local-step must be auto or dl4j, got '" + step + "'");
         };
         return new TrainSettings(model, train.getInt("rounds"), train.getDouble("C"), train.getInt("E"), batch,
-                train.getDouble("lr"), train.getLong("seed"), clientReturns, train.getInt("aggregation-depth"), localStep,
-                train.getDouble("momentum"));
+                train.getDouble("lr"), train.getLong("seed"), train.getString("algorithm"), train.getInt("aggregation-depth"),
+                localStep, train.getDouble("momentum"), train.getDouble("weight-decay"));
     }
 
     /** Clients sampled per round out of {@code clients}: max(1, round(C*K)). */
     public int sampledClients(int clients) {
         return (int) Math.max(1, Math.min(clients, Math.round(clientFraction * clients)));
+    }
+
+    /** B as the configuration writes it. */
+    public String batchSizeText() {
+        return batchSize == WHOLE_SHARD ? "inf" : Integer.toString(batchSize);
     }
 
     private static void require(boolean condition, String message) {

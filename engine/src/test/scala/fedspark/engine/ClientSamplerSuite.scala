@@ -23,7 +23,7 @@ class ClientSamplerSuite extends AnyFunSuite {
   }
 
   test("C maps to max(1, round(C*K)) clients") {
-    def settings(c: Double) = new TrainSettings("logreg", 1, c, 1, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)
+    def settings(c: Double) = new TrainSettings("logreg", 1, c, 1, 10, 0.1, 0L, "fedavg", 2, TrainSettings.LocalStep.AUTO)
     assert(settings(0.0).sampledClients(100) == 1)
     assert(settings(0.1).sampledClients(100) == 10)
     assert(settings(1.0).sampledClients(100) == 100)
@@ -32,13 +32,16 @@ class ClientSamplerSuite extends AnyFunSuite {
 
   test("impossible settings are refused with the setting named") {
     def error(f: => Any) = intercept[IllegalArgumentException](f).getMessage
-    assert(error(new TrainSettings("logreg", 0, 0.1, 1, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)).contains("train.rounds"))
-    assert(error(new TrainSettings("logreg", 1, 1.5, 1, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)).contains("train.C"))
-    assert(error(new TrainSettings("logreg", 1, 0.1, 0, 10, 0.1, 0L, TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)).contains("train.E"))
-    assert(error(new TrainSettings("logreg", 1, 0.1, 1, 10, -1, 0L, TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)).contains("train.lr"))
-    assert(error(new TrainSettings("logreg", 1, 0.1, 5, 10, 0.1, 0L, TrainSettings.ClientReturns.GRADIENT, 2, TrainSettings.LocalStep.AUTO)).contains("E = 1 and B = inf"))
+    assert(error(new TrainSettings("logreg", 0, 0.1, 1, 10, 0.1, 0L, "fedavg", 2, TrainSettings.LocalStep.AUTO)).contains("train.rounds"))
+    assert(error(new TrainSettings("logreg", 1, 1.5, 1, 10, 0.1, 0L, "fedavg", 2, TrainSettings.LocalStep.AUTO)).contains("train.C"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 0, 10, 0.1, 0L, "fedavg", 2, TrainSettings.LocalStep.AUTO)).contains("train.E"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 1, 10, -1, 0L, "fedavg", 2, TrainSettings.LocalStep.AUTO)).contains("train.lr"))
+    val fedsgd = new TrainSettings("logreg", 1, 0.1, 5, 10, 0.1, 0L, "fedsgd", 2, TrainSettings.LocalStep.AUTO)
+    assert(error(TestRuns.strategy(fedsgd, new ModelSpec("logreg", fedspark.models.InputShape.MNIST, 10, 0.1), 10)).contains("E = 1 and B = inf"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 1, 10, 0.1, 0L, "fedproxx", 2, TrainSettings.LocalStep.AUTO)).contains("unknown train.algorithm 'fedproxx'"))
+    assert(error(new TrainSettings("logreg", 1, 0.1, 1, 10, 0.1, 0L, "fedavg", 2, TrainSettings.LocalStep.AUTO, 1.0, 0)).contains("train.momentum"))
     val badB = com.typesafe.config.ConfigFactory.parseString(
-      "rounds = 1, C = 0.1, E = 1, B = ten, lr = 0.1, seed = 0, client-returns = model, aggregation-depth = 2, local-step = auto, momentum = 0")
+      "rounds = 1, C = 0.1, E = 1, B = ten, lr = 0.1, seed = 0, algorithm = fedavg, aggregation-depth = 2, local-step = auto, momentum = 0, weight-decay = 0")
     assert(error(TrainSettings.fromConfig("logreg", badB)).contains("train.B"))
   }
 }

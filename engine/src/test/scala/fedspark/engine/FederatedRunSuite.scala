@@ -12,6 +12,7 @@ import org.nd4j.linalg.factory.Nd4j
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.{ClientLayout, ClientShard}
+import fedspark.engine.local.LocalBatches
 import fedspark.models.{FlatParameters, InputShape}
 import fedspark.testing.{LocalSpark, TestData}
 
@@ -27,9 +28,9 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
   private lazy val testRows = TestData.table(spark, 200, side, classes, 99L).collectAsList()
 
   private def settings(rounds: Int, c: Double, e: Int, b: Int, lr: Double, seed: Long,
-                       returns: TrainSettings.ClientReturns = TrainSettings.ClientReturns.MODEL, depth: Int = 2,
+                       algorithm: String = "fedavg", depth: Int = 2,
                        step: TrainSettings.LocalStep = TrainSettings.LocalStep.AUTO) =
-    new TrainSettings("mcmahan-2nn", rounds, c, e, b, lr, seed, returns, depth, step)
+    new TrainSettings("mcmahan-2nn", rounds, c, e, b, lr, seed, algorithm, depth, step)
 
   /** Trains on the layout at `root` with K clients; returns the final parameters and the metrics. */
   private def train(root: String, clients: Int, s: TrainSettings): (Array[Float], Seq[RoundMetrics]) = {
@@ -37,7 +38,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     val model = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
     val shards = new ClientShardRDD(jsc.sc, new Path(root), clients, d, classes).toJavaRDD()
     try {
-      val run = new FederatedRun(jsc, shards, model, s, new Evaluator(model, s.localStep, testRows))
+      val run = new FederatedRun(jsc, shards, model, s, TestRuns.strategy(s, model, clients), new Evaluator(model, s.localStep, testRows))
       val metrics = ArrayBuffer[RoundMetrics]()
       val result = run.train(run.initialParameters(), 1, (m, _) => metrics += m)
       (result, metrics.toSeq)
@@ -74,7 +75,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     assert(difference <= 1e-6, s"max abs parameter difference $difference")
   }
 
-  test("FedSGD with C=1 equals full-batch gradient descent, whether clients return models or gradients") {
+  test("FedSGD with C=1 equals full-batch gradient descent, whether clients return models (fedavg, E=1, B=inf) or gradients (fedsgd)") {
     val sizes = Seq(20, 35, 50)
     val root = layout(sizes, 12L)
     val lr = 0.2
@@ -82,7 +83,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     val shards = sizes.indices.map(shard(root, _))
     val pooled = dataSet(shards, shards.indices.flatMap(s => (0 until shards(s).size).map(i => (s, i))))
     for (_ <- 1 to 4) net.fit(pooled)
-    for (returns <- TrainSettings.ClientReturns.values()) {
+    for (returns <- Seq("fedavg", "fedsgd")) {
       val (federated, metrics) = train(root, 3, settings(4, 1.0, 1, TrainSettings.WHOLE_SHARD, lr, 3L, returns))
       val difference = FlatParameters.maxAbsDifference(federated, FlatParameters.of(net))
       assert(difference <= 1e-6, s"$returns: max abs parameter difference $difference")

@@ -6,6 +6,8 @@ import scala.collection.mutable.ArrayBuffer
 import org.apache.hadoop.fs.Path
 import org.apache.spark.Partitioner
 import org.apache.spark.api.java.JavaSparkContext
+import fedspark.engine.aggregate.WeightedSum
+import fedspark.engine.strategy.ClientResult
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.{ClientLayout, ClientShard}
@@ -26,7 +28,7 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
 
   private lazy val testRows = TestData.table(spark, 60, side, classes, 6L).collectAsList()
   private val settings = new TrainSettings("mcmahan-2nn", 3, 0.5, 2, 5, 0.1, 8L,
-    TrainSettings.ClientReturns.MODEL, 2, TrainSettings.LocalStep.AUTO)
+    "fedavg", 2, TrainSettings.LocalStep.AUTO)
   private val model = new ModelSpec(settings.model, InputShape.ofFlatSize(d), classes, settings.learningRate)
 
   /** Trains `settings` on `shards` with an audit listening; returns the parameters, metrics and the audit. */
@@ -38,7 +40,8 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     val metrics = ArrayBuffer[RoundMetrics]()
     spark.sparkContext.addSparkListener(audit)
     try {
-      val run = new FederatedRun(jsc, shards, model, settings, new Evaluator(model, settings.localStep, testRows))
+      val run = new FederatedRun(jsc, shards, model, settings, TestRuns.strategy(settings, model, clients),
+        new Evaluator(model, settings.localStep, testRows))
         .failFirstAttemptsInRound(failRound)
       val result = run.train(run.initialParameters(), 1, (m, _) => {
         metrics += m
@@ -107,11 +110,11 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
   }
 
   test("a client counted twice in one round is refused, not averaged") {
-    val sum = WeightedSum.empty().add(new ClientResult(4, 3, Array(1f, 2f), 0, 0))
-    val again = WeightedSum.empty().add(new ClientResult(4, 3, Array(1f, 2f), 0, 0))
+    val sum = WeightedSum.empty().add(ClientResult.weightedByExamples(4, 3, Array(1f, 2f), 0, 0))
+    val again = WeightedSum.empty().add(ClientResult.weightedByExamples(4, 3, Array(1f, 2f), 0, 0))
     val error = intercept[IllegalStateException](sum.merge(again))
     assert(error.getMessage.startsWith("client 4 counted twice in one round"))
-    val other = WeightedSum.empty().add(new ClientResult(5, 1, Array(0f, 0f), 0, 0))
+    val other = WeightedSum.empty().add(ClientResult.weightedByExamples(5, 1, Array(0f, 0f), 0, 0))
     assert(sum.merge(other).served().asScala.map(_.client) == Seq(4, 5))
   }
 }

@@ -1,10 +1,12 @@
 package fedspark.engine
 
+import fedspark.engine.aggregate.WeightedSum
+import fedspark.engine.strategy.ClientResult
 import org.scalatest.funsuite.AnyFunSuite
 
 class WeightedSumSuite extends AnyFunSuite {
 
-  private def result(client: Int, n: Long, values: Float*) = new ClientResult(client, n, values.toArray, 0.5 * n, n)
+  private def result(client: Int, n: Long, values: Float*) = ClientResult.weightedByExamples(client, n, values.toArray, 0.5 * n, n)
 
   test("the weighted average equals a hand computation for clients of different sizes") {
     val sum = WeightedSum.empty()
@@ -37,7 +39,7 @@ class WeightedSumSuite extends AnyFunSuite {
   }
 
   test("empty clients carry no weight and an all-empty round is an error") {
-    val sum = WeightedSum.empty().add(new ClientResult(0, 0, new Array[Float](0), 0, 0)).add(result(1, 2, 3.0f))
+    val sum = WeightedSum.empty().add(ClientResult.empty(0)).add(result(1, 2, 3.0f))
     assert(sum.average().toSeq == Seq(3.0f) && sum.clients() == 1)
     assert(intercept[IllegalStateException](WeightedSum.empty().average()).getMessage.contains("no client"))
   }

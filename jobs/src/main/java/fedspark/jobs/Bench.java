@@ -145,8 +145,8 @@ final class Bench implements Callable<Integer> {
             throw new BadInputException("the peer has no partition scheme like " + scheme);
         }
         TrainSettings t = TrainSettings.fromConfig(c.getString("model"), c.getConfig("train"));
-        if (t.clientReturns() != TrainSettings.ClientReturns.MODEL) {
-            throw new BadInputException("the peer's clients return models only");
+        if (!t.algorithm().equals("fedavg") || t.momentum() != 0 || t.weightDecay() != 0) {
+            throw new BadInputException("the peer runs FedAvg with plain SGD only; train.algorithm is " + t.algorithm());
         }
         return List.of(python, peer.getPath(), "--data", c.getString("data.source.path"), "--model", model,
                 "--split", scheme, "--K", c.getString("partition.clients"),

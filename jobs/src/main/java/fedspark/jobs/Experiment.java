@@ -36,7 +36,10 @@ import fedspark.engine.ModelSpec;
 import fedspark.engine.PrivacyAudit;
 import fedspark.engine.RunFolder;
 import fedspark.engine.ShardCache;
+import fedspark.engine.state.ClientStateStore;
 import fedspark.engine.TrainSettings;
+import fedspark.engine.strategy.Strategies;
+import fedspark.engine.strategy.Strategy;
 import fedspark.models.InputShape;
 import fedspark.partition.PartitionInfo;
 import fedspark.partition.PartitionWriter;
@@ -62,7 +65,9 @@ public final class Experiment {
         if (!file.isFile()) {
             throw new BadInputException("missing configuration file: " + file);
         }
-        return new Experiment(withOverrides(ConfigFactory.parseFile(file), overrides).getConfig("fedspark"));
+        Config parsed = ConfigFactory.parseFile(file);
+        KnownSettings.check(parsed, file.toString());
+        return new Experiment(withOverrides(parsed, overrides).getConfig("fedspark"));
     }
 
     /** {@code key=value} overrides (keys relative to fedspark) over {@code base} over the defaults, resolved. */
@@ -73,8 +78,9 @@ public final class Experiment {
             if (eq <= 0) {
                 throw new BadInputException("--set takes key=value, got '" + setting + "'");
             }
-            override = ConfigFactory.parseString("fedspark." + setting.substring(0, eq).trim() + " = " + setting.substring(eq + 1).trim())
-                    .withFallback(override);
+            Config one = ConfigFactory.parseString("fedspark." + setting.substring(0, eq).trim() + " = " + setting.substring(eq + 1).trim());
+            KnownSettings.check(one, "--set " + setting);
+            override = one.withFallback(override);
         }
         return override.withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
     }
@@ -91,6 +97,7 @@ public final class Experiment {
 
     /** This experiment with one setting changed (key relative to fedspark), e.g. {@code set("train.rounds", 5)}. */
     public Experiment set(String key, Object value) {
+        KnownSettings.checkKey(key, KnownSettings.known(), "set(\"" + key + "\", ...)");
         return new Experiment(config.withValue(key, ConfigValueFactory.fromAnyRef(value)));
     }
 
@@ -252,15 +259,16 @@ public final class Experiment {
     public static Trained resume(SparkSession spark, Path runDir, List<String> overrides, Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Config saved = ConfigFactory.parseString(HadoopFiles.readString(new Path(runDir, "config.conf"), hadoop));
+        KnownSettings.check(saved, new Path(runDir, "config.conf").toString());
         Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark")).set("train.stop-after-round", 0);
-        RunFolder.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
+        FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
         log.accept("resuming " + runDir + " after round " + checkpoint.round());
         return experiment.rounds(spark, folder, checkpoint, log);
     }
 
     /** Trains rounds into {@code folder}, from the checkpoint if there is one, else from round 1. */
-    private Trained rounds(SparkSession spark, RunFolder folder, RunFolder.Checkpoint from, Consumer<String> log) {
+    private Trained rounds(SparkSession spark, RunFolder folder, FederatedRun.Checkpoint from, Consumer<String> log) {
         TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
         int checkpointEvery = config.getInt("train.checkpoint-every");
         int stopAfter = config.getInt("train.stop-after-round");
@@ -270,14 +278,14 @@ public final class Experiment {
         PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
         ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(),
-                settings.learningRate(), settings.momentum());
+                settings.learningRate());
+        Strategy<?> strategy = Strategies.create(settings, model, config.getConfig("train"), info.clients());
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
-        log.accept(String.format("run folder: %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
-                folder.root(), settings.model(), info.clients(), settings.sampledClients(info.clients()), settings.clientFraction(),
-                settings.localEpochs(), settings.batchSize() == TrainSettings.WHOLE_SHARD ? "inf" : settings.batchSize(),
-                settings.learningRate(), settings.rounds()));
+        log.accept(String.format("run folder: %s  %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
+                folder.root(), settings.algorithm(), settings.model(), info.clients(), settings.sampledClients(info.clients()),
+                settings.clientFraction(), settings.localEpochs(), settings.batchSizeText(), settings.learningRate(), settings.rounds()));
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), info.clients(), dataset.features(), dataset.classes());
@@ -291,15 +299,21 @@ public final class Experiment {
                 log.accept(String.format("loaded %d clients into their executors' caches (%.1f s)", loaded, (System.nanoTime() - start) / 1e9));
                 auditRound(audit, 0, onRawDataMovement, folder, log);
             }
-            FederatedRun run = new FederatedRun(jsc, shards.toJavaRDD(), model, settings, evaluator)
+            FederatedRun run = new FederatedRun(jsc, shards.toJavaRDD(), model, settings, strategy, evaluator)
                     .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
+            if (strategy.keepsClientState()) {
+                run.keepClientStateIn(folder.clientStateRoot().toString(), from == null ? Map.of() : from.clientStateVersions());
+            }
+            if (from != null) {
+                run.restore(from);
+            }
             float[] start = from == null ? run.initialParameters() : from.parameters();
             float[] result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {
                 folder.addMetrics(row);
                 log.accept(row.progress(settings.rounds()));
                 auditRound(audit, row.round(), onRawDataMovement, folder, log);
                 if (row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter) {
-                    folder.writeCheckpoint(row.round(), global);
+                    folder.writeCheckpoint(run.checkpoint(row.round(), global));
                 }
                 if (row.round() == stopAfter) {
                     throw new RunStopped("stopped after round " + row.round() + " (train.stop-after-round); go on with: fedspark resume "
@@ -312,6 +326,7 @@ public final class Experiment {
         } finally {
             spark.sparkContext().removeSparkListener(audit);
             ShardCache.shared().evict(partitionedData().toString());
+            ClientStateStore.shared().evict(folder.clientStateRoot().toString());
         }
     }
 

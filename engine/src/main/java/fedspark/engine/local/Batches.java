@@ -1,4 +1,4 @@
-package fedspark.engine;
+package fedspark.engine.local;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -8,13 +8,13 @@ import org.nd4j.linalg.factory.Nd4j;
 import fedspark.data.ClientShard;
 
 /** Minibatches of a shard as DL4J data sets: features [b, d] and one-hot labels [b, classes]. */
-final class Batches {
+public final class Batches {
 
     private Batches() {
     }
 
     /** The examples {@code order[from .. to)} of {@code shard}. */
-    static DataSet of(ClientShard shard, int[] order, int from, int to, int classes) {
+    public static DataSet of(ClientShard shard, int[] order, int from, int to, int classes) {
         int d = shard.featureSize();
         int b = to - from;
         float[] x = new float[b * d];
@@ -30,7 +30,7 @@ final class Batches {
     }
 
     /** The whole shard in its stored order. */
-    static DataSet all(ClientShard shard, int classes) {
+    public static DataSet all(ClientShard shard, int classes) {
         int[] identity = new int[shard.size()];
         for (int i = 0; i < identity.length; i++) {
             identity[i] = i;

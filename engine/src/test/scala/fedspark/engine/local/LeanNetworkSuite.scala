@@ -1,10 +1,13 @@
-package fedspark.engine
+package fedspark.engine.local
 
 import scala.collection.JavaConverters._
 
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
+import fedspark.engine.{Evaluator, HandSgd, ModelSpec, TrainSettings}
+import fedspark.engine.local.lean.LeanNetwork
+import fedspark.engine.strategy.LocalSgd
 import fedspark.models.{FlatParameters, InputShape}
 
 /** The lean step against DL4J's own fit(), the reference for the models' math. */
@@ -21,12 +24,12 @@ class LeanNetworkSuite extends AnyFunSuite {
     val data = shard(130, 5L) // 130: every epoch ends with a partial batch
     val global = FlatParameters.of(spec.newNetwork(9L))
     def update(step: TrainSettings.LocalStep) =
-      new SgdClientUpdate(spec, epochs, batch, 4L, step).update(data, global, 1)
+      new LocalSgd(spec, step, epochs, batch, 4L).train(data, global, StepRule.sgd(lr), 1)
     val lean = update(TrainSettings.LocalStep.AUTO)
     val reference = update(TrainSettings.LocalStep.DL4J)
-    val moved = FlatParameters.maxAbsDifference(reference.vector, global)
+    val moved = FlatParameters.maxAbsDifference(reference.parameters, global)
     assert(math.abs(lean.lossSum - reference.lossSum) / reference.lossSum < 1e-5)
-    (FlatParameters.maxAbsDifference(lean.vector, reference.vector), moved)
+    (FlatParameters.maxAbsDifference(lean.parameters, reference.parameters), moved)
   }
 
   // Float sums in another order differ in the last bits (measured: at most 3.4e-8 over these updates),
@@ -97,44 +100,48 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
-  test("momentum: the lean client update equals PyTorch's SGD rule computed by hand (logistic regression)") {
-    val (d, classes, lr, mu) = (784, 10, 0.05, 0.9)
-    val spec = new ModelSpec("logreg", InputShape.MNIST, classes, lr, mu)
+  /** One client update of logistic regression through `step` with `rule`, and the same computed by hand. */
+  private def againstHand(rule: HandSgd.Rule, step: TrainSettings.LocalStep): (Double, Double) = {
+    val spec = new ModelSpec("logreg", InputShape.MNIST, 10, rule.lr)
     val data = shard(60, 6L)
     val global = FlatParameters.of(spec.newNetwork(2L))
-    val lean = new SgdClientUpdate(spec, 2, 10, 4L, TrainSettings.LocalStep.AUTO).update(data, global, 1).vector
-    // By hand, in double: W is DL4J's 'f'-ordered [784, 10] (element (i, j) at i + 784 j), then b.
-    val w = global.map(_.toDouble)
-    val v = new Array[Double](w.length)
-    for (epoch <- 0 until 2; batch <- LocalBatches.order(60, 4L, 1, 3, epoch).grouped(10)) {
-      val g = new Array[Double](w.length)
-      for (e <- batch) {
-        val z = Array.tabulate(classes)(j => (0 until d).map(i => data.features()(e * d + i) * w(i + d * j)).sum + w(d * classes + j))
-        val m = z.max
-        val exp = z.map(x => math.exp(x - m))
-        val p = exp.map(_ / exp.sum)
-        for (j <- 0 until classes) {
-          val delta = (p(j) - (if (data.labels()(e) == j) 1 else 0)) / batch.length
-          for (i <- 0 until d) g(i + d * j) += data.features()(e * d + i) * delta
-          g(d * classes + j) += delta
-        }
-      }
-      for (k <- w.indices) {
-        v(k) = mu * v(k) + g(k)
-        w(k) -= lr * v(k)
-      }
-    }
-    val difference = lean.indices.map(k => math.abs(lean(k) - w(k))).max
-    val moved = w.indices.map(k => math.abs(w(k) - global(k))).max
-    assert(difference <= 1e-5, s"max abs difference $difference")
-    assert(moved > 1e-2)
-    info(f"max abs parameter difference $difference%.2e; the update moved parameters by up to $moved%.2e")
+    val stepRule = new StepRule(rule.lr, rule.momentum, rule.weightDecay, rule.proximalMu,
+      Option(rule.anchor).map(_.map(_.toFloat)).orNull, Option(rule.correction).map(_.map(_.toFloat)).orNull)
+    val trained = new LocalSgd(spec, step, 2, 10, 4L).train(data, global, stepRule, 1).parameters
+    val (hand, steps) = HandSgd.train(data, global.map(_.toDouble), 10, 2, 10, 4L, 1, rule)
+    assert(steps == 12)
+    (HandSgd.maxDifference(trained, hand), hand.indices.map(k => math.abs(hand(k) - global(k))).max)
   }
 
-  test("momentum is refused where the lean step does not apply") {
-    val error = intercept[IllegalArgumentException](new TrainSettings("logreg", 1, 0.1, 1, 10, 0.1, 0L,
-      TrainSettings.ClientReturns.MODEL, 1, TrainSettings.LocalStep.DL4J, 0.9))
-    assert(error.getMessage.contains("train.momentum"))
+  private lazy val globalLogreg = FlatParameters.of(new ModelSpec("logreg", InputShape.MNIST, 10, 0.05).newNetwork(2L)).map(_.toDouble)
+  private lazy val correction = Array.tabulate(globalLogreg.length)(k => 0.01 * math.sin(k.toDouble))
+  private lazy val rules = Seq(
+    "momentum (PyTorch's rule)" -> HandSgd.Rule(0.05, momentum = 0.9),
+    "weight decay" -> HandSgd.Rule(0.05, weightDecay = 0.01),
+    "FedProx's proximal term" -> HandSgd.Rule(0.05, proximalMu = 0.5, anchor = globalLogreg.map(_ + 0.05)),
+    "SCAFFOLD's correction" -> HandSgd.Rule(0.05, correction = correction),
+    "all of them" -> HandSgd.Rule(0.05, 0.9, 0.01, 0.5, globalLogreg.map(_ - 0.05), correction))
+
+  for ((name, rule) <- rules; step <- TrainSettings.LocalStep.values()) {
+    test(s"step rule, $name: the $step client update equals the rule computed by hand (logistic regression)") {
+      val (difference, moved) = againstHand(rule, step)
+      assert(difference <= 1e-5, s"max abs difference $difference")
+      assert(moved > 1e-2)
+      info(f"max abs parameter difference $difference%.2e; the update moved parameters by up to $moved%.2e")
+    }
+  }
+
+  for (model <- Seq("mcmahan-2nn", "lenet5")) test(s"$model: every step rule term at once, the lean step equals DL4J's gradient with the rule") {
+    val spec = new ModelSpec(model, InputShape.MNIST, 10, 0.05)
+    val data = shard(50, 5L)
+    val global = FlatParameters.of(spec.newNetwork(9L))
+    val random = new scala.util.Random(3)
+    val rule = new StepRule(0.05, 0.9, 1e-3, 0.3, global.map(_ + 0.01f), Array.fill(global.length)(random.nextGaussian().toFloat * 0.01f))
+    def update(step: TrainSettings.LocalStep) = new LocalSgd(spec, step, 2, 10, 4L).train(data, global, rule, 1).parameters
+    val diff = FlatParameters.maxAbsDifference(update(TrainSettings.LocalStep.AUTO), update(TrainSettings.LocalStep.DL4J))
+    val moved = FlatParameters.maxAbsDifference(update(TrainSettings.LocalStep.DL4J), global)
+    assert(diff <= tolerance && moved > 1e-2, s"max abs parameter difference $diff, moved $moved")
+    info(f"max abs parameter difference $diff%.2e; the update moved parameters by up to $moved%.2e")
   }
 
   test("a shard of the wrong width is refused") {

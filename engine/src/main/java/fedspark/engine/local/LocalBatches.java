@@ -1,6 +1,8 @@
-package fedspark.engine;
+package fedspark.engine.local;
 
 import java.util.SplittableRandom;
+
+import fedspark.engine.Seeds;
 
 /** The order in which a client visits its examples in one local epoch: a permutation seeded by run seed, round, client and epoch. */
 public final class LocalBatches {

@@ -1,0 +1,125 @@
+package fedspark.engine.aggregate;
+
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import fedspark.engine.ServedClient;
+import fedspark.engine.strategy.ClientResult;
+
+/**
+ * The default aggregate: sum_k w_k x_k and sum_k w_k for the clients' vectors (w_k = n_k for FedAvg), and the
+ * same for every named quantity they send, each in exact fixed point ({@link FixedPointSum}), so the average is
+ * the same bit for bit in whatever order Spark merges partial sums: a run is reproducible on any number of
+ * executors and after task retries.
+ */
+public final class WeightedSum implements Aggregate<WeightedSum> {
+
+    private static final double LOSS_SCALE = 0x1p24;
+
+    private final FixedPointSum vectors = new FixedPointSum("the update");
+    private final Map<String, FixedPointSum> named = new TreeMap<>();
+    private long examples;
+    private int clients;
+    private long lossSum;
+    private long lossCount;
+    private final List<ServedClient> served = new ArrayList<>();
+    private final BitSet counted = new BitSet();
+
+    /** The empty sum (treeAggregate's zero value). */
+    public static WeightedSum empty() {
+        return new WeightedSum();
+    }
+
+    @Override
+    public WeightedSum fresh() {
+        return new WeightedSum();
+    }
+
+    @Override
+    public WeightedSum add(ClientResult result) {
+        serve(List.of(ServedClient.here(result.client(), result.examples())));
+        if (result.examples() == 0) {
+            return this; // an empty client has no weight
+        }
+        vectors.add(result.client(), result.vector(), result.weight());
+        for (Map.Entry<String, ClientResult.Weighted> entry : result.named().entrySet()) {
+            named.computeIfAbsent(entry.getKey(), FixedPointSum::new)
+                    .add(result.client(), entry.getValue().values(), entry.getValue().weight());
+        }
+        examples += result.examples();
+        clients++;
+        lossSum += Math.round(result.lossSum() * LOSS_SCALE);
+        lossCount += result.lossCount();
+        return this;
+    }
+
+    @Override
+    public WeightedSum merge(WeightedSum other) {
+        serve(other.served);
+        vectors.merge(other.vectors);
+        for (Map.Entry<String, FixedPointSum> entry : other.named.entrySet()) {
+            named.computeIfAbsent(entry.getKey(), FixedPointSum::new).merge(entry.getValue());
+        }
+        examples += other.examples;
+        clients += other.clients;
+        lossSum += other.lossSum;
+        lossCount += other.lossCount;
+        return this;
+    }
+
+    /** The weighted average of the clients' vectors, sum(w_k x_k) / sum(w_k). */
+    public float[] average() {
+        return vectors.mean();
+    }
+
+    /** The sums of the clients' vectors. */
+    public FixedPointSum vectors() {
+        return vectors;
+    }
+
+    /** The sums of a named quantity. */
+    public FixedPointSum named(String name) {
+        FixedPointSum sum = named.get(name);
+        if (sum == null) {
+            throw new IllegalStateException("no client sent " + name + " in the round");
+        }
+        return sum;
+    }
+
+    @Override
+    public List<ServedClient> served() {
+        return List.copyOf(served);
+    }
+
+    @Override
+    public int clients() {
+        return clients;
+    }
+
+    @Override
+    public long examples() {
+        return examples;
+    }
+
+    @Override
+    public double meanLoss() {
+        return lossCount == 0 ? Double.NaN : lossSum / LOSS_SCALE / lossCount;
+    }
+
+    /** Records clients as counted; a client counted twice (say, by two attempts of one task) is an error, never an average. */
+    private void serve(List<ServedClient> clients) {
+        for (ServedClient client : clients) {
+            if (counted.get(client.client())) {
+                ServedClient first = served.stream().filter(c -> c.client() == client.client()).findFirst().orElseThrow();
+                throw new IllegalStateException("client " + client.client() + " counted twice in one round: attempt "
+                        + first.attempt() + " on executor " + first.executor() + " and attempt " + client.attempt()
+                        + " on executor " + client.executor());
+            }
+            counted.set(client.client());
+            served.add(client);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package fedspark.engine.local;
+
+import java.nio.FloatBuffer;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.dataset.DataSet;
+
+import fedspark.data.ClientShard;
+import fedspark.models.FlatParameters;
+
+/**
+ * The reference local step: DL4J's own {@code fit()} for plain SGD; for any other {@link StepRule}, DL4J's
+ * gradient ({@code computeGradientAndScore()}) and the rule applied to it. Works for every model.
+ */
+public final class Dl4jTrainer implements LocalTrainer {
+
+    private final MultiLayerNetwork net;
+    private final int classes;
+    private StepRule rule;
+    private float[] velocity;
+
+    /** {@code net}'s own updater must be plain SGD: fit() uses it for plain steps. */
+    public Dl4jTrainer(MultiLayerNetwork net, int classes) {
+        this.net = net;
+        this.classes = classes;
+    }
+
+    @Override
+    public void setParameters(float[] flat) {
+        FlatParameters.set(net, flat);
+        velocity = null;
+    }
+
+    @Override
+    public void setStepRule(StepRule rule) {
+        this.rule = rule;
+    }
+
+    @Override
+    public double step(ClientShard shard, int[] order, int from, int to) {
+        DataSet batch = Batches.of(shard, order, from, to, classes);
+        if (rule == null || rule.isPlainSgd()) {
+            net.fit(batch);
+            return net.score();
+        }
+        net.setInput(batch.getFeatures());
+        net.setLabels(batch.getLabels());
+        net.computeGradientAndScore();
+        // DL4J's backward pass sums over the minibatch; its updater divides by the batch size.
+        float[] gradient = net.gradient().gradient().toFloatVector();
+        for (int i = 0; i < gradient.length; i++) {
+            gradient[i] /= to - from;
+        }
+        float[] w = FlatParameters.of(net);
+        if (velocity == null) {
+            velocity = new float[w.length];
+        }
+        rule.apply(FloatBuffer.wrap(w), FloatBuffer.wrap(gradient), FloatBuffer.wrap(velocity));
+        FlatParameters.set(net, w);
+        return net.score();
+    }
+
+    @Override
+    public float[] probabilities(ClientShard examples, int[] order, int from, int to) {
+        return net.output(Batches.of(examples, order, from, to, classes).getFeatures(), false).dup('c').data().asFloat();
+    }
+
+    @Override
+    public float[] parameters() {
+        return FlatParameters.of(net);
+    }
+}
