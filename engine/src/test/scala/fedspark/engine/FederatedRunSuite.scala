@@ -18,6 +18,8 @@ import fedspark.testing.{LocalSpark, TestData}
 
 class FederatedRunSuite extends AnyFunSuite with LocalSpark {
 
+  override protected def master: String = "local[2,2]" // a task may fail once (the fault drill) and is retried
+
   private val side = 8
   private val classes = 4
   private val d = side * side
@@ -33,16 +35,21 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     new TrainSettings("mcmahan-2nn", rounds, c, e, b, lr, seed, algorithm, depth, step)
 
   /** Trains on the layout at `root` with K clients; returns the final parameters and the metrics. */
-  private def train(root: String, clients: Int, s: TrainSettings): (Array[Float], Seq[RoundMetrics]) = {
+  private def train(root: String, clients: Int, s: TrainSettings, options: String = "", failRound: Int = 0): (Array[Float], Seq[RoundMetrics]) = {
     val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
     val model = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
     val shards = new ClientShardRDD(jsc.sc, new Path(root), clients, d, classes).toJavaRDD()
+    val states = fresh("client-state")
     try {
-      val run = new FederatedRun(jsc, shards, model, s, TestRuns.strategy(s, model, clients), new Evaluator(model, s.localStep, testRows))
+      val run = new FederatedRun(jsc, shards, model, s, TestRuns.strategy(s, model, clients, options), new Evaluator(model, s.localStep, testRows))
+        .keepClientStateIn(states, java.util.Map.of()).failFirstAttemptsInRound(failRound)
       val metrics = ArrayBuffer[RoundMetrics]()
       val result = run.train(run.initialParameters(), 1, (m, _) => metrics += m)
       (result, metrics.toSeq)
-    } finally ShardCache.shared().evict(root)
+    } finally {
+      ShardCache.shared().evict(root)
+      state.ClientStateStore.shared().evict(states)
+    }
   }
 
   private def shard(root: String, client: Int): ClientShard =
@@ -100,6 +107,25 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     def withoutTime(m: RoundMetrics) = (m.round, m.clients, m.samples, m.trainLoss, m.testLoss, m.testAccuracy)
     assert(metricsA.map(withoutTime) == metricsB.map(withoutTime))
     assert(!a.sameElements(c))
+  }
+
+  private val algorithms = Seq("fedprox" -> "mu = 0.1", "scaffold" -> "server-lr = 1.0", "fednova" -> "",
+    "fedadam" -> "server-lr = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 0.001")
+
+  for ((algorithm, options) <- algorithms) test(s"$algorithm: a round whose tasks fail once and are retried equals a round without failures, bit for bit") {
+    val root = layout(Seq(30, 12, 41, 25, 8, 33), 17L)
+    val s = settings(4, 0.5, 2, 7, 0.1, 21L, algorithm)
+    val (clean, cleanMetrics) = train(root, 6, s, options)
+    val readsBefore = state.ClientStateStore.shared().storageReads()
+    val (retried, retriedMetrics) = train(root, 6, s, options, failRound = 3)
+    assert(retried.sameElements(clean))
+    def withoutTime(m: RoundMetrics) = (m.round, m.clients, m.samples, m.trainLoss, m.testLoss, m.testAccuracy, m.extra)
+    assert(retriedMetrics.map(withoutTime) == cleanMetrics.map(withoutTime))
+    if (algorithm == "scaffold") {
+      // the retried attempts found their clients' round-3 state in memory and read the version before it from storage
+      assert(state.ClientStateStore.shared().storageReads() > readsBefore)
+      assert(cleanMetrics.last.extra.get("control_variate_norm") > 0)
+    }
   }
 
   test("a round schedules tasks for the sampled clients only") {

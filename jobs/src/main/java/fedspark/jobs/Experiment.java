@@ -232,9 +232,10 @@ public final class Experiment {
     /** Prepares and partitions if needed, then trains. */
     public Trained train(SparkSession spark, Path runDir, Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // settings checked before any work
+        TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // checked before any work
         onRawDataMovement();
-        partition(spark, log);
+        PartitionInfo info = partition(spark, log);
+        strategy(settings, modelSpec(settings, info), info); // the algorithm's own settings checked before a run folder exists
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
@@ -277,9 +278,8 @@ public final class Experiment {
         }
         PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
-        ModelSpec model = new ModelSpec(settings.model(), InputShape.ofFlatSize(dataset.features()), dataset.classes(),
-                settings.learningRate());
-        Strategy<?> strategy = Strategies.create(settings, model, config.getConfig("train"), info.clients());
+        ModelSpec model = modelSpec(settings, info);
+        Strategy<?> strategy = strategy(settings, model, info);
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
@@ -328,6 +328,16 @@ public final class Experiment {
             ShardCache.shared().evict(partitionedData().toString());
             ClientStateStore.shared().evict(folder.clientStateRoot().toString());
         }
+    }
+
+    private static ModelSpec modelSpec(TrainSettings settings, PartitionInfo info) {
+        return new ModelSpec(settings.model(), InputShape.ofFlatSize(info.dataset().features()), info.dataset().classes(),
+                settings.learningRate());
+    }
+
+    /** The algorithm train.algorithm names, with its settings block train.<algorithm>. */
+    private Strategy<?> strategy(TrainSettings settings, ModelSpec model, PartitionInfo info) {
+        return Strategies.create(settings, model, config.getConfig("train"), info.clients());
     }
 
     private PrivacyAudit.OnRawDataMovement onRawDataMovement() {

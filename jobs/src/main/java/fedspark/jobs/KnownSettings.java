@@ -21,7 +21,7 @@ final class KnownSettings {
 
     private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes");
     // Names people reach for that the configuration spells otherwise.
-    private static final Map<String, String> ALIASES = Map.of("epochs", "E", "local-epochs", "E", "batch-size", "B",
+    private static final Map<String, String> ALIASES = Map.of("epochs", "E", "epoch", "E", "local-epochs", "E", "batch-size", "B",
             "learning-rate", "lr", "client-fraction", "C", "fraction", "C", "mu", "fedprox.mu");
 
     private KnownSettings() {

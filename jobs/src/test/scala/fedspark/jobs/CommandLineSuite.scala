@@ -57,7 +57,7 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(csv.size() == 4 && csv.get(3).startsWith("3,3,120,"))
     assert(new File(runDir, "metrics").list().exists(_.endsWith(".parquet")))
     val config = Files.readString(Paths.get(runDir, "config.conf"))
-    assert(config.contains("rounds") && config.contains("client-returns"))
+    assert(config.contains("rounds") && config.contains("algorithm"))
     assert(parameters(runDir).length == 64 * 200 + 200 + 200 * 200 + 200 + 200 * 4 + 4)
     assert(new File(s"$scratch/prepared/partitions/iid-k6-seed0/client=5").isDirectory)
   }
@@ -72,7 +72,7 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
   }
 
   test("FedSGD and the pathological shard split run from configuration alone") {
-    val conf = experiment("fedsgd", "partition { scheme = shards, shards-per-client = 2 }\n train { E = 1, B = inf, client-returns = gradient }")
+    val conf = experiment("fedsgd", "partition { scheme = shards, shards-per-client = 2 }\n train { E = 1, B = inf, algorithm = fedsgd }")
     val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/fedsgd")
     assert(code == 0, errors)
     assert(new File(s"$scratch/prepared/partitions/shards-k6-s2-seed0").isDirectory)
@@ -86,8 +86,14 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(fraction._1 == 2 && fraction._2.contains("train.C must be in [0, 1]"), fraction._2)
     val model = fedspark("train", conf, "--set", "model=resnet")
     assert(model._1 == 2 && model._2.contains("unknown model 'resnet'"), model._2)
-    val fedsgd = fedspark("train", conf, "--set", "train.client-returns=gradient")
+    val fedsgd = fedspark("train", conf, "--set", "train.algorithm=fedsgd")
     assert(fedsgd._1 == 2 && fedsgd._2.contains("E = 1 and B = inf"), fedsgd._2)
+    val typo = fedspark("train", conf, "--set", "train.epochs=3")
+    assert(typo._1 == 2 && typo._2.contains("unknown setting 'train.epochs'; closest known setting: 'train.E'"), typo._2)
+    val inFile = fedspark("train", experiment("bad-key", "train { fedprox { mew = 0.1 } }").getPath)
+    assert(inFile._1 == 2 && inFile._2.contains("unknown setting 'train.fedprox.mew'; closest known setting: 'train.fedprox.mu'"), inFile._2)
+    val algorithm = fedspark("train", conf, "--set", "train.algorithm=fedprocs")
+    assert(algorithm._1 == 2 && algorithm._2.contains("unknown train.algorithm 'fedprocs'"), algorithm._2)
     val source = fedspark("train", conf, "--set", s"""data.source.path="$scratch/nowhere"""", "--set", s"""data.prepared="$scratch/p2"""")
     assert(source._1 == 2 && source._2.contains("missing file"), source._2)
     assert(!new File(s"$scratch/runs").list().exists(_.startsWith("bad-")), "no run folder for a run that never started")
@@ -128,19 +134,38 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
   }
 
-  test("a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {
-    val conf = experiment("resume", "train.rounds = 4").getPath
-    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/whole")._1 == 0)
-    val (stopped, stopError) = fedspark("train", conf, "--run-dir", s"$scratch/runs/stopped", "--set", "train.stop-after-round=2")
-    assert(stopped == 2 && stopError.contains("stopped after round 2"), stopError)
-    assert(!new File(s"$scratch/runs/stopped/model.zip").exists())
-    assert(Files.readAllLines(Paths.get(s"$scratch/runs/stopped", "metrics.csv")).size() == 3)
-    val (resumed, resumeError) = fedspark("resume", s"$scratch/runs/stopped")
-    assert(resumed == 0, resumeError)
-    assert(parameters(s"$scratch/runs/stopped").sameElements(parameters(s"$scratch/runs/whole")))
-    def withoutSeconds(run: String) = Files.readAllLines(Paths.get(s"$scratch/runs/$run", "metrics.csv")).asScala.map(_.split(",").dropRight(1).mkString(","))
-    assert(withoutSeconds("stopped") == withoutSeconds("whole"))
-    assert(fedspark("resume", s"$scratch/runs/nothing-here")._2.contains("no run to resume"))
+  for (algorithm <- Seq("fedavg", "scaffold", "fedadam")) {
+    test(s"$algorithm: a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {
+      val conf = experiment(s"resume-$algorithm", s"train { rounds = 4, algorithm = $algorithm }").getPath
+      assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/whole-$algorithm")._1 == 0)
+      val stoppedDir = s"$scratch/runs/stopped-$algorithm"
+      val (stopped, stopError) = fedspark("train", conf, "--run-dir", stoppedDir, "--set", "train.stop-after-round=2")
+      assert(stopped == 2 && stopError.contains("stopped after round 2"), stopError)
+      assert(!new File(s"$stoppedDir/model.zip").exists())
+      assert(Files.readAllLines(Paths.get(stoppedDir, "metrics.csv")).size() == 3)
+      val (resumed, resumeError) = fedspark("resume", stoppedDir)
+      assert(resumed == 0, resumeError)
+      assert(parameters(stoppedDir).sameElements(parameters(s"$scratch/runs/whole-$algorithm")))
+      assert(withoutSeconds(stoppedDir) == withoutSeconds(s"$scratch/runs/whole-$algorithm"))
+      assert(fedspark("resume", s"$scratch/runs/nothing-here")._2.contains("no run to resume"))
+    }
+  }
+
+  private def withoutSeconds(run: String) =
+    Files.readAllLines(Paths.get(run, "metrics.csv")).asScala.map(_.split(",").patch(6, Nil, 1).mkString(","))
+
+  test("scaffold: a run that dies in round 3 after its clients wrote their state resumes from the round-2 checkpoint, state applied once") {
+    val conf = experiment("crash-scaffold", "train { rounds = 4, algorithm = scaffold, checkpoint-every = 2 }").getPath
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/crash-whole")._1 == 0)
+    val crashed = s"$scratch/runs/crashed"
+    // local[2] retries nothing: the failed first attempts of round 3 end the run, after the clients committed their round-3 state
+    val (code, error) = fedspark("train", conf, "--run-dir", crashed, "--set", "train.fail-first-attempts-in-round=3")
+    assert(code != 0 && error.contains("fault drill"), error)
+    val written = new File(s"$crashed/client-state").listFiles().flatMap(_.list()).toSet
+    assert(written.contains("round=3.bin"), written)
+    assert(fedspark("resume", crashed)._1 == 0)
+    assert(parameters(crashed).sameElements(parameters(s"$scratch/runs/crash-whole")))
+    assert(withoutSeconds(crashed) == withoutSeconds(s"$scratch/runs/crash-whole"))
   }
 
   test("--help lists the commands") {

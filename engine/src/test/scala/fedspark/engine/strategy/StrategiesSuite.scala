@@ -1,0 +1,191 @@
+package fedspark.engine.strategy
+
+import scala.collection.JavaConverters._
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.ClientShard
+import fedspark.engine.{HandSgd, ModelSpec, TestRuns, TrainSettings}
+import fedspark.engine.aggregate.WeightedSum
+import fedspark.engine.state.ClientState
+import fedspark.models.{FlatParameters, InputShape}
+
+/** Each algorithm against its equations, driven round by round without Spark (the round's Spark job is FederatedRunSuite's). */
+class StrategiesSuite extends AnyFunSuite {
+
+  private val classes = 10
+  private val d = 784
+  private val lr = 0.05
+
+  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
+    val random = new scala.util.Random(seed)
+    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
+  }
+
+  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, lr)
+  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
+
+  private def settings(algorithm: String, e: Int = 2, b: Int = 10, momentum: Double = 0, weightDecay: Double = 0) =
+    new TrainSettings("logreg", 3, 1.0, e, b, lr, 4L, algorithm, 1, TrainSettings.LocalStep.AUTO, momentum, weightDecay)
+
+  /** A client's state kept in memory between rounds, as the store keeps it on an executor. */
+  private class MemoryState extends ClientState {
+    val vectors = scala.collection.mutable.Map[String, Array[Float]]()
+    override def get(name: String): Array[Float] = vectors.get(name).orNull
+    override def put(name: String, values: Array[Float]): Unit = vectors(name) = values
+  }
+
+  /** Rounds 1..rounds of `strategy` over all `shards` (C = 1); the global model after each round. */
+  private def run(strategy: Strategy[_], shards: Seq[ClientShard], rounds: Int,
+                  states: Map[Int, MemoryState] = Map()): Seq[Array[Float]] = {
+    val s = strategy.asInstanceOf[Strategy[WeightedSum]]
+    val update = s.clientUpdate()
+    var global = start
+    (1 to rounds).map { round =>
+      val input = new RoundInput(round, global, s.shared(round), null)
+      val sum = shards.foldLeft(s.newAggregate())((agg, shard) =>
+        agg.add(update.update(shard, input, states.getOrElse(shard.client, new MemoryState))))
+      global = s.serverStep(round, global, sum)
+      global
+    }
+  }
+
+  private def strategy(algorithm: String, options: String = "", shards: Int = 2, e: Int = 2, b: Int = 10, momentum: Double = 0) =
+    TestRuns.strategy(settings(algorithm, e, b, momentum), spec, shards, options)
+
+  private val two = Seq(shard(0, 40, 1L), shard(1, 70, 2L)) // unequal sizes: 8 and 14 local steps at E = 2, B = 10
+
+  test("every algorithm the issue names is registered") {
+    assert(Strategies.names().asScala.toSet == Set("fedavg", "fedsgd", "fedprox", "scaffold", "fednova", "fedavgm", "fedadam", "fedyogi", "fedadagrad"))
+  }
+
+  test("FedProx with mu = 0 is FedAvg, bit for bit; with mu > 0 it differs") {
+    val fedavg = run(strategy("fedavg"), two, 2)
+    assert(run(strategy("fedprox", "mu = 0"), two, 2).zip(fedavg).forall { case (a, b) => a.sameElements(b) })
+    assert(!run(strategy("fedprox", "mu = 0.5"), two, 1).head.sameElements(fedavg.head))
+  }
+
+  test("FedProx: one client's update against a hand computation of SGD on loss + (mu / 2) ||w - w_global||^2") {
+    val mu = 0.5
+    val client = shard(3, 45, 5L)
+    val result = strategy("fedprox", s"mu = $mu").clientUpdate()
+      .update(client, new RoundInput(1, start, java.util.Map.of(), null), new MemoryState)
+    val global = start.map(_.toDouble)
+    val (hand, _) = HandSgd.train(client, global, classes, 2, 10, 4L, 1, HandSgd.Rule(lr, proximalMu = mu, anchor = global))
+    val (plain, _) = HandSgd.train(client, global, classes, 2, 10, 4L, 1, HandSgd.Rule(lr))
+    assert(HandSgd.maxDifference(result.vector, hand) <= 1e-5)
+    assert(HandSgd.maxDifference(result.vector, plain) > 1e-3, "the proximal term must change the update")
+    assert(result.weight == 45 && result.examples == 45)
+  }
+
+  test("SCAFFOLD (option II): its first round is FedAvg bit for bit; c_i and c after two rounds against a hand computation") {
+    val states = Map(0 -> new MemoryState, 1 -> new MemoryState)
+    val scaffold = strategy("scaffold", "server-lr = 1.0", shards = 3) // N = 3 clients, 2 of them sampled
+    val globals = run(scaffold, two, 2, states)
+    assert(globals.head.sameElements(run(strategy("fedavg"), two, 1).head))
+
+    // By hand, in double. N = 3 clients, two sampled; K_i local steps; y_i the client model after them.
+    val n = two.map(_.size.toDouble)
+    var x = start.map(_.toDouble)
+    var c = new Array[Double](x.length)
+    val ci = Array.fill(2)(new Array[Double](x.length))
+    for (round <- 1 to 2) {
+      val trained = two.indices.map { i =>
+        val correction = x.indices.map(k => c(k) - ci(i)(k)).toArray
+        HandSgd.train(two(i), x, classes, 2, 10, 4L, round, HandSgd.Rule(lr, correction = if (round == 1) null else correction))
+      }
+      val next = two.indices.map(i => x.indices.map(k => ci(i)(k) - c(k) + (x(k) - trained(i)._1(k)) / (trained(i)._2 * lr)).toArray)
+      val deltaC = x.indices.map(k => two.indices.map(i => next(i)(k) - ci(i)(k)).sum / 3).toArray
+      x = x.indices.map(k => two.indices.map(i => n(i) * trained(i)._1(k)).sum / n.sum).toArray
+      c = c.indices.map(k => c(k) + deltaC(k)).toArray
+      for (i <- two.indices) ci(i) = next(i)
+    }
+    assert(HandSgd.maxDifference(globals(1), x) <= 1e-5)
+    val serverC = scaffold.state().get("c")
+    assert(HandSgd.maxDifference(serverC, c) <= 1e-5 && c.map(math.abs).max > 1e-3, s"c: ${c.map(math.abs).max}")
+    for (i <- two.indices) assert(HandSgd.maxDifference(states(i).vectors("c"), ci(i)) <= 1e-5, s"c_$i")
+  }
+
+  test("FedNova with equal local step counts is FedAvg") {
+    val equal = Seq(shard(0, 50, 1L), shard(1, 50, 2L))
+    val nova = run(strategy("fednova"), equal, 2)
+    val fedavg = run(strategy("fedavg"), equal, 2)
+    for ((a, b) <- nova.zip(fedavg)) assert(FlatParameters.maxAbsDifference(a, b) <= 1e-6)
+  }
+
+  test("FedNova with unequal step counts and momentum against a hand computation; it differs from FedAvg") {
+    val rho = 0.5
+    val nova = run(strategy("fednova", momentum = rho), two, 1).head
+    val x = start.map(_.toDouble)
+    val trained = two.map(s => HandSgd.train(s, x, classes, 2, 10, 4L, 1, HandSgd.Rule(lr, momentum = rho)))
+    val a = trained.map { case (_, tau) => (tau - rho * (1 - math.pow(rho, tau)) / (1 - rho)) / (1 - rho) }
+    val p = two.map(_.size.toDouble / two.map(_.size).sum)
+    val tauEff = p.zip(a).map { case (pi, ai) => pi * ai }.sum
+    val hand = x.indices.map(k => x(k) - tauEff * two.indices.map(i => p(i) * (x(k) - trained(i)._1(k)) / a(i)).sum).toArray
+    assert(HandSgd.maxDifference(nova, hand) <= 1e-5)
+    val fedavg = run(strategy("fedavg", momentum = rho), two, 1).head
+    assert(FlatParameters.maxAbsDifference(nova, fedavg) > 1e-4)
+  }
+
+  test("FedAvgM with server momentum 0 and server lr 1 is FedAvg bit for bit; with momentum it differs") {
+    val fedavg = run(strategy("fedavg"), two, 3)
+    assert(run(strategy("fedavgm", "server-lr = 1.0, server-momentum = 0"), two, 3).zip(fedavg).forall { case (a, b) => a.sameElements(b) })
+    assert(!run(strategy("fedavgm", "server-lr = 1.0, server-momentum = 0.9"), two, 3)(2).sameElements(fedavg(2)))
+  }
+
+  /** Three rounds of a server optimizer on given client vectors, and Reddi et al.'s Algorithm 2 by hand. */
+  private def serverOptimizer(algorithm: String, secondMoment: (Double, Double) => Double): Array[Float] = {
+    val (eta, beta1, beta2, tau) = (0.03, 0.9, 0.99, 1e-3)
+    val s = strategy(algorithm, s"server-lr = $eta, beta1 = $beta1, beta2 = $beta2, tau = $tau").asInstanceOf[Strategy[WeightedSum]]
+    val random = new scala.util.Random(11)
+    val length = 50
+    var global = Array.fill(length)(random.nextGaussian().toFloat * 0.1f)
+    var x = global.map(_.toDouble)
+    val m = new Array[Double](length)
+    val v = Array.fill(length)(tau * tau)
+    for (round <- 1 to 3) {
+      val clients = Seq(30L, 70L).zipWithIndex.map { case (n, k) =>
+        ClientResult.weightedByExamples(k, n, global.map(w => w + random.nextGaussian().toFloat * 0.02f), 0, 0)
+      }
+      val sum = clients.foldLeft(s.newAggregate())(_ add _)
+      val average = clients.map(r => r.vector.map(_.toDouble * r.examples)).reduce((a, b) => a.zip(b).map(t => t._1 + t._2)).map(_ / 100)
+      global = s.serverStep(round, global, sum)
+      for (k <- 0 until length) {
+        val delta = average(k) - x(k)
+        m(k) = beta1 * m(k) + (1 - beta1) * delta
+        v(k) = secondMoment(v(k), delta * delta)
+        x(k) = x(k) + eta * m(k) / (math.sqrt(v(k)) + tau)
+      }
+      assert(HandSgd.maxDifference(global, x) <= 1e-6, s"$algorithm round $round: ${HandSgd.maxDifference(global, x)}")
+    }
+    assert(s.state().keySet().asScala == Set("m", "v"))
+    global
+  }
+
+  test("FedAdam, FedYogi and FedAdagrad over three rounds against the update equations of Reddi et al. (2021)") {
+    val beta2 = 0.99
+    val adam = serverOptimizer("fedadam", (v, d2) => beta2 * v + (1 - beta2) * d2)
+    val yogi = serverOptimizer("fedyogi", (v, d2) => v - (1 - beta2) * d2 * math.signum(v - d2))
+    val adagrad = serverOptimizer("fedadagrad", (v, d2) => v + d2)
+    assert(!adam.sameElements(yogi) && !adam.sameElements(adagrad) && !yogi.sameElements(adagrad))
+  }
+
+  test("a strategy's settings are checked: a missing or impossible setting names the block") {
+    def error(f: => Any) = intercept[IllegalArgumentException](f).getMessage
+    assert(error(strategy("fedprox", "mu = -1")).contains("train.fedprox.mu"))
+    assert(error(strategy("fedprox")).contains("train.fedprox"))
+    assert(error(strategy("fedadam", "server-lr = 0.1, beta1 = 1.5, beta2 = 0.9, tau = 0.001")).contains("train.fedadam"))
+  }
+
+  test("server state survives a checkpoint: a strategy restored from another's state steps identically") {
+    val original = strategy("fedadam", "server-lr = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 0.001").asInstanceOf[Strategy[WeightedSum]]
+    run(original, two, 2)
+    val copy = strategy("fedadam", "server-lr = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 0.001").asInstanceOf[Strategy[WeightedSum]]
+    copy.restore(original.state())
+    val results = two.map(s => ClientResult.weightedByExamples(s.client, s.size, start.map(_ + 0.01f), 0, 0))
+    val a = original.serverStep(3, start, results.foldLeft(original.newAggregate())(_ add _))
+    val b = copy.serverStep(3, start, results.foldLeft(copy.newAggregate())(_ add _))
+    assert(a.sameElements(b))
+    assert(intercept[IllegalArgumentException](strategy("scaffold", "server-lr = 1").restore(original.state())).getMessage.contains("control variate"))
+  }
+}
