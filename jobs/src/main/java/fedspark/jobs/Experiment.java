@@ -261,7 +261,8 @@ public final class Experiment {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Config saved = ConfigFactory.parseString(HadoopFiles.readString(new Path(runDir, "config.conf"), hadoop));
         KnownSettings.check(saved, new Path(runDir, "config.conf").toString());
-        Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark")).set("train.stop-after-round", 0);
+        Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark"))
+                .set("train.stop-after-round", 0).set("train.fail-first-attempts-in-round", 0); // fault injection is not part of the experiment
         FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
         log.accept("resuming " + runDir + " after round " + checkpoint.round());
