@@ -82,12 +82,21 @@ public final class RunFolder {
         if (!HadoopFiles.exists(csv, hadoop)) {
             return rows;
         }
-        String[] lines = HadoopFiles.readString(csv, hadoop).split("\n");
+        return parseMetricsCsv(HadoopFiles.readString(csv, hadoop), csv.toString());
+    }
+
+    /** The rows of a metrics CSV ({@code source} names it in errors): the fixed columns, then a strategy's own. */
+    public static List<RoundMetrics> parseMetricsCsv(String text, String source) {
+        List<RoundMetrics> rows = new ArrayList<>();
+        String[] lines = text.split("\n");
         String[] header = lines[0].split(",");
+        if (!lines[0].startsWith(RoundMetrics.CSV_HEADER)) {
+            throw new BadInputException(source + ": not a metrics CSV (its header is not " + RoundMetrics.CSV_HEADER + ", ...)");
+        }
         for (int i = 1; i < lines.length; i++) {
             String[] f = lines[i].split(",");
             if (f.length != header.length) {
-                throw new BadInputException(csv + ": line " + (i + 1) + " has " + f.length + " fields, the header " + header.length);
+                throw new BadInputException(source + ": line " + (i + 1) + " has " + f.length + " fields, the header " + header.length);
             }
             Map<String, Double> extra = new LinkedHashMap<>();
             for (int c = 7; c < header.length; c++) {

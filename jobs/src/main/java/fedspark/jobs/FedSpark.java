@@ -17,7 +17,8 @@ import picocli.CommandLine.Parameters;
 /** The command line: {@code fedspark <prepare|partition|train|bench> conf/experiment.conf [--set key=value ...]}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
-        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.Resume.class, Bench.class})
+        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.Resume.class, Bench.class,
+                ResultsTable.class})
 public final class FedSpark implements Runnable {
 
     /** The options every subcommand takes: the experiment file and overrides. */

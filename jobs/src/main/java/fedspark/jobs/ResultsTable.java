@@ -1,0 +1,83 @@
+package fedspark.jobs;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import fedspark.data.BadInputException;
+import fedspark.engine.RoundMetrics;
+import fedspark.engine.RunFolder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The Markdown table of a folder of reproduced runs (results/...): one metrics CSV per row, named
+ * {@code <row>.csv} (a run's metrics.csv, copied), and optionally {@code published.csv} (a header {@code row,...}
+ * naming the published figures to print beside each row). The docs' tables are this command's output.
+ */
+@Command(name = "results", mixinStandardHelpOptions = true,
+        description = "Print the Markdown table of a results folder: final and best test accuracy of each run, beside published figures.")
+final class ResultsTable implements Callable<Integer> {
+
+    static final String PUBLISHED = "published.csv";
+
+    @Parameters(index = "0", paramLabel = "DIR", description = "a results folder: <row>.csv metrics files and an optional published.csv")
+    File dir;
+
+    @Override
+    public Integer call() throws IOException {
+        System.out.print(table(dir));
+        return 0;
+    }
+
+    static String table(File dir) throws IOException {
+        File[] files = dir.listFiles((d, name) -> name.endsWith(".csv") && !name.equals(PUBLISHED));
+        if (files == null || files.length == 0) {
+            throw new BadInputException("no metrics CSV in " + dir);
+        }
+        Arrays.sort(files);
+        Map<String, List<String>> published = new LinkedHashMap<>();
+        List<String> publishedColumns = List.of();
+        File publishedFile = new File(dir, PUBLISHED);
+        if (publishedFile.isFile()) {
+            List<String> lines = Files.readAllLines(publishedFile.toPath());
+            publishedColumns = List.of(lines.get(0).split(",", -1)).subList(1, lines.get(0).split(",", -1).length);
+            for (String line : lines.subList(1, lines.size())) {
+                List<String> fields = List.of(line.split(",", -1));
+                if (fields.size() != publishedColumns.size() + 1) {
+                    throw new BadInputException(publishedFile + ": '" + line + "' has " + fields.size() + " fields, the header "
+                            + (publishedColumns.size() + 1));
+                }
+                published.put(fields.get(0), fields.subList(1, fields.size()));
+            }
+        }
+        StringBuilder table = new StringBuilder("| run | rounds | final test accuracy | best test accuracy (round) |");
+        publishedColumns.forEach(column -> table.append(' ').append(column).append(" |"));
+        table.append("\n|---|---|---|---|");
+        publishedColumns.forEach(column -> table.append("---|"));
+        table.append('\n');
+        for (File file : files) {
+            String row = file.getName().substring(0, file.getName().length() - 4);
+            List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
+            if (metrics.isEmpty()) {
+                throw new BadInputException(file + ": no rounds");
+            }
+            RoundMetrics last = metrics.get(metrics.size() - 1);
+            RoundMetrics best = metrics.stream().max((a, b) -> Double.compare(a.testAccuracy(), b.testAccuracy())).orElseThrow();
+            table.append(String.format(Locale.ROOT, "| %s | %d | %.2f%% | %.2f%% (%d) |", row, last.round(), 100 * last.testAccuracy(),
+                    100 * best.testAccuracy(), best.round()));
+            for (String value : published.getOrDefault(row, new ArrayList<>(java.util.Collections.nCopies(publishedColumns.size(), "")))) {
+                table.append(' ').append(value).append(" |");
+            }
+            table.append('\n');
+        }
+        return table.toString();
+    }
+}
