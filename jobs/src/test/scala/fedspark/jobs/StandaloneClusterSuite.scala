@@ -148,24 +148,38 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     file.toString
   }
 
-  /** Runs `fedspark train` as its own driver JVM against the cluster; returns the run folder. */
-  private def trainOnCluster(name: String, settings: String*): String = {
-    val runDir = s"$scratch/runs/$name"
-    val driver = start(s"driver-$name", "fedspark.jobs.FedSpark", "1g",
-      Seq("train", experiment(name), "--run-dir", runDir, "--set", s"""spark.master="$masterUrl"""") ++
+  /** Starts `fedspark train` as its own driver JVM against the cluster. */
+  private def startOnCluster(name: String, settings: String*): Process =
+    start(s"driver-$name", "fedspark.jobs.FedSpark", "1g",
+      Seq("train", experiment(name), "--run-dir", s"$scratch/runs/$name", "--set", s"""spark.master="$masterUrl"""") ++
         settings.flatMap(s => Seq("--set", s)): _*)
+
+  /** Waits for a driver started by startOnCluster; returns its run folder. */
+  private def finish(name: String, driver: Process): String = {
     val finished = driver.waitFor(300, java.util.concurrent.TimeUnit.SECONDS)
     assert(finished && driver.exitValue() == 0, s"driver $name failed\n" + logTails())
-    runDir
+    s"$scratch/runs/$name"
   }
 
-  private def trainLocally(name: String, master: String): String = {
+  /** Runs `fedspark train` as its own driver JVM against the cluster; returns the run folder. */
+  private def trainOnCluster(name: String, settings: String*): String = finish(name, startOnCluster(name, settings: _*))
+
+  private def trainLocally(name: String, master: String, settings: String*): String = {
     val runDir = s"$scratch/runs/$name"
     val cli = FedSpark.commandLine()
-    val code = cli.execute("train", experiment(name), "--run-dir", runDir, "--set", s"""spark.master="$master"""")
+    val code = cli.execute(Seq("train", experiment(name), "--run-dir", runDir, "--set", s"""spark.master="$master"""") ++
+      settings.flatMap(s => Seq("--set", s)): _*)
     assert(code == 0)
     runDir
   }
+
+  /** The executor JVMs the workers launched (CoarseGrainedExecutorBackend), alive now. */
+  private def executorJvms(): Seq[ProcessHandle] = processes.synchronized(processes.toList).flatMap(_.toHandle.descendants().iterator().asScala)
+    .filter(h => h.isAlive && commandLine(h).contains("CoarseGrainedExecutorBackend"))
+
+  // ProcessHandle.Info drops the arguments of long command lines (an executor's carries the whole classpath): read /proc.
+  private def commandLine(h: ProcessHandle): String =
+    try new String(Files.readAllBytes(Paths.get(s"/proc/${h.pid}/cmdline"))) catch { case _: java.io.IOException => "" }
 
   private def parameters(runDir: String): Array[Float] =
     FlatParameters.of(ModelSerializer.restoreMultiLayerNetwork(new File(runDir, "model.zip")))
@@ -202,5 +216,26 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     val round3 = audit(retried).filter(t => t.round == 3 && t.isClientTask)
     assert(round3.count(_.status == "failed") == 4 && round3.filter(_.status == "success").forall(_.attempt == 1))
     assert(round3.filter(_.status == "success").map(_.client).distinct.size == 4, "each sampled client counted once")
+  }
+
+  test("SCAFFOLD on the cluster equals local mode bit for bit, also when an executor's JVM is killed during the run") {
+    val scaffold = Seq("train.algorithm=scaffold", "train.rounds=8")
+    val local = trainLocally("local-scaffold", "local[2]", scaffold: _*)
+    val cluster = trainOnCluster("cluster-scaffold", scaffold: _*)
+    assert(parameters(cluster).sameElements(parameters(local)), "cluster vs local[2]")
+
+    val name = "cluster-scaffold-killed"
+    val driver = startOnCluster(name, scaffold: _*)
+    val metrics = Paths.get(s"$scratch/runs/$name", "metrics.csv")
+    val deadline = System.currentTimeMillis() + 240000
+    // after round 2 (header + 2 rows), kill one executor with SIGKILL: its cached shards and client state are gone
+    while (!(Files.exists(metrics) && Files.readAllLines(metrics).size() >= 3) && driver.isAlive && System.currentTimeMillis() < deadline) Thread.sleep(20)
+    val victims = executorJvms()
+    assert(victims.size == 2, s"executor JVMs: ${victims.map(_.pid)}\n" + logTails())
+    victims.head.destroyForcibly()
+    val killed = finish(name, driver)
+    assert(parameters(killed).sameElements(parameters(local)), "killed executor vs local[2]")
+    val executors = audit(killed).filter(t => t.isClientTask && t.status == "success").map(_.executor).distinct
+    assert(executors.size >= 2, s"clients served by $executors")
   }
 }

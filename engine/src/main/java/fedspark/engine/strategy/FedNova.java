@@ -4,7 +4,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import fedspark.engine.aggregate.WeightedSum;
-import fedspark.engine.local.StepRule;
 
 /**
  * FedNova (Wang et al. 2020, "Tackling the Objective Inconsistency Problem in Heterogeneous Federated
@@ -33,13 +32,8 @@ public final class FedNova extends FedAvg {
     }
 
     @Override
-    public ClientUpdate clientUpdate() {
-        LocalSgd local = LocalSgd.of(context);
-        StepRule rule = LocalSgd.baseRule(settings());
-        return (shard, input, state) -> {
-            if (shard.size() == 0) {
-                return ClientResult.empty(shard.client());
-            }
+    protected LocalTraining localTraining() {
+        return (shard, input, state, local, rule) -> {
             float[] x = input.global();
             LocalSgd.Trained trained = local.train(shard, x, rule, input.round());
             double a = normaliser(trained.steps(), rule.momentum());

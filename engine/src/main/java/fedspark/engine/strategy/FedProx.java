@@ -1,7 +1,5 @@
 package fedspark.engine.strategy;
 
-import fedspark.engine.local.StepRule;
-
 /**
  * FedProx (Li et al. 2020, "Federated Optimization in Heterogeneous Networks"): FedAvg whose clients minimise
  * their loss plus (mu / 2) ||w - w_global||^2, so each step's gradient gains mu (w - w_global).
@@ -20,15 +18,10 @@ public final class FedProx extends FedAvg {
     }
 
     @Override
-    public ClientUpdate clientUpdate() {
-        LocalSgd local = LocalSgd.of(context);
-        StepRule base = LocalSgd.baseRule(settings());
+    protected LocalTraining localTraining() {
         double proximal = mu;
-        return (shard, input, state) -> {
-            if (shard.size() == 0) {
-                return ClientResult.empty(shard.client());
-            }
-            LocalSgd.Trained trained = local.train(shard, input.global(), base.withProximalTerm(proximal, input.global()), input.round());
+        return (shard, input, state, local, rule) -> {
+            LocalSgd.Trained trained = local.train(shard, input.global(), rule.withProximalTerm(proximal, input.global()), input.round());
             return ClientResult.weightedByExamples(shard.client(), shard.size(), trained.parameters(), trained.lossSum(), trained.lossCount());
         };
     }

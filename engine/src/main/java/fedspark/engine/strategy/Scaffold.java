@@ -4,7 +4,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import fedspark.engine.aggregate.WeightedSum;
-import fedspark.engine.local.StepRule;
 
 /**
  * SCAFFOLD (Karimireddy et al. 2020, "SCAFFOLD: Stochastic Controlled Averaging for Federated Learning"), option II,
@@ -41,13 +40,8 @@ public final class Scaffold extends FedAvg {
     }
 
     @Override
-    public ClientUpdate clientUpdate() {
-        LocalSgd local = LocalSgd.of(context);
-        StepRule base = LocalSgd.baseRule(settings());
-        return (shard, input, state) -> {
-            if (shard.size() == 0) {
-                return ClientResult.empty(shard.client());
-            }
+    protected LocalTraining localTraining() {
+        return (shard, input, state, local, base) -> {
             float[] x = input.global();
             float[] c = input.shared(CONTROL);
             float[] ci = state.get(CONTROL);
