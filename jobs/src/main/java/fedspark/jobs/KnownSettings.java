@@ -15,11 +15,12 @@ import fedspark.data.BadInputException;
 /**
  * Every setting an experiment may name is declared, with its default, in reference.conf; any other key is a
  * mistake (a typo would otherwise be silently ignored and the run would use the default). Free-form blocks
- * ({@code spark.conf}: any Spark setting; {@code sweep.axes}: setting keys, checked one by one) are exempt.
+ * ({@code spark.conf}: any Spark setting; {@code sweep.axes} and {@code sweep.reference}: setting keys, which the
+ * sweep checks itself) are exempt.
  */
 final class KnownSettings {
 
-    private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes");
+    private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes", "sweep.reference");
     // Names people reach for that the configuration spells otherwise.
     private static final Map<String, String> ALIASES = Map.of("epochs", "E", "epoch", "E", "local-epochs", "E", "batch-size", "B",
             "learning-rate", "lr", "client-fraction", "C", "fraction", "C", "mu", "fedprox.mu");
@@ -44,7 +45,7 @@ final class KnownSettings {
 
     /** Throws unless {@code key} (relative to fedspark) is declared. */
     static void checkKey(String key, List<String> known, String source) {
-        if (known.contains(key) || FREE_FORM.stream().anyMatch(block -> key.startsWith(block + "."))) {
+        if (known.contains(key) || FREE_FORM.stream().anyMatch(block -> key.equals(block) || key.startsWith(block + "."))) {
             return;
         }
         throw new BadInputException(source + ": unknown setting '" + key + "'; closest known setting: '" + closest(key, known) + "'");
