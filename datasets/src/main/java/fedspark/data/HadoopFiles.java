@@ -2,13 +2,24 @@ package fedspark.data;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.UUID;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /** Small whole-file reads and writes on any Hadoop file system. */
 public final class HadoopFiles {
@@ -42,23 +53,47 @@ public final class HadoopFiles {
         }
     }
 
-    /** Writes through a temporary file and a rename, so a reader never sees half a file. */
+    /** Replaces {@code path} atomically and durably with {@code text} (see {@link #writeBytes}). */
     public static void writeString(Path path, String text, Configuration hadoop) {
         writeBytes(path, text.getBytes(StandardCharsets.UTF_8), hadoop);
     }
 
-    /** Writes through a temporary file and a rename, so a reader never sees half a file. */
+    /**
+     * Replaces {@code path} atomically and durably: the bytes go to a temporary file beside it, are forced to disk,
+     * and the temporary file is renamed over the old one in one step, so a crash at any moment leaves either the old
+     * file or the new one, never neither and never half of one. On the local file system through java.nio (fsync of
+     * the file and of its folder, an atomic move); elsewhere hsync and FileContext's rename with OVERWRITE (atomic
+     * on HDFS).
+     */
     public static void writeBytes(Path path, byte[] bytes, Configuration hadoop) {
         try {
             FileSystem fs = path.getFileSystem(hadoop);
-            Path temporary = new Path(path.getParent(), "." + path.getName() + ".tmp");
-            try (FSDataOutputStream out = fs.create(temporary, true)) {
+            String temporaryName = "." + path.getName() + "." + UUID.randomUUID() + ".tmp";
+            if (fs instanceof LocalFileSystem || fs instanceof RawLocalFileSystem) {
+                java.nio.file.Path target = Paths.get(fs.makeQualified(path).toUri());
+                Files.createDirectories(target.getParent());
+                java.nio.file.Path temporary = target.resolveSibling(temporaryName);
+                try (FileChannel out = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    ByteBuffer buffer = ByteBuffer.wrap(bytes);
+                    while (buffer.hasRemaining()) {
+                        out.write(buffer);
+                    }
+                    out.force(true);
+                }
+                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                // A checksum Hadoop wrote for an earlier version of the file would no longer match it.
+                Files.deleteIfExists(target.resolveSibling("." + target.getFileName() + ".crc"));
+                try (FileChannel folder = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+                    folder.force(true);
+                }
+                return;
+            }
+            Path temporary = new Path(path.getParent(), temporaryName);
+            try (FSDataOutputStream out = fs.create(temporary, false)) {
                 out.write(bytes);
+                out.hsync();
             }
-            fs.delete(path, false);
-            if (!fs.rename(temporary, path)) {
-                throw new IOException("rename of " + temporary + " to " + path + " failed");
-            }
+            FileContext.getFileContext(fs.getUri(), hadoop).rename(temporary, path, Options.Rename.OVERWRITE);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + path, e);
         }

@@ -5,7 +5,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -243,17 +242,24 @@ public final class RunFolder {
             return RowFactory.create(values.toArray());
         }).toList();
         spark.createDataFrame(table, schema).coalesce(1)
-                .write().mode(SaveMode.ErrorIfExists).parquet(new Path(root, "metrics").toString());
+                .write().mode(SaveMode.Overwrite).parquet(new Path(root, "metrics").toString()); // derived from metrics.csv: a resumed run rewrites it
     }
 
+    /** Writes {@code model.zip} (replacing one a stopped run may have left). */
     public void writeModel(ModelSpec model, float[] parameters) {
         MultiLayerNetwork net = model.newNetwork(0);
         FlatParameters.set(net, parameters);
-        Path file = new Path(root, "model.zip");
-        try (OutputStream out = file.getFileSystem(hadoop).create(file, false)) {
-            ModelSerializer.writeModel(net, out, false);
+        ByteArrayOutputStream zip = new ByteArrayOutputStream();
+        try {
+            ModelSerializer.writeModel(net, zip, false);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
+            throw new UncheckedIOException("cannot serialise the model", e);
         }
+        HadoopFiles.writeBytes(new Path(root, "model.zip"), zip.toByteArray(), hadoop);
+    }
+
+    /** True when the run wrote its final model. */
+    public static boolean isComplete(Path root, Configuration hadoop) {
+        return HadoopFiles.exists(new Path(root, "model.zip"), hadoop);
     }
 }

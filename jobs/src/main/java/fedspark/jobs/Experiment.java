@@ -118,6 +118,12 @@ public final class Experiment {
         if (System.getProperty("spark.master") == null) {
             builder.master(config.getString("spark.master"));
         }
+        // The BLAS kernels the driver uses (bin/fedspark picks them) reach executors a worker launches, unless the
+        // experiment chooses its own: other kernels sum in another order, and runs would differ from local mode.
+        String kernels = System.getenv("OPENBLAS_CORETYPE");
+        if (kernels != null && !config.getConfig("spark.conf").root().containsKey("spark.executorEnv.OPENBLAS_CORETYPE")) {
+            builder.config("spark.executorEnv.OPENBLAS_CORETYPE", kernels);
+        }
         return builder.getOrCreate();
     }
 
@@ -263,7 +269,17 @@ public final class Experiment {
         KnownSettings.check(saved, new Path(runDir, "config.conf").toString());
         Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark"))
                 .set("train.stop-after-round", 0).set("train.fail-first-attempts-in-round", 0); // fault injection is not part of the experiment
+        if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop)) {
+            // Stopped before its first checkpoint: nothing of it can be reused; it starts again in its own folder.
+            log.accept("resuming " + runDir + ": no checkpoint yet, starting again from round 1");
+            return experiment.rounds(spark, RunFolder.reopen(runDir, 0, hadoop), null, log);
+        }
         FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
+        int rounds = experiment.config.getInt("train.rounds");
+        if (checkpoint.round() >= rounds && RunFolder.isComplete(runDir, hadoop)) {
+            log.accept("run " + runDir + " is complete (" + checkpoint.round() + " rounds); nothing to resume");
+            return new Trained(RunFolder.reopen(runDir, checkpoint.round(), hadoop), checkpoint.parameters());
+        }
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
         log.accept("resuming " + runDir + " after round " + checkpoint.round());
         return experiment.rounds(spark, folder, checkpoint, log);

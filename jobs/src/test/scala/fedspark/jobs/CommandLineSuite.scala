@@ -168,6 +168,39 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(withoutSeconds(crashed) == withoutSeconds(s"$scratch/runs/crash-whole"))
   }
 
+  test("resume works wherever the run stopped: before its first checkpoint, after its last, after its end") {
+    val conf = experiment("anywhere", "train { rounds = 3 }").getPath
+    val whole = s"$scratch/runs/anywhere-whole"
+    assert(fedspark("train", conf, "--run-dir", whole)._1 == 0)
+
+    // Dies in round 1 (local[2] retries nothing): config.conf and no checkpoint; resume starts again in the same folder.
+    val early = s"$scratch/runs/anywhere-early"
+    assert(fedspark("train", conf, "--run-dir", early, "--set", "train.fail-first-attempts-in-round=1")._1 != 0)
+    assert(new File(early, "config.conf").exists() && !new File(early, "checkpoint.bin").exists())
+    assert(fedspark("resume", early)._1 == 0)
+    assert(parameters(early).sameElements(parameters(whole)))
+    assert(withoutSeconds(early) == withoutSeconds(whole))
+
+    // Stopped after the last checkpoint, before model.zip (metrics/ already written): resume writes every output.
+    new File(early, "model.zip").delete()
+    assert(new File(early, "metrics").isDirectory)
+    val (code, error) = fedspark("resume", early)
+    assert(code == 0, error)
+    assert(parameters(early).sameElements(parameters(whole)))
+
+    // Complete: resume says so and changes nothing.
+    val before = Files.readAllBytes(Paths.get(early, "model.zip"))
+    val out = new StringWriter()
+    val cli = FedSpark.commandLine()
+    cli.setErr(new PrintWriter(out, true))
+    val stdout = new java.io.ByteArrayOutputStream()
+    val saved = System.out
+    System.setOut(new java.io.PrintStream(stdout, true))
+    try assert(cli.execute("resume", early) == 0, out.toString) finally System.setOut(saved)
+    assert(stdout.toString.contains("is complete (3 rounds); nothing to resume"), stdout.toString)
+    assert(java.util.Arrays.equals(before, Files.readAllBytes(Paths.get(early, "model.zip"))))
+  }
+
   test("--help lists the commands") {
     val out = new StringWriter()
     val cli = FedSpark.commandLine()
