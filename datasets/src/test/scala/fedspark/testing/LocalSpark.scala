@@ -11,11 +11,14 @@ trait LocalSpark extends BeforeAndAfterAll { self: Suite =>
   /** local[2]; a suite that needs task retries overrides it with local[2,F] (F attempts per task). */
   protected def master: String = "local[2]"
 
-  @transient lazy val spark: SparkSession = SparkSession.builder()
+  /** Further Spark settings of the suite's session. */
+  protected def sparkConf: Map[String, String] = Map()
+
+  @transient lazy val spark: SparkSession = sparkConf.foldLeft(SparkSession.builder()
     .master(master)
     .appName(getClass.getSimpleName)
     .config("spark.ui.enabled", "false")
-    .config("spark.sql.shuffle.partitions", "4")
+    .config("spark.sql.shuffle.partitions", "4")) { case (builder, (key, value)) => builder.config(key, value) }
     .getOrCreate()
 
   lazy val scratch: Path = Files.createTempDirectory("fedspark-test-")
