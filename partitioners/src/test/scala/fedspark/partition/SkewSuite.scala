@@ -78,17 +78,23 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     assert(stats.distance(largest) < 0.15)
   }
 
-  test("feature noise: client k's features move by about sigma * k / K, labels and sizes as IID") {
-    val assigned = new FeatureNoisePartitioner(4, 0.4, 2L).assign(table)
-    val original = table.collect().map(r => r.getInt(0) -> r.getSeq[Float](1)).toSeq
-    assert(assigned.count() == n)
-    val sizes = assigned.groupBy("client").count().collect().map(_.getLong(1))
-    assert(sizes.forall(_ == n / 4))
-    val client0 = assigned.filter(col("client") === 0).collect().map(_.getAs[Seq[Float]]("features"))
-    val originals = original.map(_._2).toSet
-    assert(client0.forall(originals.contains), "client 0 gets std 0: unchanged features")
-    val client3 = assigned.filter(col("client") === 3).collect().map(_.getAs[Seq[Float]]("features"))
-    assert(client3.count(originals.contains) == 0, "client 3 gets std 0.3")
+  test("feature noise: client k's noise has standard deviation sigma * k / K, labels untouched, sizes as IID") {
+    // Every example's features are 0.5, so what a client's features differ from 0.5 by is exactly its noise.
+    import spark.implicits._
+    val flat = (0 until n).map(i => (i % classes, Array.fill(9)(0.5f))).toDF("label", "features")
+    val assigned = new FeatureNoisePartitioner(4, 0.4, 2L).assign(flat).select("client", "label", "features").collect()
+    assert(assigned.length == n && assigned.groupBy(_.getInt(0)).values.forall(_.length == n / 4))
+    assert(assigned.map(_.getInt(1)).groupBy(identity).mapValues(_.length).toMap == (0 until n).map(_ % classes).groupBy(identity).mapValues(_.length).toMap,
+      "labels changed")
+    for ((client, rows) <- assigned.groupBy(_.getInt(0))) {
+      val noise = rows.flatMap(_.getSeq[Float](2).map(_ - 0.5))
+      val mean = noise.sum / noise.length
+      val std = math.sqrt(noise.map(x => (x - mean) * (x - mean)).sum / noise.length)
+      val expected = 0.4 * client / 4
+      // 500 examples x 9 features a client: the sample std is within about 2% of the true one
+      assert(math.abs(std - expected) <= 0.05 * expected + 1e-6 && math.abs(mean) <= 0.05 * expected + 1e-6,
+        s"client $client: noise mean $mean, std $std, expected $expected")
+    }
   }
 
   test("natural ids: one client per id, or the ids grouped into K clients, never split") {
