@@ -49,11 +49,12 @@ public final class RunFolder {
         this.hadoop = hadoop;
     }
 
-    /** Creates the folder; refuses one that already holds files, so no earlier run is overwritten. */
+    /** Creates the folder; refuses one that already holds a file, so no earlier run is overwritten. */
     public static RunFolder create(Path root, Configuration hadoop) {
         try {
             FileSystem fs = root.getFileSystem(hadoop);
-            if (fs.exists(root) && fs.listStatus(root).length > 0) {
+            // Hidden files are temporaries a write killed before its rename left behind: no run is in such a folder.
+            if (fs.exists(root) && java.util.Arrays.stream(fs.listStatus(root)).anyMatch(f -> !f.getPath().getName().startsWith("."))) {
                 throw new BadInputException("run folder " + root + " already holds a run; choose another");
             }
             fs.mkdirs(root);

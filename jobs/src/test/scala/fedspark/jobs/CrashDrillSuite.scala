@@ -1,0 +1,107 @@
+package fedspark.jobs
+
+import java.io.{File, PrintWriter, StringWriter}
+import java.lang.management.ManagementFactory
+import java.nio.file.{Files, Paths}
+import java.util.concurrent.TimeUnit
+
+import scala.collection.JavaConverters._
+
+import org.scalatest.BeforeAndAfterAll
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.testing.TestData
+
+/**
+ * kill -9 of the driver at seeded moments of a short SCAFFOLD run (start-up, during rounds, while checkpoints are
+ * written, after the last round), each followed by `resume` (or, when the kill came before the run folder held its
+ * configuration, `train` again into the same folder): every trial ends with the uninterrupted run's checkpoint, byte
+ * for byte, and its metrics rows, each exactly once.
+ */
+class CrashDrillSuite extends AnyFunSuite with BeforeAndAfterAll {
+
+  private val scratch = Files.createTempDirectory("fedspark-drill-")
+  private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 1800, test = 100)
+  private val rounds = 8
+  private val conf = {
+    val file = scratch.resolve("drill.conf")
+    Files.writeString(file,
+      s"""fedspark {
+         |  name = drill
+         |  model = mcmahan-2nn
+         |  data { source { format = idx, path = "$idx" }, prepared = "$scratch/prepared" }
+         |  spark.master = "local[2]"
+         |  partition { scheme = dirichlet, beta = 0.5, clients = 6, seed = 0, min-client-size = 20 }
+         |  train { rounds = $rounds, C = 0.5, E = 4, B = 10, lr = 0.05, seed = 3, algorithm = scaffold, checkpoint-every = 2 }
+         |}""".stripMargin)
+    file.toString
+  }
+  private val children = scala.collection.mutable.ArrayBuffer[Process]()
+
+  override def afterAll(): Unit = {
+    children.foreach(_.destroyForcibly())
+    TestData.deleteRecursively(scratch)
+  }
+
+  /** The command line in this JVM; the exit code and what it printed as an error. */
+  private def fedspark(args: String*): (Int, String) = {
+    val errors = new StringWriter()
+    val cli = FedSpark.commandLine()
+    cli.setErr(new PrintWriter(errors, true))
+    (cli.execute(args: _*), errors.toString)
+  }
+
+  /** `fedspark train` as a driver JVM of its own, to be killed. */
+  private def startDriver(runDir: String): Process = {
+    val options = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala.filter(a => a.startsWith("--add-opens") || a.startsWith("--add-exports"))
+    val command = (Seq(System.getProperty("java.home") + "/bin/java", "-Xmx1g") ++ options ++
+      Seq("-cp", System.getProperty("java.class.path"), "fedspark.jobs.FedSpark", "train", conf, "--run-dir", runDir)).asJava
+    val process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(new File(runDir + ".log")).start()
+    children += process
+    process
+  }
+
+  private def rows(runDir: String): Int = {
+    val csv = Paths.get(runDir, "metrics.csv")
+    if (Files.exists(csv)) Files.readAllLines(csv).size() - 1 else -1
+  }
+
+  private def withoutSeconds(runDir: String) =
+    Files.readAllLines(Paths.get(runDir, "metrics.csv")).asScala.map(_.split(",").patch(6, Nil, 1).mkString(","))
+
+  test("ten kill -9 of the driver at seeded moments, each resumed: the uninterrupted run's checkpoint and metrics, exactly once") {
+    val whole = s"$scratch/runs/whole"
+    assert(fedspark("train", conf, "--run-dir", whole)._1 == 0) // also prepares and partitions, so trials share the data
+    val reference = Files.readAllBytes(Paths.get(whole, "checkpoint.bin"))
+    val random = new scala.util.Random(2026)
+    for (((afterRows, delayMs), trial) <- moments(random).zipWithIndex) {
+      val runDir = s"$scratch/runs/trial-$trial"
+      val driver = startDriver(runDir)
+      val deadline = System.currentTimeMillis() + 120000
+      while (rows(runDir) < afterRows && driver.isAlive && System.currentTimeMillis() < deadline) Thread.sleep(5)
+      Thread.sleep(delayMs)
+      val killedAt = rows(runDir)
+      driver.destroyForcibly().waitFor(30, TimeUnit.SECONDS)
+      var (code, error) = fedspark("resume", runDir)
+      if (code != 0 && error.contains("no run to resume")) {
+        val again = fedspark("train", conf, "--run-dir", runDir)
+        code = again._1
+        error = again._2
+      }
+      assert(code == 0, s"trial $trial (killed after ${killedAt} rows): $error\n" + Files.readString(Paths.get(runDir + ".log")))
+      assert(java.util.Arrays.equals(Files.readAllBytes(Paths.get(runDir, "checkpoint.bin")), reference),
+        s"trial $trial (killed after $killedAt rows): another checkpoint")
+      assert(withoutSeconds(runDir) == withoutSeconds(whole), s"trial $trial (killed after $killedAt rows): other metrics rows")
+      info(s"trial $trial: killed with $killedAt metrics rows written (waited for $afterRows, then $delayMs ms); resumed to the same bytes")
+    }
+  }
+
+  /**
+   * Ten moments: after j metrics rows, then a seeded few milliseconds more. Two during start-up (j = -1: before any
+   * row), one after each checkpointed round (2, 4, 6: while its checkpoint and client state are written), one after
+   * the last round (8: while metrics/ and model.zip are written), four after seeded rounds.
+   */
+  private def moments(random: scala.util.Random): Seq[(Int, Int)] =
+    (Seq(-1, -1, 2, 4, 6, rounds) ++ Seq.fill(4)(random.nextInt(rounds))).map(j =>
+      (j, if (j < 0) 1500 + random.nextInt(4000) else random.nextInt(200)))
+}
