@@ -145,15 +145,17 @@ final class Bench implements Callable<Integer> {
             throw new BadInputException("the peer has no partition scheme like " + scheme);
         }
         TrainSettings t = TrainSettings.fromConfig(c.getString("model"), c.getConfig("train"));
-        if (!t.algorithm().equals("fedavg") || t.momentum() != 0 || t.weightDecay() != 0) {
-            throw new BadInputException("the peer runs FedAvg with plain SGD only; train.algorithm is " + t.algorithm());
+        if (!t.algorithm().equals("fedavg") || t.weightDecay() != 0) {
+            throw new BadInputException("the peer runs FedAvg without weight decay only; train.algorithm is " + t.algorithm()
+                    + ", train.weight-decay " + t.weightDecay());
         }
         return List.of(python, peer.getPath(), "--data", c.getString("data.source.path"), "--model", model,
                 "--split", scheme, "--K", c.getString("partition.clients"),
                 "--shards-per-client", c.getString("partition.shards-per-client"),
                 "--C", Double.toString(t.clientFraction()), "--E", Integer.toString(t.localEpochs()),
                 "--B", t.batchSize() == TrainSettings.WHOLE_SHARD ? "0" : Integer.toString(t.batchSize()),
-                "--lr", Double.toString(t.learningRate()), "--rounds", Integer.toString(t.rounds()),
+                "--lr", Double.toString(t.learningRate()), "--momentum", Double.toString(t.momentum()),
+                "--rounds", Integer.toString(t.rounds()),
                 "--seed", Long.toString(t.seed()), "--threads", Integer.toString(peerThreads));
     }
 
