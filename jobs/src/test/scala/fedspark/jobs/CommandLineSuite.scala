@@ -75,7 +75,12 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     val conf = experiment("fedsgd", "partition { scheme = shards, shards-per-client = 2 }\n train { E = 1, B = inf, algorithm = fedsgd }")
     val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/fedsgd")
     assert(code == 0, errors)
-    assert(new File(s"$scratch/prepared/partitions/shards-k6-s2-seed0").isDirectory)
+    assert(new File(s"$scratch/prepared/partitions/shards-k6-s2-seed0").list().count(_.startsWith("client=")) == 6)
+    // 3 of 6 clients of 40 examples a round, one full-batch gradient each: every round counts 120 examples once
+    val rows = Files.readAllLines(Paths.get(s"$scratch/runs/fedsgd", "metrics.csv")).asScala.tail.map(_.split(","))
+    assert(rows.map(r => (r(0), r(1), r(2))) == Seq(("1", "3", "120"), ("2", "3", "120"), ("3", "3", "120")))
+    val saved = com.typesafe.config.ConfigFactory.parseFile(new File(s"$scratch/runs/fedsgd", "config.conf"))
+    assert(saved.getString("fedspark.train.algorithm") == "fedsgd")
   }
 
   test("bad settings and files fail with one clear line naming them, before any training") {

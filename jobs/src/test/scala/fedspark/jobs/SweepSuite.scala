@@ -71,6 +71,14 @@ class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
     val again = new Sweep(Experiment.load(conf.getPath)).run(spark, line => ()).asScala
     assert(again.map(_.skipped) == Seq(true, true, true, false))
     assert(again.map(_.finalAccuracy) == results.map(_.finalAccuracy), "the same seed gives the same runs")
+
+    // The same seed gives the same runs: every point again in another folder, the same models to the bit.
+    new Sweep(Experiment.load(conf.getPath).set("sweep.dir", s"$scratch/sweep-again")).run(spark, line => ())
+    def parameters(dir: String) = fedspark.models.FlatParameters.of(
+      org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(new File(dir, "model.zip")))
+    for (r <- results) {
+      assert(parameters(s"$scratch/sweep/${r.point.name}").sameElements(parameters(s"$scratch/sweep-again/${r.point.name}")), r.point.name)
+    }
   }
 
   test("a sweep without axes, or with an axis that is not a setting, is refused") {
