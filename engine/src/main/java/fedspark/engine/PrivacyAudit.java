@@ -42,14 +42,18 @@ public final class PrivacyAudit extends SparkListener {
     private static final String EVERY_CLIENT = "all";
 
     /** One row per client of a task attempt; the task's bytes are on each of its clients' rows, counted once in totals. */
-    public static final String CSV_HEADER = "round,stage,task,kind,client,attempt,executor,host,locality,status,input_bytes,"
+    public static final String CSV_HEADER = "session,round,stage,task,kind,client,attempt,executor,host,locality,status,input_bytes,"
             + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes";
 
     /** What happens when raw shard data went through Spark: the run fails (the default) or only warns. */
     public enum OnRawDataMovement { FAIL, WARN }
 
-    /** One client of a task attempt of a training job (task: its index in the stage); client is -1 for the tasks that merge partial sums. */
-    public record TaskRow(int round, int stage, int task, String kind, int client, int attempt, String executor, String host,
+    /**
+     * One client of a task attempt of a training job (task: its index in the stage); client is -1 for the tasks that
+     * merge partial sums. Session: 1 for the driver that started the run, one more for each resume (stage numbers
+     * start again in every driver).
+     */
+    public record TaskRow(int session, int round, int stage, int task, String kind, int client, int attempt, String executor, String host,
                           String locality, String status, long inputBytes, long shuffleReadLocalBytes,
                           long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes) {
 
@@ -64,11 +68,12 @@ public final class PrivacyAudit extends SparkListener {
 
         /** The task attempt this row belongs to: rows with the same one share its bytes. */
         public String taskAttempt() {
-            return stage + "." + task + "." + attempt;
+            return session + "." + stage + "." + task + "." + attempt;
         }
 
         String csv() {
-            return String.join(",", Integer.toString(round), Integer.toString(stage), Integer.toString(task), kind, Integer.toString(client),
+            return String.join(",", Integer.toString(session), Integer.toString(round), Integer.toString(stage), Integer.toString(task),
+                    kind, Integer.toString(client),
                     Integer.toString(attempt), executor, host, locality, status, Long.toString(inputBytes),
                     Long.toString(shuffleReadLocalBytes), Long.toString(shuffleReadRemoteBytes),
                     Long.toString(shuffleWriteBytes), Long.toString(resultBytes));
@@ -76,12 +81,12 @@ public final class PrivacyAudit extends SparkListener {
 
         static TaskRow parse(String line) {
             String[] f = line.split(",", -1);
-            if (f.length != 15) {
+            if (f.length != 16) {
                 throw new IllegalArgumentException("not an audit row: " + line);
             }
-            return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), f[3], Integer.parseInt(f[4]),
-                    Integer.parseInt(f[5]), f[6], f[7], f[8], f[9], Long.parseLong(f[10]), Long.parseLong(f[11]),
-                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]));
+            return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4],
+                    Integer.parseInt(f[5]), Integer.parseInt(f[6]), f[7], f[8], f[9], f[10], Long.parseLong(f[11]),
+                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]), Long.parseLong(f[15]));
         }
     }
 
@@ -93,10 +98,12 @@ public final class PrivacyAudit extends SparkListener {
     private final Map<Integer, Integer> roundOfJob = new ConcurrentHashMap<>();
     private final List<TaskRow> rows = new ArrayList<>();
     private final Set<Integer> finishedRounds = new HashSet<>();
+    private final int session;
 
-    /** An audit that goes on from the rows of an earlier part of the same run (resume). */
+    /** An audit that goes on from the rows of an earlier part of the same run (resume), as the next session. */
     public PrivacyAudit(List<TaskRow> earlier) {
         rows.addAll(earlier);
+        session = 1 + earlier.stream().mapToInt(TaskRow::session).max().orElse(0);
     }
 
     public PrivacyAudit() {
@@ -154,7 +161,7 @@ public final class PrivacyAudit extends SparkListener {
         String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
         synchronized (this) {
             for (int client : clients) {
-                rows.add(new TaskRow(stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
+                rows.add(new TaskRow(session, stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
                         info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
                         metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
                         metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
@@ -266,6 +273,7 @@ public final class PrivacyAudit extends SparkListener {
     /** The audit's totals, HOCON like the other summaries a run folder holds. */
     public synchronized String summary() {
         Set<Integer> rounds = new HashSet<>();
+        Set<Integer> sessions = new HashSet<>();
         long clientTasks = 0;
         Set<String> counted = new HashSet<>(); // task attempts whose bytes are in the totals
         long clientUpdates = 0;
@@ -280,6 +288,7 @@ public final class PrivacyAudit extends SparkListener {
         int affinityMisses = 0;
         for (TaskRow row : rows) {
             rounds.add(row.round());
+            sessions.add(row.session());
             boolean firstRowOfTask = counted.add(row.taskAttempt());
             if (!row.status().equals("success")) {
                 unsuccessfulAttempts += firstRowOfTask ? 1 : 0;
@@ -311,6 +320,8 @@ public final class PrivacyAudit extends SparkListener {
         StringBuilder out = new StringBuilder();
         out.append("# What the training jobs moved, from Spark's task metrics (audit.csv has every task attempt).\n");
         out.append("rounds = ").append(rounds.size()).append('\n');
+        out.append("# Drivers that ran the rounds: the one that started the run and one for each resume (each preloads its clients: round 0).\n");
+        out.append("sessions = ").append(sessions.size()).append('\n');
         out.append("client-tasks = ").append(clientTasks).append('\n');
         out.append("client-updates = ").append(clientUpdates).append('\n');
         out.append("unsuccessful-attempts = ").append(unsuccessfulAttempts).append('\n');

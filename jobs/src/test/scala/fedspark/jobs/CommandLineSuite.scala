@@ -152,8 +152,25 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
       assert(resumed == 0, resumeError)
       assert(parameters(stoppedDir).sameElements(parameters(s"$scratch/runs/whole-$algorithm")))
       assert(withoutSeconds(stoppedDir) == withoutSeconds(s"$scratch/runs/whole-$algorithm"))
+      assertAuditTotals(stoppedDir, s"$scratch/runs/whole-$algorithm")
       assert(fedspark("resume", s"$scratch/runs/nothing-here")._2.contains("no run to resume"))
     }
+  }
+
+  /**
+   * A resumed run's audit: the same clients trained in rounds 1.. as in the uninterrupted run, two sessions (each
+   * preloading its clients), and totals that count every task attempt of both sessions once.
+   */
+  private def assertAuditTotals(resumed: String, whole: String): Unit = {
+    def rows(run: String) = _root_.fedspark.engine.PrivacyAudit.parseCsv(Files.readString(Paths.get(run, "audit.csv"))).asScala.toSeq
+    def trained(run: String) = rows(run).filter(r => r.isClientTask && r.status == "success" && r.round > 0).map(r => (r.round, r.client)).sorted
+    assert(trained(resumed) == trained(whole))
+    val successes = rows(resumed).filter(r => r.isClientTask && r.status == "success")
+    val totals = com.typesafe.config.ConfigFactory.parseFile(new File(resumed, "audit.conf"))
+    assert(totals.getInt("sessions") == 2 && successes.map(_.session).distinct.sorted == Seq(1, 2))
+    assert(totals.getInt("client-updates") == successes.size)
+    assert(totals.getInt("client-tasks") == successes.map(r => (r.session, r.stage, r.task, r.attempt)).distinct.size)
+    assert(successes.count(_.round == 0) == 2 * 6, "each session preloads the 6 clients")
   }
 
   private def withoutSeconds(run: String) =
