@@ -98,7 +98,7 @@ public final class FederatedRun {
     private <A extends Aggregate<A>> Stepped step(Strategy<A> strategy, float[] global, int round) {
         int[] sampled = strategy.sample(round, clients);
         RoundStates states = strategy.keepsClientState() ? clientState.plan(round, sampled) : null;
-        RoundInput input = new RoundInput(round, global, strategy.shared(round), states);
+        RoundInput input = new RoundInput(round, global, strategy.shared(round, global), states);
         A aggregate = aggregate(strategy.clientUpdate(), strategy.newAggregate(), input, sampled);
         if (aggregate.clients() == 0) {
             throw new IllegalStateException("round " + round + ": every sampled client " + Arrays.toString(sampled)

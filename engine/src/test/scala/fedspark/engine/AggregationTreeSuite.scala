@@ -49,7 +49,7 @@ class AggregationTreeSuite extends AnyFunSuite with LocalSpark {
   private def fixedPoint(s: TrainSettings, model: ModelSpec): Strategy[_] = TestRuns.strategy(s, model, sizes.size)
 
   private def floatSum(s: TrainSettings, model: ModelSpec): Strategy[_] =
-    new FloatFedAvg(new StrategyContext(s, model, com.typesafe.config.ConfigFactory.empty(), sizes.size, 0))
+    new FloatFedAvg(new StrategyContext(s, model, com.typesafe.config.ConfigFactory.empty(), sizes.size))
 
   test("one seed gives the same bits at aggregation depths 1, 2 and 4 with 12 partial sums; another seed differs") {
     val runs = Seq(1, 2, 4).map(depth => train(settings(depth), fixedPoint))

@@ -30,8 +30,11 @@ public final class Scaffold extends FedAvg {
     }
 
     @Override
-    public Map<String, float[]> shared(int round) {
-        return Map.of(CONTROL, control());
+    public Map<String, float[]> shared(int round, float[] global) {
+        if (control == null) {
+            control = new float[global.length]; // c starts at 0
+        }
+        return Map.of(CONTROL, control);
     }
 
     @Override
@@ -77,7 +80,7 @@ public final class Scaffold extends FedAvg {
             next[j] = (float) (global[j] + serverLr * ((double) average[j] - global[j]));
         }
         double[] deltas = aggregate.named(CONTROL_DELTA).sum();
-        float[] c = control();
+        float[] c = control;
         int clients = context.clients();
         for (int j = 0; j < c.length; j++) {
             c[j] = (float) (c[j] + deltas[j] / clients);
@@ -85,31 +88,23 @@ public final class Scaffold extends FedAvg {
         return next;
     }
 
-    private float[] control() {
-        if (control == null) {
-            control = new float[context.parameterCount()];
-        }
-        return control;
-    }
-
     @Override
     public Map<String, float[]> state() {
-        return Map.of(CONTROL, control().clone());
+        return control == null ? Map.of() : Map.of(CONTROL, control.clone());
     }
 
     @Override
     public void restore(Map<String, float[]> state) {
-        float[] saved = state.get(CONTROL);
-        if (saved == null || state.size() != 1) {
+        if (!state.isEmpty() && (state.size() != 1 || !state.containsKey(CONTROL))) {
             throw new IllegalArgumentException("a SCAFFOLD checkpoint holds the control variate c alone, found " + state.keySet());
         }
-        control = saved.clone();
+        control = state.isEmpty() ? null : state.get(CONTROL).clone();
     }
 
     @Override
     public Map<String, Double> metrics() {
         double sum = 0;
-        for (float v : control()) {
+        for (float v : control) {
             sum += (double) v * v;
         }
         Map<String, Double> columns = new LinkedHashMap<>();

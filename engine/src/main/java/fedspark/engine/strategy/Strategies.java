@@ -57,9 +57,8 @@ public final class Strategies {
                     + String.join(", ", REGISTRY.keySet()));
         }
         Config options = train.hasPath(settings.algorithm()) ? train.getConfig(settings.algorithm()) : ConfigFactory.empty();
-        int parameters = (int) model.newNetwork(0).numParams();
         try {
-            return factory.apply(new StrategyContext(settings, model, options, clients, parameters));
+            return factory.apply(new StrategyContext(settings, model, options, clients));
         } catch (com.typesafe.config.ConfigException.Missing e) {
             throw new IllegalArgumentException("train." + settings.algorithm() + ": " + e.getMessage(), e);
         }

@@ -34,8 +34,8 @@ public abstract class Strategy<A extends Aggregate<A>> {
         return ClientSampler.sample(clients, settings().sampledClients(clients), settings().seed(), round);
     }
 
-    /** Vectors every sampled client of {@code round} receives besides the global model (none by default). */
-    public Map<String, float[]> shared(int round) {
+    /** Vectors every sampled client of {@code round} receives besides the global model {@code global} (none by default). */
+    public Map<String, float[]> shared(int round, float[] global) {
         return Map.of();
     }
 

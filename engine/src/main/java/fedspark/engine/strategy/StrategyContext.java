@@ -7,7 +7,7 @@ import fedspark.engine.TrainSettings;
 
 /**
  * What a strategy is built from: the run's settings, its model, the algorithm's own settings block
- * ({@code train.<algorithm>} in the configuration), the number of clients K and the model's parameter count.
+ * ({@code train.<algorithm>} in the configuration) and the number of clients K.
  */
-public record StrategyContext(TrainSettings settings, ModelSpec model, Config options, int clients, int parameterCount) {
+public record StrategyContext(TrainSettings settings, ModelSpec model, Config options, int clients) {
 }

@@ -42,7 +42,7 @@ class StrategiesSuite extends AnyFunSuite {
     val update = s.clientUpdate()
     var global = start
     (1 to rounds).map { round =>
-      val input = new RoundInput(round, global, s.shared(round), null)
+      val input = new RoundInput(round, global, s.shared(round, global), null)
       val sum = shards.foldLeft(s.newAggregate())((agg, shard) =>
         agg.add(update.update(shard, input, states.getOrElse(shard.client, new MemoryState))))
       global = s.serverStep(round, global, sum)
