@@ -55,7 +55,7 @@ public final class Dl4jTrainer implements LocalTrainer {
         if (velocity == null) {
             velocity = new float[w.length];
         }
-        rule.apply(FloatBuffer.wrap(w), FloatBuffer.wrap(gradient), FloatBuffer.wrap(velocity));
+        rule.apply(w, gradient, velocity);
         FlatParameters.set(net, w);
         return net.score();
     }

@@ -1,7 +1,6 @@
 package fedspark.engine.local;
 
 import java.io.Serializable;
-import java.nio.FloatBuffer;
 
 /**
  * How a client's local optimizer turns a minibatch gradient g into a step, with PyTorch's SGD conventions:
@@ -68,8 +67,8 @@ public record StepRule(double learningRate, double momentum, double weightDecay,
     }
 
     /** One step on flat parameters {@code w} from the loss gradient {@code g} (overwritten); {@code v} the velocity (momentum only). */
-    public void apply(FloatBuffer w, FloatBuffer g, FloatBuffer v) {
-        int n = w.capacity();
+    public void apply(float[] w, float[] g, float[] v) {
+        int n = w.length;
         if ((anchor != null && anchor.length != n) || (correction != null && correction.length != n)) {
             throw new IllegalArgumentException("step rule vectors do not match the model's " + n + " parameters");
         }
@@ -78,8 +77,8 @@ public record StepRule(double learningRate, double momentum, double weightDecay,
         float decay = (float) weightDecay;
         float prox = (float) proximalMu;
         for (int i = 0; i < n; i++) {
-            float wi = w.get(i);
-            float gi = g.get(i);
+            float wi = w[i];
+            float gi = g[i];
             if (decay != 0) {
                 gi += decay * wi;
             }
@@ -87,14 +86,14 @@ public record StepRule(double learningRate, double momentum, double weightDecay,
                 gi += prox * (wi - anchor[i]);
             }
             if (mu != 0) {
-                gi = mu * v.get(i) + gi;
-                v.put(i, gi);
+                gi = mu * v[i] + gi;
+                v[i] = gi;
             }
             wi -= lr * gi;
             if (correction != null) {
                 wi -= lr * correction[i];
             }
-            w.put(i, wi);
+            w[i] = wi;
         }
     }
 }

@@ -51,6 +51,7 @@ public final class LeanNetwork implements LocalTrainer {
     private final FloatBuffer parameters;
     private FloatBuffer velocity;  // momentum: v = mu * v + g (PyTorch's SGD), zeroed by setParameters
     private FloatBuffer gradient;  // general rules: the step's gradient
+    private float[][] ruleStage;   // general rules: heap copies of parameters, gradient, velocity
     private StepRule rule;
     private Mode mode;
     private FloatBuffer[] activations; // activations[l]: input of layer l (activations[L] the logits), per example widths[l]
@@ -250,9 +251,29 @@ public final class LeanNetwork implements LocalTrainer {
         switch (mode) {
             case PLAIN -> { }
             case MOMENTUM -> cblas_saxpy(parameterCount, -lr, velocity, 1, parameters, 1);
-            case GENERAL -> rule.apply(parameters, gradient, velocity);
+            case GENERAL -> applyRule();
         }
         return lossSum / batch;
+    }
+
+    /** The general rule on heap copies (see Convolution for why): parameters, gradient and velocity in, parameters and velocity out. */
+    private void applyRule() {
+        if (ruleStage == null) {
+            ruleStage = new float[3][parameterCount];
+        }
+        float[] w = ruleStage[0];
+        float[] g = ruleStage[1];
+        float[] v = velocity == null ? null : ruleStage[2];
+        parameters.get(0, w);
+        gradient.get(0, g);
+        if (v != null) {
+            velocity.get(0, v);
+        }
+        rule.apply(w, g, v);
+        parameters.put(0, w);
+        if (v != null) {
+            velocity.put(0, v);
+        }
     }
 
     private void ensureCapacity(int batch) {
