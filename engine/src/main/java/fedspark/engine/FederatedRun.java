@@ -10,10 +10,12 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
+import org.apache.spark.util.CollectionAccumulator;
 
 import fedspark.data.ClientShard;
 import fedspark.data.SerializableHadoopConf;
 import fedspark.engine.aggregate.Aggregate;
+import fedspark.engine.local.BlasKernel;
 import fedspark.engine.state.ClientState;
 import fedspark.engine.state.ClientStateVersions;
 import fedspark.engine.state.RoundStates;
@@ -46,6 +48,7 @@ public final class FederatedRun {
     private final Evaluator evaluator;
     private ClientStateVersions clientState;
     private int failFirstAttemptsInRound;
+    private final CollectionAccumulator<String> blasKernels; // each client task's executor's kernels, for PrivacyAudit
 
     /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShardRDD}). */
     public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings,
@@ -57,6 +60,7 @@ public final class FederatedRun {
         this.settings = settings;
         this.strategy = strategy;
         this.evaluator = evaluator;
+        this.blasKernels = jsc.sc().collectionAccumulator(PrivacyAudit.BLAS_KERNEL);
     }
 
     /**
@@ -140,6 +144,8 @@ public final class FederatedRun {
     <A extends Aggregate<A>> A aggregate(ClientUpdate update, A zero, RoundInput input, int[] sampled) {
         Broadcast<RoundInput> broadcast = jsc.broadcast(input);
         int round = input.round();
+        CollectionAccumulator<String> kernels = blasKernels;
+        kernels.reset(); // the audit reads each task's own report; the driver keeps none
         try {
             boolean failFirstAttempts = round == failFirstAttemptsInRound;
             // Client affinity where the clients are fedspark's own RDD (tests also train on other RDDs).
@@ -151,6 +157,7 @@ public final class FederatedRun {
             A sum = PrivacyAudit.tagged(jsc, round, groups, () -> chosen.toJavaRDD()
                     .mapPartitions((Iterator<ClientShard> clients) -> {
                         RoundInput in = broadcast.value();
+                        kernels.add(BlasKernel.name());
                         A partial = zero.fresh();
                         while (clients.hasNext()) {
                             ClientShard shard = clients.next();

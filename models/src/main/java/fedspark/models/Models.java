@@ -27,8 +27,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
 /**
  * The models by name. Deeplearning4j defines each of them and is the reference for their math.
  *
- * <p>Weights start from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) and biases from zero, PyTorch's default
- * scale, so runs are comparable with a plain PyTorch loop.
+ * <p>Weights start from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default scale, so runs are comparable with a
+ * plain PyTorch loop; biases from zero, or (uniformBiases) from the same distribution as PyTorch draws them.
  */
 public final class Models {
 
@@ -101,25 +101,33 @@ public final class Models {
 
     /** An initialised network; its parameters depend on {@code seed} only. */
     public static MultiLayerNetwork network(String name, InputShape in, int classes, long seed, IUpdater updater) {
+        return network(name, in, classes, seed, updater, false);
+    }
+
+    public static MultiLayerNetwork network(String name, InputShape in, int classes, long seed, IUpdater updater, boolean uniformBiases) {
         MultiLayerNetwork net = new MultiLayerNetwork(configuration(name, in, classes, seed, updater));
         net.init();
-        initialize(net, seed);
+        initialize(net, seed, uniformBiases);
         return net;
     }
 
     /**
      * Draws every weight from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (what DL4J's WeightInit.UNIFORM draws) and sets
-     * biases to zero, from a Java generator seeded by the model seed and the parameter's index. DL4J's own
-     * initialisation gives other values in every JVM for the same seed (1.0.0-M2.1, measured), which would
-     * make runs irreproducible.
+     * biases to zero or (uniformBiases) draws them from the same U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as their layer's
+     * weights (PyTorch's Linear and Conv2d), from a Java generator seeded by the model seed and the parameter's
+     * index. DL4J's own initialisation gives other values in every JVM for the same seed (1.0.0-M2.1, measured),
+     * which would make runs irreproducible.
      */
-    private static void initialize(MultiLayerNetwork net, long seed) {
+    private static void initialize(MultiLayerNetwork net, long seed, boolean uniformBiases) {
         int index = 0;
-        for (Map.Entry<String, INDArray> parameter : net.paramTable().entrySet()) {
+        Map<String, INDArray> parameters = net.paramTable();
+        for (Map.Entry<String, INDArray> parameter : parameters.entrySet()) {
             INDArray view = parameter.getValue();
             float[] values = new float[(int) view.length()];
-            if (!parameter.getKey().endsWith("_b")) {
-                long[] shape = view.shape(); // dense [in, out]; convolution [out, in, kh, kw]
+            String key = parameter.getKey(); // "<layer>_W" or "<layer>_b"
+            boolean bias = key.endsWith("_b");
+            if (!bias || uniformBiases) {
+                long[] shape = parameters.get(key.substring(0, key.length() - 1) + "W").shape(); // dense [in, out]; convolution [out, in, kh, kw]
                 long fanIn = shape.length == 4 ? shape[1] * shape[2] * shape[3] : shape[0];
                 double bound = 1.0 / Math.sqrt(fanIn);
                 SplittableRandom random = new SplittableRandom(seed * 1_000_003L + index);
@@ -127,7 +135,7 @@ public final class Models {
                     values[i] = (float) ((2 * random.nextDouble() - 1) * bound);
                 }
             }
-            net.setParam(parameter.getKey(), Nd4j.create(values, view.shape(), view.dataType()));
+            net.setParam(key, Nd4j.create(values, view.shape(), view.dataType()));
             index++;
         }
     }

@@ -32,6 +32,22 @@ class ModelsSuite extends AnyFunSuite {
     assert(a.take(784 * 200).forall(w => math.abs(w) <= 1.0 / math.sqrt(784) + 1e-6))
   }
 
+  test("biases start at zero, or uniform within their layer's 1/sqrt(fan_in) as PyTorch draws them; weights the same either way") {
+    def network(uniform: Boolean) =
+      Models.network("niid-cnn", InputShape.MNIST, 10, 7L, new org.nd4j.linalg.learning.config.Sgd(0.1), uniform)
+    val zero = network(uniform = false)
+    val uniform = network(uniform = true)
+    // niid-cnn: conv 6 (fan_in 25), conv 16 (6 * 25), dense 256 -> 120, 120 -> 84, 84 -> 10
+    for ((layer, fanIn) <- Seq("0" -> 25, "2" -> 150, "4" -> 256, "5" -> 120, "6" -> 84)) {
+      val b0 = zero.getParam(s"${layer}_b").toFloatVector
+      val b1 = uniform.getParam(s"${layer}_b").toFloatVector
+      assert(b0.forall(_ == 0f), layer)
+      assert(b1.forall(b => math.abs(b) <= 1.0 / math.sqrt(fanIn) + 1e-7) && b1.exists(b => math.abs(b) > 0.5 / math.sqrt(fanIn)), s"$layer: ${b1.toSeq}")
+      assert(zero.getParam(s"${layer}_W").equals(uniform.getParam(s"${layer}_W")), layer)
+    }
+    assert(FlatParameters.of(network(uniform = true)).sameElements(FlatParameters.of(uniform)))
+  }
+
   test("the same seed gives the same initial parameters in another JVM") {
     for (name <- Seq("mcmahan-2nn", "lenet5")) {
       val java = System.getProperty("java.home") + "/bin/java"

@@ -8,6 +8,10 @@ package fedspark.partition;
  * <p>With {@code quantityBeta > 0} it also skews quantity: client weights w ~ Dir(quantityBeta) and each
  * label's shares ~ Dir(beta * K * w), so client k expects a fraction w_k of the data with a skewed label mix.
  *
+ * <p>With {@code balance}, labels are dealt in order and a client that already holds N/K examples gets no share
+ * of the labels after (its share of each is set to zero and the others renormalised): what NIID-Bench's
+ * partition_data does ("Balance"), which keeps client sizes closer together than plain Dir(beta).
+ *
  * <p>Draws are repeated (up to {@code maxAttempts}) until every client holds at least {@code minClientSize}
  * examples; then a clear error.
  */
@@ -17,8 +21,14 @@ public final class DirichletPartitioner extends RankedPartitioner {
     private final double quantityBeta;
     private final int minClientSize;
     private final int maxAttempts;
+    private final boolean balance;
 
     public DirichletPartitioner(int clients, double beta, double quantityBeta, int minClientSize, int maxAttempts, long seed) {
+        this(clients, beta, quantityBeta, minClientSize, maxAttempts, false, seed);
+    }
+
+    public DirichletPartitioner(int clients, double beta, double quantityBeta, int minClientSize, int maxAttempts, boolean balance,
+                                long seed) {
         super(clients, seed);
         if (!(beta > 0)) {
             throw new IllegalArgumentException("partition.beta must be positive, got " + beta);
@@ -33,12 +43,13 @@ public final class DirichletPartitioner extends RankedPartitioner {
         this.quantityBeta = quantityBeta;
         this.minClientSize = minClientSize;
         this.maxAttempts = maxAttempts;
+        this.balance = balance;
     }
 
     @Override
     public String id() {
         return (quantityBeta > 0 ? "dirichlet-quantity-k" + clients + "-b" + beta + "-q" + quantityBeta
-                : "dirichlet-k" + clients + "-b" + beta) + "-min" + minClientSize + "-seed" + seed;
+                : "dirichlet-k" + clients + "-b" + beta) + (balance ? "-balanced" : "") + "-min" + minClientSize + "-seed" + seed;
     }
 
     @Override
@@ -68,7 +79,18 @@ public final class DirichletPartitioner extends RankedPartitioner {
             long[][] sizes = new long[classes][];
             long[] clientSizes = new long[clients];
             for (int c = 0; c < classes; c++) {
-                sizes[c] = SegmentPlan.split(labelCounts[c], dirichlet.sample(concentration));
+                double[] shares = dirichlet.sample(concentration);
+                if (balance) {
+                    double sum = 0;
+                    for (int k = 0; k < clients; k++) {
+                        shares[k] = clientSizes[k] < (double) n / clients ? shares[k] : 0;
+                        sum += shares[k];
+                    }
+                    for (int k = 0; k < clients; k++) {
+                        shares[k] /= sum; // some client is below N/K while examples are left to deal
+                    }
+                }
+                sizes[c] = SegmentPlan.split(labelCounts[c], shares);
                 for (int k = 0; k < clients; k++) {
                     clientSizes[k] += sizes[c][k];
                 }

@@ -21,7 +21,8 @@ public final class Partitioners {
         return switch (scheme) {
             case "iid" -> new IidPartitioner(clients, seed);
             case "shards" -> new ShardPartitioner(clients, p.getInt("shards-per-client"), p.getInt("shard-size"), seed);
-            case "dirichlet" -> new DirichletPartitioner(clients, p.getDouble("beta"), 0, p.getInt("min-client-size"), p.getInt("max-attempts"), seed);
+            case "dirichlet" -> new DirichletPartitioner(clients, p.getDouble("beta"), 0, p.getInt("min-client-size"), p.getInt("max-attempts"),
+                    p.getBoolean("balance"), seed);
             case "dirichlet-quantity" -> new DirichletPartitioner(clients, p.getDouble("beta"), p.getDouble("quantity-beta"),
                     p.getInt("min-client-size"), p.getInt("max-attempts"), seed);
             case "labels" -> new LabelsPerClientPartitioner(clients, p.getInt("labels-per-client"), seed);

@@ -61,6 +61,23 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     assert((0 until 8).forall(stats.size(_) == 150))
   }
 
+  test("Dirichlet, balanced as NIID-Bench deals it: no label goes to a client already holding N/K; sizes closer together") {
+    val clients = 10
+    val balanced = statistics(new DirichletPartitioner(clients, 0.5, 0, 1, 100, true, 4L).assign(table), clients)
+    val plain = statistics(new DirichletPartitioner(clients, 0.5, 0, 1, 100, false, 4L).assign(table), clients)
+    // labels are dealt 0, 1, 2, ...: replay the deal and check that every share went to a client below N/K at the time
+    val held = Array.fill(clients)(0L)
+    for (label <- 0 until classes) {
+      for (client <- 0 until clients if held(client) >= n / clients) {
+        assert(balanced.histogram(client)(label) == 0, s"label $label went to client $client holding ${held(client)} >= ${n / clients}")
+      }
+      for (client <- 0 until clients) held(client) += balanced.histogram(client)(label)
+    }
+    def spread(s: PartitionStatistics) = (0 until clients).map(s.size).max - (0 until clients).map(s.size).min
+    assert(spread(balanced) < spread(plain), s"balanced ${(0 until clients).map(balanced.size)} plain ${(0 until clients).map(plain.size)}")
+    assert(new DirichletPartitioner(clients, 0.5, 0, 1, 100, true, 4L).id() != new DirichletPartitioner(clients, 0.5, 0, 1, 100, false, 4L).id())
+  }
+
   test("Dirichlet: a very large beta is close to IID, beta = 0.05 far from it (mean total variation distance)") {
     val iidLike = statistics(new DirichletPartitioner(10, 1000.0, 0, 1, 100, 1L).assign(table), 10).summary()
     val skewed = statistics(new DirichletPartitioner(10, 0.05, 0, 1, 1000, 1L).assign(table), 10).summary()
