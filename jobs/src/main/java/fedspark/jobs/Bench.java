@@ -12,13 +12,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.sql.SparkSession;
 
 import com.typesafe.config.Config;
 
 import fedspark.data.BadInputException;
+import fedspark.data.HadoopFiles;
 import fedspark.engine.RoundMetrics;
+import fedspark.engine.RunFolder;
 import fedspark.engine.TrainSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -26,8 +28,10 @@ import picocli.CommandLine.Option;
 
 /**
  * Runs one experiment through fedspark and through the peer script (a plain single-process PyTorch
- * FedAvg loop) in the same sitting, with the same data, split, model, C, E, B, lr and rounds, and
- * prints the median seconds per round of each, the accuracy at the last round, and their ratio.
+ * FedAvg loop) in the same sitting, with the same data, split, model, C, E, B, lr and rounds, each as a
+ * process of its own, and prints the median seconds per round of each, the accuracy at the last round, the
+ * whole experiment's wall time (process start to exit: start-up, data loading, evaluation included, what a
+ * user waits for), and the ratios.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Seconds per round of an experiment in fedspark and in the PyTorch peer, run in the same sitting.")
@@ -55,8 +59,8 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--peers-dir", paramLabel = "DIR", description = "the built peers module (default: ${DEFAULT-VALUE})")
     File peersDir = new File("peers/target");
 
-    /** Median seconds per round and accuracy at the last round of one system. */
-    record Result(String system, double medianSeconds, double lastAccuracy, int rounds) {
+    /** Median seconds per round, accuracy at the last round and wall time from process start to exit of one system. */
+    record Result(String system, double medianSeconds, double lastAccuracy, int rounds, double wallSeconds) {
     }
 
     @Override
@@ -66,10 +70,15 @@ final class Bench implements Callable<Integer> {
         List<Result> results = new ArrayList<>();
         // Both sides inherit it (bin/fedspark sets it on CPUs with AVX-512); say which kernels ran.
         FedSpark.say("OPENBLAS_CORETYPE=" + System.getenv().getOrDefault("OPENBLAS_CORETYPE", "(unset: OpenBLAS picks)"));
-        results.add(trainFedspark(experiment, "fedspark"));
+        // Data prepared and partitioned first, untimed, as the peer's timing starts with its own reading of the IDX files.
+        int partitioned = run(fedsparkCommand("partition", List.of(), null), "fedspark partition");
+        if (partitioned != 0) {
+            throw new IllegalStateException("fedspark partition failed (exit " + partitioned + ")");
+        }
+        results.add(runFedspark(List.of(), "fedspark"));
         if (dl4jSpark) {
+            results.add(runFedspark(List.of("train.C=1.0", "train.rounds=" + dl4jSparkRounds), "fedspark, C=1"));
             Experiment allClients = experiment.set("train.C", 1.0).set("train.rounds", dl4jSparkRounds);
-            results.add(trainFedspark(allClients, "fedspark, C=1"));
             List<String> command = dl4jSparkCommand(allClients.config());
             FedSpark.say("dl4j-spark: " + String.join(" ", command));
             results.add(runPeer(command, "dl4j-spark, C=1"));
@@ -78,24 +87,64 @@ final class Bench implements Callable<Integer> {
         Result theirs = runPeer(peerCommand, "peer (PyTorch, 1 process)");
         results.add(theirs);
         FedSpark.say("");
-        FedSpark.say(String.format(Locale.ROOT, "%-28s %16s %14s %7s", "system", "median s/round", "accuracy@last", "rounds"));
+        FedSpark.say(String.format(Locale.ROOT, "%-28s %16s %14s %7s %12s", "system", "median s/round", "accuracy@last", "rounds", "wall s"));
         for (Result r : results) {
-            FedSpark.say(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d", r.system(), r.medianSeconds(), r.lastAccuracy(), r.rounds()));
+            FedSpark.say(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d %12.1f", r.system(), r.medianSeconds(), r.lastAccuracy(),
+                    r.rounds(), r.wallSeconds()));
         }
-        FedSpark.say(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f", results.get(0).medianSeconds() / theirs.medianSeconds()));
+        Result ours = results.get(0);
+        FedSpark.say(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f per round, %.2f whole experiment",
+                ours.medianSeconds() / theirs.medianSeconds(), ours.wallSeconds() / theirs.wallSeconds()));
         return 0;
     }
 
-    private static Result trainFedspark(Experiment experiment, String label) {
-        try (SparkSession spark = experiment.spark()) {
-            Path runDir = new Path(experiment.config().getString("output.runs"), "bench-" + experiment.config().getString("name")
-                    + "-" + System.currentTimeMillis());
-            Experiment.Trained trained = experiment.train(spark, runDir, FedSpark::say);
-            List<RoundMetrics> rows = trained.folder().metrics();
-            return new Result(label + " (" + spark.sparkContext().master() + ")",
-                    median(rows.stream().mapToDouble(RoundMetrics::seconds).toArray()),
-                    rows.get(rows.size() - 1).testAccuracy(), rows.size());
+    /**
+     * `fedspark COMMAND` on this command's experiment (with {@code sets} added) in a JVM of its own, started as this
+     * one was: its JVM options, classpath and environment, which bin/fedspark gave it.
+     */
+    private List<String> fedsparkCommand(String command, List<String> sets, Path runDir) {
+        List<String> line = new ArrayList<>();
+        line.add(System.getProperty("java.home") + "/bin/java");
+        line.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        line.addAll(List.of("-cp", System.getProperty("java.class.path"), FedSpark.class.getName(), command, options.conf.getPath()));
+        for (String set : options.overrides) {
+            line.addAll(List.of("--set", set));
         }
+        for (String set : sets) {
+            line.addAll(List.of("--set", set));
+        }
+        if (runDir != null) {
+            line.addAll(List.of("--run-dir", runDir.toString()));
+        }
+        return line;
+    }
+
+    /** `fedspark train` as a user runs it, timed from process start to exit; the per-round figures from its metrics.csv. */
+    private Result runFedspark(List<String> sets, String label) throws IOException, InterruptedException {
+        Experiment experiment = options.load();
+        Path runDir = new Path(experiment.config().getString("output.runs"), "bench-" + experiment.config().getString("name")
+                + "-" + System.currentTimeMillis());
+        long start = System.nanoTime();
+        int exit = run(fedsparkCommand("train", sets, runDir), label);
+        double wall = (System.nanoTime() - start) / 1e9;
+        if (exit != 0) {
+            throw new IllegalStateException(label + " failed (exit " + exit + ")");
+        }
+        Path csv = new Path(runDir, "metrics.csv");
+        List<RoundMetrics> rows = RunFolder.parseMetricsCsv(HadoopFiles.readString(csv, new Configuration()), csv.toString());
+        return new Result(label, median(rows.stream().mapToDouble(RoundMetrics::seconds).toArray()),
+                rows.get(rows.size() - 1).testAccuracy(), rows.size(), wall);
+    }
+
+    /** Runs {@code command}, its output lines prefixed with {@code label}; the exit code. */
+    private static int run(List<String> command, String label) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line = out.readLine(); line != null; line = out.readLine()) {
+                FedSpark.say(label + ": " + line);
+            }
+        }
+        return process.waitFor();
     }
 
     /** The dl4j-spark peer as its own JVM, on the prepared training table, with this JVM's module openings. */
@@ -162,6 +211,7 @@ final class Bench implements Callable<Integer> {
     static Result runPeer(List<String> command, String system) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
         builder.environment().put("OMP_NUM_THREADS", "1");
+        long start = System.nanoTime();
         Process process = builder.start();
         List<double[]> rows = new ArrayList<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -174,11 +224,12 @@ final class Bench implements Callable<Integer> {
             }
         }
         int exit = process.waitFor();
+        double wall = (System.nanoTime() - start) / 1e9;
         if (exit != 0 || rows.isEmpty()) {
             throw new IllegalStateException(system + " failed (exit " + exit + ", " + rows.size() + " rounds): " + String.join(" ", command));
         }
         return new Result(system, median(rows.stream().mapToDouble(r -> r[1]).toArray()),
-                rows.get(rows.size() - 1)[0], rows.size());
+                rows.get(rows.size() - 1)[0], rows.size(), wall);
     }
 
     static double median(double[] values) {

@@ -18,9 +18,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * The Markdown table of a folder of reproduced runs (results/...): one metrics CSV per row, named
+ * The Markdown table of folders of reproduced runs (results/...): one metrics CSV per row, named
  * {@code <row>.csv} (a run's metrics.csv, copied), and optionally {@code published.csv} (a header {@code row,...}
- * naming the published figures to print beside each row). The docs' tables are this command's output.
+ * naming the published figures to print beside each row). Several folders make one table, each row named
+ * {@code <folder> / <row>}; their published.csv headers must agree. The docs' tables are this command's output.
  */
 @Command(name = "results", mixinStandardHelpOptions = true,
         description = "Print the Markdown table of a results folder: final and best test accuracy of each run, beside published figures.")
@@ -28,16 +29,42 @@ final class ResultsTable implements Callable<Integer> {
 
     static final String PUBLISHED = "published.csv";
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "a results folder: <row>.csv metrics files and an optional published.csv")
-    File dir;
+    @Parameters(arity = "1..*", paramLabel = "DIR", description = "results folders: <row>.csv metrics files and an optional published.csv")
+    List<File> dirs;
 
     @Override
     public Integer call() throws IOException {
-        System.out.print(table(dir));
+        System.out.print(table(dirs));
         return 0;
     }
 
     static String table(File dir) throws IOException {
+        return table(List.of(dir));
+    }
+
+    static String table(List<File> dirs) throws IOException {
+        StringBuilder body = new StringBuilder();
+        List<String> columns = null;
+        for (File dir : dirs) {
+            Rows rows = rows(dir, dirs.size() == 1 ? "" : dir.getName() + " / ");
+            if (columns != null && !columns.equals(rows.publishedColumns())) {
+                throw new BadInputException(dir + ": published.csv columns " + rows.publishedColumns() + " differ from " + columns);
+            }
+            columns = rows.publishedColumns();
+            body.append(rows.markdown());
+        }
+        StringBuilder table = new StringBuilder("| run | rounds | final test accuracy | best test accuracy (round) |");
+        columns.forEach(column -> table.append(' ').append(column).append(" |"));
+        table.append("\n|---|---|---|---|");
+        columns.forEach(column -> table.append("---|"));
+        table.append('\n');
+        return table.append(body).toString();
+    }
+
+    private record Rows(List<String> publishedColumns, String markdown) {
+    }
+
+    private static Rows rows(File dir, String prefix) throws IOException {
         File[] files = dir.listFiles((d, name) -> name.endsWith(".csv") && !name.equals(PUBLISHED));
         if (files == null || files.length == 0) {
             throw new BadInputException("no metrics CSV in " + dir);
@@ -58,11 +85,7 @@ final class ResultsTable implements Callable<Integer> {
                 published.put(fields.get(0), fields.subList(1, fields.size()));
             }
         }
-        StringBuilder table = new StringBuilder("| run | rounds | final test accuracy | best test accuracy (round) |");
-        publishedColumns.forEach(column -> table.append(' ').append(column).append(" |"));
-        table.append("\n|---|---|---|---|");
-        publishedColumns.forEach(column -> table.append("---|"));
-        table.append('\n');
+        StringBuilder table = new StringBuilder();
         for (File file : files) {
             String row = file.getName().substring(0, file.getName().length() - 4);
             List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
@@ -71,13 +94,13 @@ final class ResultsTable implements Callable<Integer> {
             }
             RoundMetrics last = metrics.get(metrics.size() - 1);
             RoundMetrics best = metrics.stream().max((a, b) -> Double.compare(a.testAccuracy(), b.testAccuracy())).orElseThrow();
-            table.append(String.format(Locale.ROOT, "| %s | %d | %.2f%% | %.2f%% (%d) |", row, last.round(), 100 * last.testAccuracy(),
+            table.append(String.format(Locale.ROOT, "| %s%s | %d | %.2f%% | %.2f%% (%d) |", prefix, row, last.round(), 100 * last.testAccuracy(),
                     100 * best.testAccuracy(), best.round()));
             for (String value : published.getOrDefault(row, new ArrayList<>(java.util.Collections.nCopies(publishedColumns.size(), "")))) {
                 table.append(' ').append(value).append(" |");
             }
             table.append('\n');
         }
-        return table.toString();
+        return new Rows(publishedColumns, table.toString());
     }
 }

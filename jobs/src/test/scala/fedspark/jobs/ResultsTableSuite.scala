@@ -1,0 +1,42 @@
+package fedspark.jobs
+
+import java.nio.file.{Files, Path}
+
+import scala.collection.JavaConverters._
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.BadInputException
+import fedspark.testing.TestData
+
+/** The Markdown tables the docs are generated from: final and best accuracy of each metrics CSV, beside published figures. */
+class ResultsTableSuite extends AnyFunSuite {
+
+  private def metrics(accuracies: Double*): String =
+    ("round,clients,samples,train_loss,test_loss,test_accuracy,seconds" +: accuracies.zipWithIndex.map { case (a, i) =>
+      s"${i + 1},10,600,0.5,0.5,$a,1.0"
+    }).mkString("\n") + "\n"
+
+  private def folder(root: Path, name: String, files: (String, String)*): Path = {
+    val dir = Files.createDirectories(root.resolve(name))
+    files.foreach { case (file, text) => Files.writeString(dir.resolve(file), text) }
+    dir
+  }
+
+  test("one folder: a row per CSV with final and best accuracy and its round; several folders: rows named folder / row") {
+    val root = Files.createTempDirectory("fedspark-results-")
+    try {
+      val iid = folder(root, "iid", "fedavg.csv" -> metrics(0.5, 0.8, 0.7), "published.csv" -> "row,paper\nfedavg,89.0\n")
+      val c2 = folder(root, "c2", "fedavg.csv" -> metrics(0.4, 0.6), "published.csv" -> "row,paper\n")
+      val one = ResultsTable.table(iid.toFile)
+      assert(one.linesIterator.toList == List("| run | rounds | final test accuracy | best test accuracy (round) | paper |",
+        "|---|---|---|---|---|", "| fedavg | 3 | 70.00% | 80.00% (2) | 89.0 |"), one)
+      val both = ResultsTable.table(List(iid.toFile, c2.toFile).asJava)
+      assert(both.linesIterator.drop(2).toList == List("| iid / fedavg | 3 | 70.00% | 80.00% (2) | 89.0 |",
+        "| c2 / fedavg | 2 | 60.00% | 60.00% (2) |  |"), both)
+      val other = folder(root, "other", "fedavg.csv" -> metrics(0.5), "published.csv" -> "row,flower\n")
+      val error = intercept[BadInputException](ResultsTable.table(List(iid.toFile, other.toFile).asJava))
+      assert(error.getMessage.contains("published.csv columns [flower] differ from [paper]"), error.getMessage)
+    } finally TestData.deleteRecursively(root)
+  }
+}
