@@ -159,14 +159,17 @@ public final class Experiment {
                     + "); remove it or choose another folder");
         }
         Config source = config.getConfig("data.source");
-        switch (format) {
-            case "idx" -> MnistSource.prepare(spark, new Path(source.getString("path")), source.getInt("limit"), out);
-            case "leaf" -> LeafSource.prepare(spark, new Path(source.getString("path")), out);
-            case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
-                    source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), out);
-            default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
-                    source.getInt("features"), source.getInt("classes"), source.getLong("seed"), out);
-        }
+        // Written whole or not at all: a prepare killed half-way leaves nothing the next one trips on.
+        HadoopFiles.writeFolder(out, hadoop, staging -> {
+            switch (format) {
+                case "idx" -> MnistSource.prepare(spark, new Path(source.getString("path")), source.getInt("limit"), staging);
+                case "leaf" -> LeafSource.prepare(spark, new Path(source.getString("path")), staging);
+                case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
+                        source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
+                default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
+                        source.getInt("features"), source.getInt("classes"), source.getLong("seed"), staging);
+            }
+        });
         log.accept("prepared data: " + out);
     }
 
@@ -184,10 +187,11 @@ public final class Experiment {
                     + "); remove it to partition again");
         }
         long start = System.nanoTime();
-        PartitionWriter.Written written = PartitionWriter.write(spark, preparedTable("train"), partitioner(), root);
+        PartitionWriter.Written[] written = new PartitionWriter.Written[1];
+        HadoopFiles.writeFolder(root, hadoop, staging -> written[0] = PartitionWriter.write(spark, preparedTable("train"), partitioner(), staging));
         log.accept(String.format("partitioned data: %s (%.1f s)", root, (System.nanoTime() - start) / 1e9));
-        log.accept("  " + written.statistics().summary().line());
-        return written.info();
+        log.accept("  " + written[0].statistics().summary().line());
+        return written[0].info();
     }
 
     /** {@code <output.runs>/<name>-<timestamp>}, with a -2, -3 ... suffix when runs start within the same second. */

@@ -10,6 +10,7 @@ import scala.collection.JavaConverters._
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
+import fedspark.partition.PartitionInfo
 import fedspark.testing.TestData
 
 /**
@@ -52,11 +53,13 @@ class CrashDrillSuite extends AnyFunSuite with BeforeAndAfterAll {
   }
 
   /** `fedspark train` as a driver JVM of its own, to be killed. */
-  private def startDriver(runDir: String): Process = {
+  private def startDriver(runDir: String): Process = startFedspark(runDir + ".log", "train", conf, "--run-dir", runDir)
+
+  private def startFedspark(log: String, args: String*): Process = {
     val options = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala.filter(a => a.startsWith("--add-opens") || a.startsWith("--add-exports"))
     val command = (Seq(System.getProperty("java.home") + "/bin/java", "-Xmx1g") ++ options ++
-      Seq("-cp", System.getProperty("java.class.path"), "fedspark.jobs.FedSpark", "train", conf, "--run-dir", runDir)).asJava
-    val process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(new File(runDir + ".log")).start()
+      Seq("-cp", System.getProperty("java.class.path"), "fedspark.jobs.FedSpark") ++ args).asJava
+    val process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(new File(log)).start()
     children += process
     process
   }
@@ -93,6 +96,31 @@ class CrashDrillSuite extends AnyFunSuite with BeforeAndAfterAll {
         s"trial $trial (killed after $killedAt rows): another checkpoint")
       assert(withoutSeconds(runDir) == withoutSeconds(whole), s"trial $trial (killed after $killedAt rows): other metrics rows")
       info(s"trial $trial: killed with $killedAt metrics rows written (waited for $afterRows, then $delayMs ms); resumed to the same bytes")
+    }
+  }
+
+  test("kill -9 while data is prepared or partitioned: the next command writes it whole, nothing half-written is read") {
+    val clean = s"$scratch/prepared" // written without interruption (by the first test, or here)
+    if (!new File(clean, "partitions").isDirectory) assert(fedspark("partition", conf)._1 == 0)
+    val cleanPartition = Paths.get(clean, "partitions").toFile.listFiles().filter(_.isDirectory).head.getName
+    val random = new scala.util.Random(7)
+    for (trial <- 0 until 4) {
+      val prepared = s"$scratch/prepared-killed-$trial"
+      val settings = Seq("--set", s"""data.prepared="$prepared"""")
+      val jvm = startFedspark(s"$prepared.log", Seq("partition", conf) ++ settings: _*)
+      // start-up takes a few seconds, then prepare (about a second here), then partition: seeded moments across all three
+      Thread.sleep(1500 + random.nextInt(6000))
+      jvm.destroyForcibly().waitFor(30, TimeUnit.SECONDS)
+      val visible = Option(new File(s"$scratch").listFiles()).map(_.map(_.getName).filter(n => n.contains(s"prepared-killed-$trial") && !n.endsWith(".log")).sorted.toSeq)
+        .getOrElse(Nil) ++ Option(new File(prepared).listFiles()).map(_.map(f => s"prepared-killed-$trial/${f.getName}").sorted.toSeq).getOrElse(Nil)
+      val (code, error) = fedspark(Seq("partition", conf) ++ settings: _*)
+      assert(code == 0, s"trial $trial (left ${visible.mkString(" ")}): $error")
+      // the same bytes as the uninterrupted data: the clients' statistics and the prepared test table's info
+      assert(Files.readString(Paths.get(prepared, "partitions", cleanPartition, PartitionInfo.FILE)) ==
+        Files.readString(Paths.get(clean, "partitions", cleanPartition, PartitionInfo.FILE)))
+      val leftovers = Files.walk(Paths.get(s"$scratch")).iterator().asScala.filter(_.getFileName.toString.contains(".writing-")).toList
+      assert(leftovers.isEmpty, leftovers)
+      info(s"trial $trial: killed with ${if (visible.isEmpty) "nothing" else visible.mkString(" ")} written; partition then completed")
     }
   }
 
