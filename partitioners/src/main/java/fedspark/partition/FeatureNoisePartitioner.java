@@ -3,8 +3,9 @@ package fedspark.partition;
 import java.util.SplittableRandom;
 
 /**
- * Feature skew (NIID-Bench's noise-based split): an IID split where client k adds Gaussian noise of
- * standard deviation sigma * k / K to every feature, seeded by the run seed and the example's rank.
+ * Feature skew (NIID-Bench's noise-based split): an IID split where client k of K adds Gaussian noise of
+ * standard deviation sigma * k / (K - 1) to every feature (client 0 none, the last one sigma, as NIID-Bench's
+ * party i gets noise * i / (n_parties - 1)), seeded by the run seed and the example's rank.
  */
 public final class FeatureNoisePartitioner extends IidPartitioner {
 
@@ -20,12 +21,12 @@ public final class FeatureNoisePartitioner extends IidPartitioner {
 
     @Override
     public String id() {
-        return "noise-k" + clients + "-sigma" + sigma + "-seed" + seed;
+        return "noise-k" + clients + "-sigma" + sigma + "-upto-last-seed" + seed; // "upto-last": std sigma k / (K - 1)
     }
 
     @Override
     protected float[] features(float[] original, int client, long rank) {
-        double std = sigma * client / clients;
+        double std = clients == 1 ? 0 : sigma * client / (clients - 1);
         if (std == 0) {
             return original;
         }

@@ -95,7 +95,7 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     assert(stats.distance(largest) < 0.15)
   }
 
-  test("feature noise: client k's noise has standard deviation sigma * k / K, labels untouched, sizes as IID") {
+  test("feature noise: client k's noise has standard deviation sigma * k / (K - 1) as NIID-Bench's, labels untouched, sizes as IID") {
     // Every example's features are 0.5, so what a client's features differ from 0.5 by is exactly its noise.
     import spark.implicits._
     val flat = (0 until n).map(i => (i % classes, Array.fill(9)(0.5f))).toDF("label", "features")
@@ -107,7 +107,7 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
       val noise = rows.flatMap(_.getSeq[Float](2).map(_ - 0.5))
       val mean = noise.sum / noise.length
       val std = math.sqrt(noise.map(x => (x - mean) * (x - mean)).sum / noise.length)
-      val expected = 0.4 * client / 4
+      val expected = 0.4 * client / 3
       // 500 examples x 9 features a client: the sample std is within about 2% of the true one
       assert(math.abs(std - expected) <= 0.05 * expected + 1e-6 && math.abs(mean) <= 0.05 * expected + 1e-6,
         s"client $client: noise mean $mean, std $std, expected $expected")
