@@ -100,24 +100,27 @@ public final class HadoopFiles {
     }
 
     /**
-     * Writes a folder as a whole: {@code write} fills a hidden staging folder beside {@code target}, which is then
+     * Writes a folder as a whole: {@code write} fills a staging folder beside {@code target}, which is then
      * renamed to {@code target} in one step (atomic on HDFS and on a local disk), so a crash leaves either no
      * {@code target} or a complete one. Staging folders a killed writer left beside {@code target} are removed first.
+     * Returns what {@code write} returns.
      */
-    public static void writeFolder(Path target, Configuration hadoop, java.util.function.Consumer<Path> write) {
+    public static <T> T writeFolder(Path target, Configuration hadoop, java.util.function.Function<Path, T> write) {
         try {
             FileSystem fs = target.getFileSystem(hadoop);
             Path parent = fs.makeQualified(target).getParent();
             fs.mkdirs(parent);
-            String prefix = "." + target.getName() + ".writing-";
+            // Not a hidden name: Spark warns about reading from a folder whose name starts with '.' or '_'.
+            String prefix = target.getName() + ".writing-";
             for (org.apache.hadoop.fs.FileStatus leftover : fs.listStatus(parent, p -> p.getName().startsWith(prefix))) {
                 fs.delete(leftover.getPath(), true);
             }
             Path staging = new Path(parent, prefix + UUID.randomUUID());
-            write.accept(staging);
+            T written = write.apply(staging);
             if (!fs.rename(staging, target)) {
                 throw new IOException("could not rename " + staging + " to " + target + (fs.exists(target) ? " (it exists)" : ""));
             }
+            return written;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + target, e);
         }

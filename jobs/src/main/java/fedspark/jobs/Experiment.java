@@ -169,6 +169,7 @@ public final class Experiment {
                 default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
                         source.getInt("features"), source.getInt("classes"), source.getLong("seed"), staging);
             }
+            return staging;
         });
         log.accept("prepared data: " + out);
     }
@@ -187,11 +188,11 @@ public final class Experiment {
                     + "); remove it to partition again");
         }
         long start = System.nanoTime();
-        PartitionWriter.Written[] written = new PartitionWriter.Written[1];
-        HadoopFiles.writeFolder(root, hadoop, staging -> written[0] = PartitionWriter.write(spark, preparedTable("train"), partitioner(), staging));
+        PartitionWriter.Written written = HadoopFiles.writeFolder(root, hadoop,
+                staging -> PartitionWriter.write(spark, preparedTable("train"), partitioner(), staging));
         log.accept(String.format("partitioned data: %s (%.1f s)", root, (System.nanoTime() - start) / 1e9));
-        log.accept("  " + written[0].statistics().summary().line());
-        return written[0].info();
+        log.accept("  " + written.statistics().summary().line());
+        return written.info();
     }
 
     /** {@code <output.runs>/<name>-<timestamp>}, with a -2, -3 ... suffix when runs start within the same second. */
