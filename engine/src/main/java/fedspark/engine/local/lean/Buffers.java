@@ -14,12 +14,6 @@ final class Buffers {
         return ByteBuffer.allocateDirect(Math.max(1, floats) * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
-    static void zero(FloatBuffer buffer, int from, int count) {
-        for (int i = from; i < from + count; i++) {
-            buffer.put(i, 0f);
-        }
-    }
-
     /*
      * ReLU and its gradient without branches: activations are positive or zero about half the time each,
      * in no order a branch predictor can learn, and the mispredicted branches cost more than the
