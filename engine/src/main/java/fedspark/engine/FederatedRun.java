@@ -85,26 +85,54 @@ public final class FederatedRun {
         }
         float[] current = global;
         for (int round = firstRound; round <= settings.rounds(); round++) {
+            String refusal = strategy.refusal(round);
+            if (refusal != null) {
+                throw new RoundRefused(round, refusal);
+            }
             long start = System.nanoTime();
             Stepped stepped = step(strategy, current, round);
             current = stepped.global();
             double seconds = (System.nanoTime() - start) / 1e9;
             Evaluation test = evaluator.evaluate(current);
+            Map<String, Double> columns = new java.util.LinkedHashMap<>();
+            columns.put("upload_bytes", (double) stepped.bytes());
+            columns.putAll(strategy.metrics());
             onRound.onRound(new RoundMetrics(round, stepped.clients(), stepped.examples(), stepped.meanLoss(), test.loss(),
-                    test.accuracy(), seconds, strategy.metrics()), current);
+                    test.accuracy(), seconds, columns), current);
         }
         return current;
     }
 
-    private record Stepped(float[] global, int clients, long examples, double meanLoss) {
+    private record Stepped(float[] global, int clients, long examples, double meanLoss, long bytes) {
+    }
+
+    /** A round the strategy refused to run (see {@link Strategy#refusal}); the rounds before it are complete. */
+    public static final class RoundRefused extends RuntimeException {
+        private final int round;
+
+        RoundRefused(int round, String why) {
+            super("stopped before round " + round + ": " + why);
+            this.round = round;
+        }
+
+        /** The round that did not run. */
+        public int round() {
+            return round;
+        }
+    }
+
+    /** True when the strategy will refuse round {@code round} (so the round before it should be checkpointed). */
+    public boolean refuses(int round) {
+        return round <= settings.rounds() && strategy.refusal(round) != null;
     }
 
     private <A extends Aggregate<A>> Stepped step(Strategy<A> strategy, float[] global, int round) {
         int[] sampled = strategy.sample(round, clients);
         RoundStates states = strategy.keepsClientState() ? clientState.plan(round, sampled) : null;
         RoundInput input = new RoundInput(round, global, strategy.shared(round, global), states);
-        A aggregate = aggregate(strategy.clientUpdate(), strategy.newAggregate(), input, sampled);
-        if (aggregate.clients() == 0) {
+        A aggregate = sampled.length == 0 && strategy.allowsEmptyRounds() ? strategy.newAggregate()
+                : aggregate(strategy.clientUpdate(), strategy.newAggregate(), input, sampled);
+        if (aggregate.clients() == 0 && !strategy.allowsEmptyRounds()) {
             throw new IllegalStateException("round " + round + ": every sampled client " + Arrays.toString(sampled)
                     + " is empty; use a partitioning without empty clients");
         }
@@ -112,7 +140,7 @@ public final class FederatedRun {
         if (states != null) {
             clientState.record(round, aggregate.served());
         }
-        return new Stepped(next, aggregate.clients(), aggregate.examples(), aggregate.meanLoss());
+        return new Stepped(next, aggregate.clients(), aggregate.examples(), aggregate.meanLoss(), aggregate.bytes());
     }
 
     /** What the next run needs to go on exactly from {@code round}: the global model, the server state, the client-state versions. */

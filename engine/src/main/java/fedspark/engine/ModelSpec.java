@@ -42,6 +42,16 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
         return NETWORKS.get().computeIfAbsent(this, spec -> spec.newNetwork(0));
     }
 
+    /** The parameter count of each layer, in the flat vector's order (per-layer clipping). */
+    public int[] layerSizes() {
+        org.deeplearning4j.nn.api.Layer[] layers = threadNetwork().getLayers();
+        int[] sizes = new int[layers.length];
+        for (int i = 0; i < layers.length; i++) {
+            sizes[i] = (int) layers[i].numParams();
+        }
+        return java.util.Arrays.stream(sizes).filter(n -> n > 0).toArray(); // pooling layers have none
+    }
+
     /** True when the lean local step covers every layer of this model. */
     public boolean hasLeanStep() {
         return LEAN.computeIfAbsent(this, spec -> LeanNetwork.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));

@@ -222,6 +222,12 @@ public final class PrivacyAudit extends SparkListener {
         }
     }
 
+    /** Notes that {@code round} ran no Spark job (no client was sampled), so that nobody waits for its events. */
+    public synchronized void roundWithoutJob(int round) {
+        finishedRounds.add(round);
+        notifyAll();
+    }
+
     /** Fails with {@link RawDataMoved} (or, with WARN, logs) when a client task of {@code round} read raw data through Spark. */
     public void enforce(int round, OnRawDataMovement policy, Consumer<String> log) {
         String moved = rawDataMovement(round);

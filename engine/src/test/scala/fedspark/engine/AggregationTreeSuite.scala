@@ -112,4 +112,5 @@ class FloatSum extends Aggregate[FloatSum] {
   override def clients(): Int = count
   override def examples(): Long = exampleCount
   override def meanLoss(): Double = 0
+  override def bytes(): Long = 0
 }

@@ -249,7 +249,7 @@ public final class Experiment {
         TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // checked before any work
         onRawDataMovement();
         PartitionInfo info = partition(spark, log);
-        strategy(settings, modelSpec(settings, info), info); // the algorithm's own settings checked before a run folder exists
+        strategy(spark, settings, modelSpec(settings, info), info); // the algorithm's own settings checked before a run folder exists
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
@@ -304,7 +304,7 @@ public final class Experiment {
         PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
         ModelSpec model = modelSpec(settings, info);
-        Strategy<?> strategy = strategy(settings, model, info);
+        Strategy<?> strategy = strategy(spark, settings, model, info);
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
@@ -333,18 +333,31 @@ public final class Experiment {
                 run.restore(from);
             }
             float[] start = from == null ? run.initialParameters() : from.parameters();
-            float[] result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {
-                folder.addMetrics(row);
-                log.accept(row.progress(settings.rounds()));
-                auditRound(audit, row.round(), onRawDataMovement, folder, log);
-                if (row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter) {
-                    folder.writeCheckpoint(run.checkpoint(row.round(), global));
-                }
-                if (row.round() == stopAfter) {
-                    throw new RunStopped("stopped after round " + row.round() + " (train.stop-after-round); go on with: fedspark resume "
-                            + folder.root());
-                }
-            });
+            float[][] last = {start};
+            float[] result;
+            try {
+                result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {
+                    folder.addMetrics(row);
+                    log.accept(row.progress(settings.rounds()));
+                    if (row.clients() == 0) {
+                        audit.roundWithoutJob(row.round());
+                    }
+                    auditRound(audit, row.round(), onRawDataMovement, folder, log);
+                    last[0] = global;
+                    if (row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter
+                            || run.refuses(row.round() + 1)) {
+                        folder.writeCheckpoint(run.checkpoint(row.round(), global));
+                    }
+                    if (row.round() == stopAfter) {
+                        throw new RunStopped("stopped after round " + row.round() + " (train.stop-after-round); go on with: fedspark resume "
+                                + folder.root());
+                    }
+                });
+            } catch (FederatedRun.RoundRefused refused) {
+                log.accept(refused.getMessage() + "; the run is checkpointed after round " + (refused.round() - 1)
+                        + " (raise the budget and fedspark resume " + folder.root() + " to go on)");
+                result = last[0];
+            }
             folder.writeMetricsParquet(spark);
             folder.writeModel(model, result);
             return new Trained(folder, result);
@@ -364,9 +377,14 @@ public final class Experiment {
                 settings.learningRate(), biases.equals("uniform"));
     }
 
-    /** The algorithm train.algorithm names, with its settings block train.<algorithm>. */
-    private Strategy<?> strategy(TrainSettings settings, ModelSpec model, PartitionInfo info) {
-        return Strategies.create(settings, model, config.getConfig("train"), info.clients());
+    /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
+    private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
+        long[] sizes = new long[info.clients()];
+        for (Row row : spark.read().parquet(new Path(partitionedData(), PartitionStatistics.CLIENTS).toString())
+                .select("client", "n").collectAsList()) {
+            sizes[row.getInt(0)] = row.getLong(1);
+        }
+        return Strategies.create(settings, model, config.getConfig("train"), sizes);
     }
 
     private PrivacyAudit.OnRawDataMovement onRawDataMovement() {

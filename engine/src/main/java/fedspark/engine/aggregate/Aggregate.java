@@ -34,4 +34,7 @@ public interface Aggregate<A extends Aggregate<A>> extends Serializable {
 
     /** Mean training loss over every local step of every client. */
     double meanLoss();
+
+    /** The bytes the clients sent, as encoded (4 per float unless the logic layer encodes them otherwise). */
+    long bytes();
 }

@@ -2,6 +2,8 @@ package fedspark.engine.aggregate;
 
 import java.io.Serializable;
 
+import fedspark.engine.logic.Update;
+
 /**
  * sum_k w_k x_k and sum_k w_k for one named quantity, in fixed point (a long with {@link #FRACTION_BITS}
  * fractional bits) where addition is exactly associative: the result is the same bit for bit in whatever order
@@ -13,7 +15,7 @@ public final class FixedPointSum implements Serializable {
 
     /** Resolution 2^-32 (about 2.3e-10), far below a float's spacing at the scale of model weights. */
     public static final int FRACTION_BITS = 32;
-    private static final double SCALE = 0x1p32;
+    public static final double SCALE = 0x1p32;
     private static final double LIMIT = 0x1p62;
 
     private final String name;
@@ -80,6 +82,60 @@ public final class FixedPointSum implements Serializable {
         weight += other.weight;
         magnitudeBound += other.magnitudeBound;
         checkBound();
+    }
+
+    /** v in fixed point, as every client's contribution is rounded. */
+    public static long fixed(double v) {
+        return Math.round(v * SCALE);
+    }
+
+    /** Adds a client's update from the logic layer, dense or sparse (a sparse one costs its coordinates only). */
+    void add(int client, Update update, double w) {
+        if (!(w > 0) || !Double.isFinite(w)) {
+            throw new IllegalArgumentException("client " + client + " sent " + name + " with weight " + w + " (must be positive)");
+        }
+        if (length() >= 0 && length() != update.length()) {
+            throw new IllegalStateException("client " + client + " sent " + update.length() + " values of " + name + ", others " + length());
+        }
+        double[] values = update.values();
+        double largest = 0;
+        for (int i = 0; i < values.length; i++) {
+            if (!Double.isFinite(values[i])) {
+                throw new ArithmeticException("client " + client + " sent a non-finite value of " + name + " (training diverged: lower train.lr)");
+            }
+            largest = Math.max(largest, Math.abs(values[i]));
+        }
+        magnitudeBound += w * largest * SCALE;
+        weight += Math.round(w * SCALE);
+        checkBound();
+        toSums(update.length());
+        int[] indices = update.indices();
+        boolean integral = w == Math.rint(w) && w < 0x1p31;
+        long n = (long) w;
+        for (int j = 0; j < values.length; j++) {
+            int i = indices == null ? j : indices[j];
+            sums[i] += integral ? n * fixed(values[j]) : fixed(w * values[j]);
+        }
+    }
+
+    /**
+     * base + sum_k w_k x_k / sum_k w_k for updates x_k relative to base: with integral weights computed on the
+     * integers, so that it is bit for bit the mean of the models base + x_k.
+     */
+    public float[] meanAround(float[] base) {
+        requireValues();
+        toSums(length());
+        if (base.length != sums.length) {
+            throw new IllegalArgumentException("a base of " + base.length + " values for sums of " + sums.length);
+        }
+        float[] mean = new float[sums.length];
+        double divisor = weight;
+        boolean integral = (weight & 0xFFFFFFFFL) == 0;
+        long total = weight >> FRACTION_BITS;
+        for (int i = 0; i < sums.length; i++) {
+            mean[i] = integral ? (float) ((sums[i] + total * fixed(base[i])) / divisor) : (float) (base[i] + sums[i] / divisor);
+        }
+        return mean;
     }
 
     /** Adds w * vector to the fixed-point sums. */

@@ -25,6 +25,8 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
     private int clients;
     private long lossSum;
     private long lossCount;
+    private long bytes;
+    private boolean modelDeltas; // clients sent their model's change (the logic layer), not their model
     private final List<ServedClient> served = new ArrayList<>();
     private final BitSet counted = new BitSet();
 
@@ -44,7 +46,13 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
         if (result.examples() == 0) {
             return this; // an empty client has no weight
         }
-        vectors.add(result.client(), result.vector(), result.weight());
+        if (result.update() != null) {
+            modelDeltas |= result.update().isModelDelta();
+            vectors.add(result.client(), result.update(), result.weight());
+        } else {
+            vectors.add(result.client(), result.vector(), result.weight());
+        }
+        bytes += result.bytes();
         for (Map.Entry<String, ClientResult.Weighted> entry : result.named().entrySet()) {
             named.computeIfAbsent(entry.getKey(), FixedPointSum::new)
                     .add(result.client(), entry.getValue().values(), entry.getValue().weight());
@@ -64,15 +72,34 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
             named.computeIfAbsent(entry.getKey(), FixedPointSum::new).merge(entry.getValue());
         }
         examples += other.examples;
+        bytes += other.bytes;
+        modelDeltas |= other.modelDeltas;
         clients += other.clients;
         lossSum += other.lossSum;
         lossCount += other.lossCount;
         return this;
     }
 
-    /** The weighted average of the clients' vectors, sum(w_k x_k) / sum(w_k). */
+    /** The weighted average of the clients' vectors, sum(w_k x_k) / sum(w_k); for clients that sent models, see {@link #meanModel}. */
     public float[] average() {
+        if (modelDeltas) {
+            throw new IllegalStateException("the clients sent their models' changes (train.update or train.privacy): "
+                    + "the strategy must take meanModel(global), not average()");
+        }
         return vectors.mean();
+    }
+
+    /**
+     * The weighted average of the clients' models, whether they sent their models or (through the logic layer) their
+     * changes from {@code global}; bit for bit the same when the logic layer changed nothing.
+     */
+    public float[] meanModel(float[] global) {
+        return modelDeltas ? vectors.meanAround(global) : vectors.mean();
+    }
+
+    /** The bytes the clients sent, as encoded. */
+    public long bytes() {
+        return bytes;
     }
 
     /** The sums of the clients' vectors. */

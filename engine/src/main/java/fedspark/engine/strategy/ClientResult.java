@@ -4,20 +4,28 @@ import java.io.Serializable;
 import java.util.Map;
 import java.util.TreeMap;
 
+import fedspark.engine.logic.Update;
+
 /**
  * What one client sends back after its local update.
  *
  * @param client    client id
  * @param examples  n_k, its example count
  * @param weight    its weight in the round's average of {@code vector} (n_k for FedAvg; 0 for a client with no examples)
- * @param vector    its model, update or gradient, flat
+ * @param vector    its model, update or gradient, flat (empty when {@code update} carries it)
  * @param named     further named quantities, each averaged with its own weight (SCAFFOLD's control-variate delta with
  *                  weight 1, FedNova's normalising factor); a scalar is a vector of length 1
  * @param lossSum   sum over its local steps of batch loss x batch size
  * @param lossCount sum over its local steps of batch size, so lossSum / lossCount is its mean training loss
+ * @param update    its vector as the logic layer left it (clipped, noised, sparsified, quantized), or null
  */
 public record ClientResult(int client, long examples, double weight, float[] vector, Map<String, Weighted> named,
-                           double lossSum, long lossCount) implements Serializable {
+                           double lossSum, long lossCount, Update update) implements Serializable {
+
+    public ClientResult(int client, long examples, double weight, float[] vector, Map<String, Weighted> named,
+                        double lossSum, long lossCount) {
+        this(client, examples, weight, vector, named, lossSum, lossCount, null);
+    }
 
     /** A named quantity and its weight. */
     public record Weighted(double weight, float[] values) implements Serializable {
@@ -37,6 +45,22 @@ public record ClientResult(int client, long examples, double weight, float[] vec
     public ClientResult with(String name, double weight, float... values) {
         Map<String, Weighted> more = new TreeMap<>(named);
         more.put(name, new Weighted(weight, values));
-        return new ClientResult(client, examples, this.weight, vector, more, lossSum, lossCount);
+        return new ClientResult(client, examples, this.weight, vector, more, lossSum, lossCount, update);
+    }
+
+    /** This result with its vector replaced by what the logic layer made of it, weighing {@code newWeight}, and more named quantities. */
+    public ClientResult transformed(Update transformed, double newWeight, Map<String, Weighted> reports) {
+        Map<String, Weighted> more = new TreeMap<>(named);
+        more.putAll(reports);
+        return new ClientResult(client, examples, newWeight, new float[0], more, lossSum, lossCount, transformed);
+    }
+
+    /** The bytes it sends as encoded: its vector (4 per float, or the logic layer's encoding) and 4 per named value. */
+    public long bytes() {
+        long bytes = update != null ? update.bytes() : 4L * vector.length;
+        for (Weighted w : named.values()) {
+            bytes += 4L * w.values().length;
+        }
+        return bytes;
     }
 }

@@ -1,10 +1,17 @@
 package fedspark.engine.strategy;
 
 import java.io.Serializable;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import fedspark.data.ClientShard;
 import fedspark.engine.aggregate.WeightedSum;
 import fedspark.engine.local.StepRule;
+import fedspark.engine.logic.TransformContext;
+import fedspark.engine.logic.Update;
+import fedspark.engine.logic.UpdatePipeline;
+import fedspark.engine.privacy.DifferentialPrivacy;
 import fedspark.engine.state.ClientState;
 
 /**
@@ -12,11 +19,37 @@ import fedspark.engine.state.ClientState;
  * each client runs {@link LocalSgd} from the global model and returns its model; the next global model is the
  * n_k / n weighted average. With E = 1 and B = inf it is FedSGD with clients returning their models. The algorithms
  * that train clients the same way and differ in what they send or what the server does extend it.
+ * <p>Every such algorithm gets the logic layer (train.update: what a client does to its update before sending it)
+ * and, for those whose clients send only their model, differential privacy (train.privacy, {@link DifferentialPrivacy}):
+ * subclasses take the round's mean model from {@link #meanModel}, which applies both.
  */
 public class FedAvg extends Strategy<WeightedSum> {
 
+    private final DifferentialPrivacy privacy;
+    private final UpdatePipeline pipeline;
+
     public FedAvg(StrategyContext context) {
         super(context);
+        privacy = context.train().hasPath("privacy")
+                ? new DifferentialPrivacy(context.train().getConfig("privacy"), context.settings(), context.clientSizes())
+                : DifferentialPrivacy.off(context.settings(), context.clients());
+        if (privacy.on() && !sendsOnlyModel()) {
+            throw new IllegalArgumentException("train.privacy covers algorithms whose clients send only their model; "
+                    + context.settings().algorithm() + " sends more, which the privacy accounting does not cover");
+        }
+        pipeline = context.train().hasPath("update")
+                ? UpdatePipeline.of(privacy.clientTransforms(0), context.train().getConfig("update"))
+                : UpdatePipeline.of(privacy.clientTransforms(0), com.typesafe.config.ConfigFactory.parseString("transforms = []"));
+    }
+
+    /** True when a client sends its model and nothing else (false for algorithms that send control variates or normalisers). */
+    protected boolean sendsOnlyModel() {
+        return true;
+    }
+
+    /** True when the vector a client sends is its model (the logic layer then works on its change from the global model). */
+    protected boolean sendsModel() {
+        return true;
     }
 
     /**
@@ -37,11 +70,55 @@ public class FedAvg extends Strategy<WeightedSum> {
     }
 
     @Override
+    public int[] sample(int round, int clients) {
+        return privacy.on() ? privacy.sample(round) : super.sample(round, clients);
+    }
+
+    @Override
+    public boolean allowsEmptyRounds() {
+        return privacy.on();
+    }
+
+    @Override
+    public String refusal(int round) {
+        return privacy.refusal(round);
+    }
+
+    @Override
+    public Map<String, float[]> shared(int round, float[] global) {
+        return privacy.shared();
+    }
+
+    @Override
+    public boolean keepsClientState() {
+        return pipeline.keepsClientState();
+    }
+
+    @Override
     public final ClientUpdate clientUpdate() {
         LocalSgd local = LocalSgd.of(context);
         StepRule rule = LocalSgd.baseRule(settings());
         LocalTraining training = localTraining();
-        return (shard, input, state) -> shard.size() == 0 ? ClientResult.empty(shard.client()) : training.run(shard, input, state, local, rule);
+        if (pipeline.isEmpty()) {
+            return (shard, input, state) -> shard.size() == 0 ? ClientResult.empty(shard.client()) : training.run(shard, input, state, local, rule);
+        }
+        UpdatePipeline transforms = pipeline;
+        boolean models = sendsModel();
+        boolean weighted = privacy.on();
+        double cap = privacy.weight(Long.MAX_VALUE); // the weight cap, read here: the tasks must not hold the strategy
+        int[] layers = context.model().layerSizes();
+        long seed = settings().seed();
+        return (shard, input, state) -> {
+            if (shard.size() == 0) {
+                return ClientResult.empty(shard.client());
+            }
+            ClientResult result = training.run(shard, input, state, local, rule);
+            Update update = models ? Update.modelDelta(input.global(), result.vector()) : Update.of(result.vector());
+            TransformContext where = new TransformContext(input, shard.client(), seed, state, layers);
+            Update sent = transforms.apply(update, where);
+            double weight = weighted ? Math.min(shard.size(), cap) : result.weight();
+            return result.transformed(sent, weight, where.reports());
+        };
     }
 
     @Override
@@ -51,6 +128,42 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     @Override
     public float[] serverStep(int round, float[] global, WeightedSum aggregate) {
-        return aggregate.average();
+        return meanModel(round, global, aggregate);
+    }
+
+    /** The round's mean of the clients' models: FedAvg's weighted average, or under train.privacy its private estimate. */
+    protected final float[] meanModel(int round, float[] global, WeightedSum aggregate) {
+        return privacy.on() ? privacy.privateModel(round, global, aggregate) : aggregate.meanModel(global);
+    }
+
+    @Override
+    public final Map<String, float[]> state() {
+        Map<String, float[]> state = new LinkedHashMap<>(serverState());
+        state.putAll(privacy.state());
+        return state;
+    }
+
+    @Override
+    public final void restore(Map<String, float[]> state) {
+        Map<String, float[]> rest = new HashMap<>(state);
+        privacy.restore(rest);
+        restoreServerState(rest);
+    }
+
+    /** The algorithm's own server state (momentum, moments, control variate); none for FedAvg. */
+    protected Map<String, float[]> serverState() {
+        return Map.of();
+    }
+
+    /** Restores what {@link #serverState} returned. */
+    protected void restoreServerState(Map<String, float[]> state) {
+        super.restore(state);
+    }
+
+    @Override
+    public Map<String, Double> metrics() {
+        Map<String, Double> columns = super.metrics();
+        columns.putAll(privacy.metrics());
+        return columns;
     }
 }

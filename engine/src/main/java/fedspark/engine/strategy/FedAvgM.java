@@ -30,7 +30,7 @@ public final class FedAvgM extends FedAvg {
 
     @Override
     public float[] serverStep(int round, float[] global, WeightedSum aggregate) {
-        float[] average = aggregate.average();
+        float[] average = meanModel(round, global, aggregate);
         if (velocity == null) {
             velocity = new float[global.length];
         }
@@ -44,12 +44,12 @@ public final class FedAvgM extends FedAvg {
     }
 
     @Override
-    public Map<String, float[]> state() {
+    protected Map<String, float[]> serverState() {
         return velocity == null ? Map.of() : Map.of(VELOCITY, velocity.clone());
     }
 
     @Override
-    public void restore(Map<String, float[]> state) {
+    protected void restoreServerState(Map<String, float[]> state) {
         velocity = ServerOptimizer.restored(state, VELOCITY);
     }
 }

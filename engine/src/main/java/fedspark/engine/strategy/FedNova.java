@@ -59,8 +59,18 @@ public final class FedNova extends FedAvg {
     }
 
     @Override
+    protected boolean sendsModel() {
+        return false; // d_i, an update already
+    }
+
+    @Override
+    protected boolean sendsOnlyModel() {
+        return false;
+    }
+
+    @Override
     public Map<String, Double> metrics() {
-        Map<String, Double> columns = new LinkedHashMap<>();
+        Map<String, Double> columns = super.metrics();
         columns.put("tau_effective", effectiveSteps);
         return columns;
     }

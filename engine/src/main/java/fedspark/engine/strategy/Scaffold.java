@@ -74,7 +74,7 @@ public final class Scaffold extends FedAvg {
 
     @Override
     public float[] serverStep(int round, float[] global, WeightedSum aggregate) {
-        float[] average = aggregate.average();
+        float[] average = meanModel(round, global, aggregate);
         float[] next = new float[global.length];
         for (int j = 0; j < global.length; j++) {
             next[j] = (float) (global[j] + serverLr * ((double) average[j] - global[j]));
@@ -89,16 +89,21 @@ public final class Scaffold extends FedAvg {
     }
 
     @Override
-    public Map<String, float[]> state() {
+    protected Map<String, float[]> serverState() {
         return control == null ? Map.of() : Map.of(CONTROL, control.clone());
     }
 
     @Override
-    public void restore(Map<String, float[]> state) {
+    protected void restoreServerState(Map<String, float[]> state) {
         if (!state.isEmpty() && (state.size() != 1 || !state.containsKey(CONTROL))) {
             throw new IllegalArgumentException("a SCAFFOLD checkpoint holds the control variate c alone, found " + state.keySet());
         }
         control = state.isEmpty() ? null : state.get(CONTROL).clone();
+    }
+
+    @Override
+    protected boolean sendsOnlyModel() {
+        return false;
     }
 
     @Override
@@ -107,7 +112,7 @@ public final class Scaffold extends FedAvg {
         for (float v : control) {
             sum += (double) v * v;
         }
-        Map<String, Double> columns = new LinkedHashMap<>();
+        Map<String, Double> columns = super.metrics();
         columns.put("control_variate_norm", Math.sqrt(sum));
         return columns;
     }

@@ -42,7 +42,7 @@ public abstract class ServerOptimizer extends FedAvg {
 
     @Override
     public float[] serverStep(int round, float[] global, WeightedSum aggregate) {
-        float[] average = aggregate.average();
+        float[] average = meanModel(round, global, aggregate);
         if (m == null) {
             m = new float[global.length];
             v = new float[global.length];
@@ -59,12 +59,12 @@ public abstract class ServerOptimizer extends FedAvg {
     }
 
     @Override
-    public Map<String, float[]> state() {
+    protected Map<String, float[]> serverState() {
         return m == null ? Map.of() : Map.of(FIRST, m.clone(), SECOND, v.clone());
     }
 
     @Override
-    public void restore(Map<String, float[]> state) {
+    protected void restoreServerState(Map<String, float[]> state) {
         m = restored(state, FIRST, SECOND);
         v = state.isEmpty() ? null : state.get(SECOND).clone();
     }

@@ -51,6 +51,12 @@ public final class Strategies {
      * {@code train} block's sub-block of that name (empty when there is none).
      */
     public static synchronized Strategy<?> create(TrainSettings settings, ModelSpec model, Config train, int clients) {
+        return create(settings, model, train, new long[clients]);
+    }
+
+    /** As {@link #create(TrainSettings, ModelSpec, Config, int)}, with the clients' example counts (K of them). */
+    public static synchronized Strategy<?> create(TrainSettings settings, ModelSpec model, Config train, long[] clientSizes) {
+        int clients = clientSizes.length;
         Function<StrategyContext, Strategy<?>> factory = REGISTRY.get(settings.algorithm());
         if (factory == null) {
             throw new IllegalArgumentException("unknown train.algorithm '" + settings.algorithm() + "'; known algorithms: "
@@ -58,7 +64,7 @@ public final class Strategies {
         }
         Config options = train.hasPath(settings.algorithm()) ? train.getConfig(settings.algorithm()) : ConfigFactory.empty();
         try {
-            return factory.apply(new StrategyContext(settings, model, options, clients));
+            return factory.apply(new StrategyContext(settings, model, options, clients, train, clientSizes));
         } catch (com.typesafe.config.ConfigException.Missing e) {
             throw new IllegalArgumentException("train." + settings.algorithm() + ": " + e.getMessage(), e);
         }

@@ -50,6 +50,16 @@ public abstract class Strategy<A extends Aggregate<A>> {
     /** A fresh, empty aggregate: the treeAggregate's zero value. */
     public abstract A newAggregate();
 
+    /** True when a round may have no client with examples (Poisson sampling): the server step then gets an empty aggregate. */
+    public boolean allowsEmptyRounds() {
+        return false;
+    }
+
+    /** Null, or why round {@code round} must not run (a privacy budget spent): the run then stops after the round before. */
+    public String refusal(int round) {
+        return null;
+    }
+
     /** The next global model from this one and the round's aggregate; updates the server state. */
     public abstract float[] serverStep(int round, float[] global, A aggregate);
 
