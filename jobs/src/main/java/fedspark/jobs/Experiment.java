@@ -227,13 +227,21 @@ public final class Experiment {
     /** Per client: n, label histogram, label entropy, distance from the global label distribution (partitions if needed). */
     public Dataset<Row> clientStatistics(SparkSession spark) {
         partition(spark, line -> { });
-        return spark.read().parquet(new Path(partitionedData(), PartitionStatistics.CLIENTS).toString()).orderBy("client");
+        return statistics(spark, PartitionStatistics.CLIENTS).orderBy("client");
+    }
+
+    /**
+     * A statistics table beside the partitioned data, read through its files: Spark ignores a path whose name starts
+     * with '_' ("All paths were ignored"), the table's own folder included.
+     */
+    private Dataset<Row> statistics(SparkSession spark, String table) {
+        return spark.read().parquet(new Path(new Path(partitionedData(), table), "*.parquet").toString());
     }
 
     /** One row: clients, examples, empty clients, min/median/max n_k, mean distance and entropy (partitions if needed). */
     public Dataset<Row> partitionSummary(SparkSession spark) {
         partition(spark, line -> { });
-        return spark.read().parquet(new Path(partitionedData(), PartitionStatistics.SUMMARY).toString());
+        return statistics(spark, PartitionStatistics.SUMMARY);
     }
 
     /** The clients x labels heatmap as Zeppelin display text ({@code %html <img ...>}); print it in a paragraph. */
@@ -380,8 +388,7 @@ public final class Experiment {
     /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
     private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
         long[] sizes = new long[info.clients()];
-        for (Row row : spark.read().parquet(new Path(partitionedData(), PartitionStatistics.CLIENTS).toString())
-                .select("client", "n").collectAsList()) {
+        for (Row row : statistics(spark, PartitionStatistics.CLIENTS).select("client", "n").collectAsList()) {
             sizes[row.getInt(0)] = row.getLong(1);
         }
         return Strategies.create(settings, model, config.getConfig("train"), sizes);

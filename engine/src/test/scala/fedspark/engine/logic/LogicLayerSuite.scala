@@ -1,0 +1,243 @@
+package fedspark.engine.logic
+
+import com.typesafe.config.ConfigFactory
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.ClientShard
+import fedspark.engine.{ModelSpec, TrainSettings}
+import fedspark.engine.aggregate.WeightedSum
+import fedspark.engine.state.ClientState
+import fedspark.engine.strategy.{ClientResult, RoundInput, Strategies, Strategy}
+import fedspark.models.{FlatParameters, InputShape}
+
+/**
+ * The logic layer without Spark: each transform against its definition, and DP-FedAvg's server side, driven round
+ * by round as StrategiesSuite drives the algorithms (the round's Spark job is FederatedRunSuite's and
+ * PrivacyRunSuite's).
+ */
+class LogicLayerSuite extends AnyFunSuite {
+
+  private val classes = 10
+  private val d = 784
+  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, 0.05)
+  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
+
+  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
+    val random = new scala.util.Random(seed)
+    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
+  }
+
+  private class MemoryState extends ClientState {
+    val vectors = scala.collection.mutable.Map[String, Array[Float]]()
+    override def get(name: String): Array[Float] = vectors.get(name).orNull
+    override def put(name: String, values: Array[Float]): Unit = vectors(name) = values
+  }
+
+  /** The train block's logic-layer defaults (jobs' reference.conf) with `overrides`. */
+  private def trainBlock(overrides: String): com.typesafe.config.Config = ConfigFactory.parseString(overrides).withFallback(
+    ConfigFactory.parseString(
+      """update { transforms = [], top-k { fraction = 0.01, error-feedback = true }, random-k { fraction = 0.01, error-feedback = true },
+        |  selective-sgd { theta = 0.1 }, quantize { bits = 8 } }
+        |privacy { mode = off, clip = 1.0, per-layer-clip = false, noise-multiplier = 1.0, delta = 1e-5, target-epsilon = 0,
+        |  target-mode = size, sampling = poisson, estimator = fixed, weight-cap = 1,
+        |  adaptive-clip { enabled = false, target-quantile = 0.5, learning-rate = 0.2, count-noise = 1.0 }, local-max-rounds = 0 }
+        |""".stripMargin)).resolve()
+
+  private def settings(algorithm: String = "fedavg", c: Double = 1.0, rounds: Int = 3) =
+    new TrainSettings("logreg", rounds, c, 1, 10, 0.05, 4L, algorithm, 1, TrainSettings.LocalStep.AUTO)
+
+  private def strategy(train: String, shards: Seq[ClientShard], s: TrainSettings = settings()): Strategy[WeightedSum] =
+    Strategies.create(s, spec, trainBlock(train), shards.map(_.size.toLong).toArray).asInstanceOf[Strategy[WeightedSum]]
+
+  /** Rounds 1..rounds over the clients each round samples; the global model after each round and the aggregates. */
+  private def run(s: Strategy[WeightedSum], shards: Seq[ClientShard], rounds: Int,
+                  states: Map[Int, MemoryState] = Map()): Seq[(Array[Float], WeightedSum)] = {
+    val update = s.clientUpdate()
+    var global = start
+    (1 to rounds).map { round =>
+      val input = new RoundInput(round, global, s.shared(round, global), null)
+      val sampled = s.sample(round, shards.size).toSet
+      val sum = shards.filter(c => sampled(c.client)).foldLeft(s.newAggregate())((agg, c) =>
+        agg.add(update.update(c, input, states.getOrElse(c.client, new MemoryState))))
+      global = s.serverStep(round, global, sum)
+      (global, sum)
+    }
+  }
+
+  private val three = Seq(shard(0, 40, 1L), shard(1, 70, 2L), shard(2, 25, 3L))
+
+  private def context(state: ClientState = new MemoryState, client: Int = 0, round: Int = 1) =
+    new TransformContext(new RoundInput(round, start, java.util.Map.of(), null), client, 9L, state, Array(d * classes, classes))
+
+  private def update(values: Array[Double]): Update = Update.of(values.map(_.toFloat)).dense(values, 32L * values.length)
+
+  test("a model's change is exact in fixed point: global + mean change is the mean model, bit for bit, tiny values included") {
+    val random = new scala.util.Random(5)
+    val x = Array.fill(1000)((random.nextGaussian() * math.pow(10, -random.nextInt(8))).toFloat)
+    val models = (0 until 4).map(_ => x.map(v => v + (random.nextGaussian() * 1e-3).toFloat))
+    val plain = models.zipWithIndex.foldLeft(WeightedSum.empty()) { case (sum, (y, k)) =>
+      sum.add(ClientResult.weightedByExamples(k, 10 + k, y, 0, 1)) }
+    val changes = models.zipWithIndex.foldLeft(WeightedSum.empty()) { case (sum, (y, k)) =>
+      val result = ClientResult.weightedByExamples(k, 10 + k, y, 0, 1)
+      sum.add(result.transformed(Update.modelDelta(x, y), result.weight, java.util.Map.of())) }
+    assert(changes.meanModel(x).sameElements(plain.meanModel(x)))
+    assert(intercept[IllegalStateException](changes.average()).getMessage.contains("meanModel"))
+  }
+
+  test("with transforms that change nothing, FedAvg through the logic layer is FedAvg, bit for bit") {
+    val plain = run(strategy("", three), three, 2).map(_._1)
+    val layered = run(strategy("privacy { mode = central, noise-multiplier = 0, clip = 1e9, estimator = ratio, weight-cap = inf, sampling = uniform }", three), three, 2)
+    assert(layered.map(_._1).zip(plain).forall { case (a, b) => a.sameElements(b) })
+    assert(layered.head._2.bytes == 3L * 4 * start.length)
+  }
+
+  test("clipping bounds the update's norm by S, flat and per layer, and leaves smaller updates untouched") {
+    val random = new scala.util.Random(1)
+    val big = update(Array.fill(d * classes + classes)(random.nextGaussian()))
+    val flat = new Clip(2.0, false, false).apply(big, context())
+    assert(math.abs(flat.norm - 2.0) < 1e-9)
+    val perLayer = new Clip(2.0, true, false).apply(big, context()).values
+    assert(Update.norm(perLayer, 0, d * classes) <= 2.0 / math.sqrt(2) + 1e-9)
+    assert(Update.norm(perLayer, d * classes, perLayer.length) <= 2.0 / math.sqrt(2) + 1e-9)
+    val small = update(Array(0.1, -0.2))
+    assert(new Clip(2.0, false, false).apply(small, context()) eq small)
+  }
+
+  test("top-k sends the k largest magnitudes; with error feedback nothing is lost, only delayed") {
+    val values = Array(0.5, -3.0, 0.1, 2.0, -0.2, 1.0, 0.0, -1.5, 0.3, 0.05)
+    val state = new MemoryState
+    val sent = new TopK(0.3, true).apply(update(values), context(state))
+    assert(sent.indices.toSeq == Seq(1, 3, 7) && sent.values.toSeq == Seq(-3.0, 2.0, -1.5))
+    assert(sent.bits == 3 * 64)
+    val residual = state.get(TopK.RESIDUAL)
+    assert(residual.zip(values).zipWithIndex.forall { case ((r, v), i) => r == (if (Set(1, 3, 7)(i)) 0f else v.toFloat) })
+    // next round: the residual joins the new update before selection
+    val next = new TopK(0.3, true).apply(update(Array.fill(10)(0.0)), context(state, round = 2))
+    assert(next.indices.toSeq == Seq(0, 5, 8) && next.values.map(_.toFloat).toSeq == Seq(0.5f, 1.0f, 0.3f))
+    // Selective SGD's rule keeps no residual
+    val noFeedback = new MemoryState
+    new TopK(0.3, false).apply(update(values), context(noFeedback))
+    assert(noFeedback.vectors.isEmpty)
+  }
+
+  test("random-k sends k distinct coordinates, the same ones for the same seed, round and client") {
+    val values = Array.tabulate(1000)(i => i.toDouble)
+    val a = new RandomK(0.05, false, 0).apply(update(values), context())
+    val b = new RandomK(0.05, false, 0).apply(update(values), context())
+    val other = new RandomK(0.05, false, 0).apply(update(values), context(client = 1))
+    assert(a.indices.length == 50 && a.indices.distinct.length == 50 && a.indices.sorted.sameElements(a.indices))
+    assert(a.indices.sameElements(b.indices) && !a.indices.sameElements(other.indices))
+    assert(a.indices.zip(a.values).forall { case (i, v) => v == i.toDouble })
+  }
+
+  test("QSGD: values on the norm's grid, unbiased over seeds, b bits a value plus the norm") {
+    val values = Array(0.3, -0.4, 0.0, 1.2, -0.05)
+    val norm = math.sqrt(values.map(v => v * v).sum)
+    val levels = 7 // 4 bits
+    val draws = (0 until 4000).map(c => new StochasticQuantization(4, 0).apply(update(values), context(client = c)))
+    assert(draws.head.bits == 32 + 4 * values.length)
+    for (draw <- draws.take(20); v <- draw.values) {
+      val level = math.abs(v) / norm * levels
+      assert(math.abs(level - math.rint(level)) < 1e-9)
+    }
+    val mean = values.indices.map(i => draws.map(_.values()(i)).sum / draws.size)
+    values.indices.foreach(i => assert(math.abs(mean(i) - values(i)) < 0.02, s"coordinate $i: mean ${mean(i)}, value ${values(i)}"))
+    assert(draws.forall(_.values()(2) == 0.0))
+  }
+
+  test("sign compression: one bit a value and the mean magnitude") {
+    val sent = new SignCompression().apply(update(Array(0.5, -1.5, 0.0, 2.0)), context())
+    assert(sent.values.toSeq == Seq(1.0, -1.0, 0.0, 1.0) && sent.bits == 32 + 4)
+  }
+
+  test("a sparse update adds into the sum as its dense equivalent does, bit for bit") {
+    val dense = Array(0.0, 0.25, 0.0, -1.5, 0.0, 0.125)
+    def sum(u: Update) = WeightedSum.empty().add(ClientResult.weightedByExamples(0, 3, Array.fill(6)(0f), 0, 1).transformed(u, 3, java.util.Map.of()))
+    val asSparse = update(dense).sparse(Array(1, 3, 5), Array(0.25, -1.5, 0.125), 6 * 64)
+    assert(sum(asSparse).average().sameElements(sum(update(dense)).average()))
+  }
+
+  test("the pipeline runs train.update's transforms in order and bytes count what the clients send") {
+    val sparse = run(strategy("update.transforms = [top-k, quantize], update.top-k.fraction = 0.1, update.quantize.bits = 4", three), three, 1)
+    val k = math.ceil(0.1 * start.length).toLong
+    assert(sparse.head._2.bytes == 3 * ((32 + k * (32 + 4) + 7) / 8))
+    val unknown = intercept[IllegalArgumentException](strategy("update.transforms = [top-k, zip]", three))
+    assert(unknown.getMessage.contains("unknown transform 'zip'"))
+  }
+
+  test("top-k with error feedback keeps client state; a plain pipeline does not") {
+    assert(strategy("update.transforms = [top-k]", three).keepsClientState())
+    assert(!strategy("update.transforms = [selective-sgd, quantize]", three).keepsClientState())
+  }
+
+  test("central DP: the server's noise has std z S cap / (q W) around the fixed-denominator mean") {
+    val clients = (0 until 50).map(k => shard(k, 20, k))
+    val s = strategy("privacy { mode = central, noise-multiplier = 2.0, clip = 0.5, weight-cap = 1 }", clients, settings(c = 0.2))
+    val empty = s.newAggregate()
+    val next = s.serverStep(1, start, empty) // no client: the update is noise alone
+    val noise = next.zip(start).map { case (a, b) => a.toDouble - b }
+    val std = math.sqrt(noise.map(v => v * v).sum / noise.length)
+    val expected = 2.0 * 0.5 * 1 / (0.2 * 50)
+    assert(math.abs(std - expected) < 0.02 * expected, s"noise std $std, expected $expected")
+    assert(s.metrics().get("epsilon") > 0)
+  }
+
+  test("central DP: the fixed-denominator mean divides the clipped, capped sum by q W") {
+    val clients = (0 until 4).map(k => shard(k, 10 * (k + 1), k))
+    val s = strategy("privacy { mode = central, noise-multiplier = 0, clip = 1e9, weight-cap = 20, sampling = uniform }", clients, settings(c = 0.5))
+    val (next, sum) = run(s, clients, 1).head
+    // weights min(n_k, 20): 10, 20, 20, 20; W = 70, q = 2 / 4
+    val expected = sum.vectors().sum().zip(start).map { case (v, x) => (x + v / (0.5 * 70)).toFloat }
+    assert(next.sameElements(expected))
+  }
+
+  test("Poisson sampling: each client independently with probability q, seeded by the round") {
+    val clients = (0 until 400).map(k => shard(k, 1, k))
+    val s = strategy("privacy { mode = central, noise-multiplier = 1 }", clients, settings(c = 0.1))
+    val sizes = (1 to 40).map(r => s.sample(r, 400).length)
+    assert(sizes.distinct.size > 5, sizes)
+    assert(math.abs(sizes.sum / 40.0 - 40) < 4, sizes)
+    assert(s.sample(3, 400).sameElements(strategy("privacy { mode = central, noise-multiplier = 1 }", clients, settings(c = 0.1)).sample(3, 400)))
+  }
+
+  test("adaptive clipping: the clip falls when every update is within it, rises when none is") {
+    val clients = (0 until 20).map(k => shard(k, 20, k))
+    val options = "privacy { mode = central, noise-multiplier = 0, clip = %s, adaptive-clip { enabled = true, count-noise = 0.01, learning-rate = 0.2 } }"
+    val loose = strategy(options.format("1000"), clients, settings(c = 0.5))
+    run(loose, clients, 3)
+    assert(loose.metrics().get("clip") < 1000 * math.exp(-0.2 * 0.5 * 2))
+    val tight = strategy(options.format("1e-6"), clients, settings(c = 0.5))
+    run(tight, clients, 3)
+    assert(tight.metrics().get("clip") > 1e-6 * math.exp(0.2 * 0.5 * 2))
+  }
+
+  test("local DP: every client noises its own update, and takes part at most local-max-rounds times") {
+    val clients = (0 until 10).map(k => shard(k, 20, k))
+    val s = strategy("privacy { mode = local, noise-multiplier = 1.0, clip = 0.1, local-max-rounds = 2, sampling = uniform }", clients, settings(c = 0.5, rounds = 10))
+    val sampled = (1 to 10).map(r => s.sample(r, 10).toSeq)
+    assert(sampled.flatten.groupBy(identity).values.forall(_.size <= 2))
+    assert(sampled.drop(5).forall(_.isEmpty) || sampled.flatten.size <= 20)
+    val one = strategy("privacy { mode = local, noise-multiplier = 1.0, clip = 0.1 }", clients, settings(c = 1.0))
+    val result = one.clientUpdate().update(clients.head, new RoundInput(1, start, java.util.Map.of(), null), new MemoryState)
+    // a clipped update of norm <= 0.1 plus noise of std 0.1 a coordinate
+    assert(math.abs(result.update.norm / math.sqrt(start.length) - 0.1) < 0.01)
+  }
+
+  test("target epsilon sizes z before training; privacy refuses algorithms that send more than their model") {
+    val clients = (0 until 100).map(k => shard(k, 5, k))
+    val s = strategy("privacy { mode = central, target-epsilon = 3 }", clients, settings(c = 0.1, rounds = 50))
+    val z = s.metrics().get("noise_multiplier")
+    assert(math.abs(fedspark.engine.privacy.RdpAccountant.epsilonOf(0.1, z, 50, 1e-5) - 3) < 0.01)
+    val scaffold = intercept[IllegalArgumentException](strategy("privacy { mode = central }", clients, settings("scaffold", c = 0.1)))
+    assert(scaffold.getMessage.contains("scaffold"))
+  }
+
+  test("target-mode = stop refuses the round that would exceed the budget") {
+    val clients = (0 until 10).map(k => shard(k, 5, k))
+    val s = strategy("privacy { mode = central, noise-multiplier = 2.0, target-epsilon = 3, target-mode = stop }", clients, settings(c = 0.5, rounds = 50))
+    val allowed = (1 to 50).takeWhile { r => s.refusal(r) == null && { s.serverStep(r, start, s.newAggregate()); true } }.size
+    val spent = s.metrics().get("epsilon")
+    assert(allowed < 50 && spent <= 3.0 && fedspark.engine.privacy.RdpAccountant.epsilonOf(0.5, 2.0, allowed + 1, 1e-5) > 3.0 && allowed > 1)
+    assert(s.refusal(allowed + 1).contains("target-epsilon"))
+  }
+}
