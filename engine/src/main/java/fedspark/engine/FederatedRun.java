@@ -129,7 +129,7 @@ public final class FederatedRun {
     private <A extends Aggregate<A>> Stepped step(Strategy<A> strategy, float[] global, int round) {
         int[] sampled = strategy.sample(round, clients);
         RoundStates states = strategy.keepsClientState() ? clientState.plan(round, sampled) : null;
-        RoundInput input = new RoundInput(round, global, strategy.shared(round, global), states);
+        RoundInput input = new RoundInput(round, global, strategy.shared(round, global), states, strategy.setup(round, sampled));
         A aggregate = sampled.length == 0 && strategy.allowsEmptyRounds() ? strategy.newAggregate()
                 : aggregate(strategy.clientUpdate(), strategy.newAggregate(), input, sampled);
         if (aggregate.clients() == 0 && !strategy.allowsEmptyRounds()) {

@@ -42,6 +42,11 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
         return NETWORKS.get().computeIfAbsent(this, spec -> spec.newNetwork(0));
     }
 
+    /** The number of parameters. */
+    public int parameterCount() {
+        return java.util.Arrays.stream(layerSizes()).sum();
+    }
+
     /** The parameter count of each layer, in the flat vector's order (per-layer clipping). */
     public int[] layerSizes() {
         org.deeplearning4j.nn.api.Layer[] layers = threadNetwork().getLayers();

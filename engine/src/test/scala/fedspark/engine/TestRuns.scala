@@ -1,6 +1,6 @@
 package fedspark.engine
 
-import com.typesafe.config.ConfigFactory
+import com.typesafe.config.{Config, ConfigFactory}
 
 import fedspark.engine.strategy.{Strategies, Strategy}
 
@@ -8,4 +8,18 @@ import fedspark.engine.strategy.{Strategies, Strategy}
 object TestRuns {
   def strategy(s: TrainSettings, model: ModelSpec, clients: Int, options: String = ""): Strategy[_] =
     Strategies.create(s, model, ConfigFactory.parseString(s"${s.algorithm} { $options }"), clients)
+
+  /** The train block's logic-layer defaults (as jobs' reference.conf has them) under `overrides`. */
+  def trainBlock(overrides: String): Config = ConfigFactory.parseString(overrides).withFallback(ConfigFactory.parseString(
+    """update { transforms = [], top-k { fraction = 0.01, error-feedback = true }, random-k { fraction = 0.01, error-feedback = true },
+      |  selective-sgd { theta = 0.1 }, quantize { bits = 8 } }
+      |privacy { mode = off, clip = 1.0, per-layer-clip = false, noise-multiplier = 1.0, delta = 1e-5, target-epsilon = 0,
+      |  target-mode = size, sampling = poisson, estimator = fixed, weight-cap = 1,
+      |  adaptive-clip { enabled = false, target-quantile = 0.5, learning-rate = 0.2, count-noise = 1.0 }, local-max-rounds = 0 }
+      |secure-aggregation { enabled = false, dropout = 0, threshold = 0.6 }
+      |""".stripMargin)).resolve()
+
+  /** The strategy `settings` names over clients of the given sizes, with the logic layer of `train` (see trainBlock). */
+  def strategyWith(s: TrainSettings, model: ModelSpec, sizes: Array[Long], train: String): Strategy[_] =
+    Strategies.create(s, model, trainBlock(train), sizes)
 }

@@ -89,6 +89,31 @@ public final class FixedPointSum implements Serializable {
         return Math.round(v * SCALE);
     }
 
+    /** One client's contribution as the sums hold it: w x in fixed point, w in fixed point, and a bound on its magnitude (2^-32 units). */
+    record Encoded(long[] sums, long weight, long bound) {
+    }
+
+    /** {@code update} (or, when null, {@code vector}) weighted by {@code w}, encoded as {@link #add} would add it. */
+    static Encoded encode(int client, float[] vector, Update update, double w) {
+        FixedPointSum one = new FixedPointSum("the update");
+        if (update != null) {
+            one.add(client, update, w);
+        } else {
+            one.add(client, vector, w);
+            one.toSums(vector.length);
+        }
+        return new Encoded(one.sums, one.weight, (long) Math.ceil(one.magnitudeBound));
+    }
+
+    /** Sets these sums to an unmasked secure-aggregation result: the sums, sum_k w_k (fixed point) and the summed magnitude bound. */
+    void setUnmasked(long[] unmasked, int length, long totalWeight, long bound) {
+        sums = java.util.Arrays.copyOf(unmasked, length);
+        single = null;
+        weight = totalWeight;
+        magnitudeBound = bound;
+        checkBound();
+    }
+
     /** Adds a client's update from the logic layer, dense or sparse (a sparse one costs its coordinates only). */
     void add(int client, Update update, double w) {
         if (!(w > 0) || !Double.isFinite(w)) {

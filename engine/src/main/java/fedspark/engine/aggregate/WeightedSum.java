@@ -27,6 +27,8 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
     private long lossCount;
     private long bytes;
     private boolean modelDeltas; // clients sent their model's change (the logic layer), not their model
+    private long[] masked; // secure aggregation: the masked encodings' sum, modulo 2^64, until unmask
+    private final BitSet maskedFrom = new BitSet();
     private final List<ServedClient> served = new ArrayList<>();
     private final BitSet counted = new BitSet();
 
@@ -43,6 +45,12 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
     @Override
     public WeightedSum add(ClientResult result) {
         serve(List.of(ServedClient.here(result.client(), result.examples())));
+        if (result.masked() != null) {
+            addMasked(result.masked());
+            maskedFrom.set(result.client());
+            bytes += result.bytes();
+            return this;
+        }
         if (result.examples() == 0) {
             return this; // an empty client has no weight
         }
@@ -67,6 +75,10 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
     @Override
     public WeightedSum merge(WeightedSum other) {
         serve(other.served);
+        if (other.masked != null) {
+            addMasked(other.masked);
+        }
+        maskedFrom.or(other.maskedFrom);
         vectors.merge(other.vectors);
         for (Map.Entry<String, FixedPointSum> entry : other.named.entrySet()) {
             named.computeIfAbsent(entry.getKey(), FixedPointSum::new).merge(entry.getValue());
@@ -95,6 +107,77 @@ public final class WeightedSum implements Aggregate<WeightedSum> {
      */
     public float[] meanModel(float[] global) {
         return modelDeltas ? vectors.meanAround(global) : vectors.mean();
+    }
+
+    // The encoding secure aggregation masks: w x (the vector's length), then w, n_k, the loss sum, the loss count, the
+    // magnitude bound and 1 for a client with examples, each summed modulo 2^64 with the others'.
+    public static final int ENCODED_EXTRA = 6;
+
+    /** {@code result} as secure aggregation masks it: every number the sum needs, in fixed point (zeros for an empty client). */
+    public static long[] encode(ClientResult result, int length, boolean modelDelta) {
+        long[] out = new long[length + ENCODED_EXTRA];
+        if (result.examples() == 0) {
+            return out;
+        }
+        if (!result.named().isEmpty()) {
+            throw new IllegalStateException("secure aggregation covers a client's vector; client " + result.client() + " also sent "
+                    + result.named().keySet());
+        }
+        if (result.update() != null && result.update().isModelDelta() != modelDelta) {
+            throw new IllegalStateException("secure aggregation was set up for " + (modelDelta ? "model changes" : "models"));
+        }
+        FixedPointSum.Encoded encoded = FixedPointSum.encode(result.client(), result.vector(), result.update(), result.weight());
+        if (encoded.sums().length != length) {
+            throw new IllegalStateException("client " + result.client() + " sent " + encoded.sums().length + " values, expected " + length);
+        }
+        System.arraycopy(encoded.sums(), 0, out, 0, length);
+        out[length] = encoded.weight();
+        out[length + 1] = result.examples();
+        out[length + 2] = Math.round(result.lossSum() * LOSS_SCALE);
+        out[length + 3] = result.lossCount();
+        out[length + 4] = encoded.bound();
+        out[length + 5] = 1;
+        return out;
+    }
+
+    private void addMasked(long[] values) {
+        if (masked == null) {
+            masked = new long[values.length];
+        } else if (masked.length != values.length) {
+            throw new IllegalStateException("masked inputs of " + masked.length + " and " + values.length + " values");
+        }
+        for (int i = 0; i < values.length; i++) {
+            masked[i] += values[i]; // modulo 2^64, as the masks cancel
+        }
+    }
+
+    /** The clients whose masked input arrived. */
+    public java.util.Set<Integer> maskedClients() {
+        return maskedFrom.stream().boxed().collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+    }
+
+    /**
+     * Secure aggregation's last step, on the driver: subtracts the masks' {@code correction} from the masked sum and
+     * makes this the plain sum of the clients that delivered, as if they had been added unmasked.
+     */
+    public void unmask(long[] correction, boolean modelChanges) {
+        if (masked == null) {
+            return; // no client delivered
+        }
+        long[] plain = new long[masked.length];
+        for (int i = 0; i < plain.length; i++) {
+            plain[i] = masked[i] - correction[i];
+        }
+        int length = plain.length - ENCODED_EXTRA;
+        clients = (int) plain[length + 5];
+        examples = plain[length + 1];
+        lossSum = plain[length + 2];
+        lossCount = plain[length + 3];
+        modelDeltas = modelChanges;
+        if (clients > 0) {
+            vectors.setUnmasked(plain, length, plain[length], plain[length + 4]);
+        }
+        masked = null;
     }
 
     /** The bytes the clients sent, as encoded. */

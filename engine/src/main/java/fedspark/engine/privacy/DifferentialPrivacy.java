@@ -158,6 +158,11 @@ public final class DifferentialPrivacy {
         return mode;
     }
 
+    /** True when clients also report whether they were within the clip (adaptive clipping). */
+    public boolean adaptiveClip() {
+        return mode != Mode.OFF && adaptive;
+    }
+
     /** z, as given or as sized for the target epsilon. */
     public double noiseMultiplier() {
         return noiseMultiplier;

@@ -18,13 +18,20 @@ import fedspark.engine.logic.Update;
  * @param lossSum   sum over its local steps of batch loss x batch size
  * @param lossCount sum over its local steps of batch size, so lossSum / lossCount is its mean training loss
  * @param update    its vector as the logic layer left it (clipped, noised, sparsified, quantized), or null
+ * @param masked    under secure aggregation, all of the above encoded in fixed point and masked (the rest is then
+ *                  empty: nothing of the client leaves its task unmasked), or null
  */
 public record ClientResult(int client, long examples, double weight, float[] vector, Map<String, Weighted> named,
-                           double lossSum, long lossCount, Update update) implements Serializable {
+                           double lossSum, long lossCount, Update update, long[] masked) implements Serializable {
 
     public ClientResult(int client, long examples, double weight, float[] vector, Map<String, Weighted> named,
                         double lossSum, long lossCount) {
-        this(client, examples, weight, vector, named, lossSum, lossCount, null);
+        this(client, examples, weight, vector, named, lossSum, lossCount, null, null);
+    }
+
+    /** What a client sends under secure aggregation: its masked encoding, nothing else (its example count stays hidden). */
+    public static ClientResult masked(int client, long[] masked) {
+        return new ClientResult(client, 0, 0, new float[0], Map.of(), 0, 0, null, masked);
     }
 
     /** A named quantity and its weight. */
@@ -45,18 +52,21 @@ public record ClientResult(int client, long examples, double weight, float[] vec
     public ClientResult with(String name, double weight, float... values) {
         Map<String, Weighted> more = new TreeMap<>(named);
         more.put(name, new Weighted(weight, values));
-        return new ClientResult(client, examples, this.weight, vector, more, lossSum, lossCount, update);
+        return new ClientResult(client, examples, this.weight, vector, more, lossSum, lossCount, update, masked);
     }
 
     /** This result with its vector replaced by what the logic layer made of it, weighing {@code newWeight}, and more named quantities. */
     public ClientResult transformed(Update transformed, double newWeight, Map<String, Weighted> reports) {
         Map<String, Weighted> more = new TreeMap<>(named);
         more.putAll(reports);
-        return new ClientResult(client, examples, newWeight, new float[0], more, lossSum, lossCount, transformed);
+        return new ClientResult(client, examples, newWeight, new float[0], more, lossSum, lossCount, transformed, null);
     }
 
     /** The bytes it sends as encoded: its vector (4 per float, or the logic layer's encoding) and 4 per named value. */
     public long bytes() {
+        if (masked != null) {
+            return 8L * masked.length;
+        }
         long bytes = update != null ? update.bytes() : 4L * vector.length;
         for (Weighted w : named.values()) {
             bytes += 4L * w.values().length;

@@ -12,6 +12,9 @@ import fedspark.engine.logic.TransformContext;
 import fedspark.engine.logic.Update;
 import fedspark.engine.logic.UpdatePipeline;
 import fedspark.engine.privacy.DifferentialPrivacy;
+import fedspark.engine.secagg.Masks;
+import fedspark.engine.secagg.SecureAggregation;
+import fedspark.engine.secagg.SecureRound;
 import fedspark.engine.state.ClientState;
 
 /**
@@ -27,6 +30,8 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     private final DifferentialPrivacy privacy;
     private final UpdatePipeline pipeline;
+    private final SecureAggregation secure; // null: clients' results travel unmasked
+    private SecureRound secureRound;
 
     public FedAvg(StrategyContext context) {
         super(context);
@@ -40,6 +45,17 @@ public class FedAvg extends Strategy<WeightedSum> {
         pipeline = context.train().hasPath("update")
                 ? UpdatePipeline.of(privacy.clientTransforms(0), context.train().getConfig("update"))
                 : UpdatePipeline.of(privacy.clientTransforms(0), com.typesafe.config.ConfigFactory.parseString("transforms = []"));
+        com.typesafe.config.Config train = context.train();
+        if (train.hasPath("secure-aggregation") && train.getBoolean("secure-aggregation.enabled")) {
+            if (!sendsOnlyModel() || privacy.adaptiveClip()) {
+                throw new IllegalArgumentException("train.secure-aggregation covers clients that send only their model update; "
+                        + (privacy.adaptiveClip() ? "adaptive clipping also sends a count" : context.settings().algorithm() + " sends more"));
+            }
+            secure = new SecureAggregation(train.getDouble("secure-aggregation.dropout"),
+                    train.getDouble("secure-aggregation.threshold"), context.settings().seed());
+        } else {
+            secure = null;
+        }
     }
 
     /** True when a client sends its model and nothing else (false for algorithms that send control variates or normalisers). */
@@ -76,7 +92,7 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     @Override
     public boolean allowsEmptyRounds() {
-        return privacy.on();
+        return privacy.on() || secure != null; // under secure aggregation the clients are only counted once unmasked
     }
 
     @Override
@@ -90,6 +106,12 @@ public class FedAvg extends Strategy<WeightedSum> {
     }
 
     @Override
+    public java.io.Serializable setup(int round, int[] sampled) {
+        secureRound = secure == null || sampled.length == 0 ? null : secure.setup(round, sampled);
+        return secureRound;
+    }
+
+    @Override
     public boolean keepsClientState() {
         return pipeline.keepsClientState();
     }
@@ -99,6 +121,22 @@ public class FedAvg extends Strategy<WeightedSum> {
         LocalSgd local = LocalSgd.of(context);
         StepRule rule = LocalSgd.baseRule(settings());
         LocalTraining training = localTraining();
+        ClientUpdate plain = plainUpdate(local, rule, training);
+        if (secure == null) {
+            return plain;
+        }
+        int length = context.model().parameterCount();
+        boolean modelChanges = !pipeline.isEmpty() && sendsModel();
+        return (shard, input, state) -> {
+            SecureRound round = (SecureRound) input.setup();
+            long[] masked = Masks.mask(WeightedSum.encode(plain.update(shard, input, state), length, modelChanges), shard.client(), round);
+            // a client that drops out after masking: its masked input never arrives
+            return round.dropouts().contains(shard.client()) ? ClientResult.empty(shard.client()) : ClientResult.masked(shard.client(), masked);
+        };
+    }
+
+    /** The client's update without secure aggregation: training, then the logic layer. */
+    private ClientUpdate plainUpdate(LocalSgd local, StepRule rule, LocalTraining training) {
         if (pipeline.isEmpty()) {
             return (shard, input, state) -> shard.size() == 0 ? ClientResult.empty(shard.client()) : training.run(shard, input, state, local, rule);
         }
@@ -133,6 +171,14 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     /** The round's mean of the clients' models: FedAvg's weighted average, or under train.privacy its private estimate. */
     protected final float[] meanModel(int round, float[] global, WeightedSum aggregate) {
+        if (secureRound != null) {
+            long[] correction = secure.unmask(secureRound, aggregate.maskedClients(), global.length + WeightedSum.ENCODED_EXTRA);
+            aggregate.unmask(correction, !pipeline.isEmpty() && sendsModel());
+            secureRound = null;
+        }
+        if (aggregate.clients() == 0 && !privacy.on()) {
+            throw new IllegalStateException("round " + round + ": no sampled client with examples delivered its update");
+        }
         return privacy.on() ? privacy.privateModel(round, global, aggregate) : aggregate.meanModel(global);
     }
 
@@ -164,6 +210,9 @@ public class FedAvg extends Strategy<WeightedSum> {
     public Map<String, Double> metrics() {
         Map<String, Double> columns = super.metrics();
         columns.putAll(privacy.metrics());
+        if (secure != null) {
+            columns.put("dropouts", (double) secure.lastDropouts());
+        }
         return columns;
     }
 }

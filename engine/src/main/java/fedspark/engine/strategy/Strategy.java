@@ -39,6 +39,11 @@ public abstract class Strategy<A extends Aggregate<A>> {
         return Map.of();
     }
 
+    /** What the round's clients need set up once {@code sampled} is known (secure aggregation's keys), or null. */
+    public java.io.Serializable setup(int round, int[] sampled) {
+        return null;
+    }
+
     /** The executor-side local training (serialized into the round's tasks: it must not hold the strategy). */
     public abstract ClientUpdate clientUpdate();
 

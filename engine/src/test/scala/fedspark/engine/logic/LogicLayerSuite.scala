@@ -1,13 +1,12 @@
 package fedspark.engine.logic
 
-import com.typesafe.config.ConfigFactory
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
-import fedspark.engine.{ModelSpec, TrainSettings}
+import fedspark.engine.{ModelSpec, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
 import fedspark.engine.state.ClientState
-import fedspark.engine.strategy.{ClientResult, RoundInput, Strategies, Strategy}
+import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
 import fedspark.models.{FlatParameters, InputShape}
 
 /**
@@ -33,21 +32,11 @@ class LogicLayerSuite extends AnyFunSuite {
     override def put(name: String, values: Array[Float]): Unit = vectors(name) = values
   }
 
-  /** The train block's logic-layer defaults (jobs' reference.conf) with `overrides`. */
-  private def trainBlock(overrides: String): com.typesafe.config.Config = ConfigFactory.parseString(overrides).withFallback(
-    ConfigFactory.parseString(
-      """update { transforms = [], top-k { fraction = 0.01, error-feedback = true }, random-k { fraction = 0.01, error-feedback = true },
-        |  selective-sgd { theta = 0.1 }, quantize { bits = 8 } }
-        |privacy { mode = off, clip = 1.0, per-layer-clip = false, noise-multiplier = 1.0, delta = 1e-5, target-epsilon = 0,
-        |  target-mode = size, sampling = poisson, estimator = fixed, weight-cap = 1,
-        |  adaptive-clip { enabled = false, target-quantile = 0.5, learning-rate = 0.2, count-noise = 1.0 }, local-max-rounds = 0 }
-        |""".stripMargin)).resolve()
-
   private def settings(algorithm: String = "fedavg", c: Double = 1.0, rounds: Int = 3) =
     new TrainSettings("logreg", rounds, c, 1, 10, 0.05, 4L, algorithm, 1, TrainSettings.LocalStep.AUTO)
 
   private def strategy(train: String, shards: Seq[ClientShard], s: TrainSettings = settings()): Strategy[WeightedSum] =
-    Strategies.create(s, spec, trainBlock(train), shards.map(_.size.toLong).toArray).asInstanceOf[Strategy[WeightedSum]]
+    TestRuns.strategyWith(s, spec, shards.map(_.size.toLong).toArray, train).asInstanceOf[Strategy[WeightedSum]]
 
   /** Rounds 1..rounds over the clients each round samples; the global model after each round and the aggregates. */
   private def run(s: Strategy[WeightedSum], shards: Seq[ClientShard], rounds: Int,

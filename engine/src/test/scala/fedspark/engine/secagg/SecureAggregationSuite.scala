@@ -1,0 +1,118 @@
+package fedspark.engine.secagg
+
+import scala.collection.JavaConverters._
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.ClientShard
+import fedspark.engine.{ModelSpec, TestRuns, TrainSettings}
+import fedspark.engine.aggregate.WeightedSum
+import fedspark.engine.state.ClientState
+import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
+import fedspark.models.{FlatParameters, InputShape}
+
+/** Secure aggregation's parts and its rounds without Spark (with Spark: LogicLayerRunSuite). */
+class SecureAggregationSuite extends AnyFunSuite {
+
+  private val classes = 10
+  private val d = 784
+  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, 0.05)
+  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
+
+  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
+    val random = new scala.util.Random(seed)
+    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
+  }
+
+  private object NoState extends ClientState {
+    override def get(name: String): Array[Float] = null
+    override def put(name: String, values: Array[Float]): Unit = throw new IllegalStateException(name)
+  }
+
+  private val clients = (0 until 10).map(k => shard(k, 10 + 7 * k, k))
+  private def settings = new TrainSettings("logreg", 3, 1.0, 1, 10, 0.05, 4L, "fedavg", 1, TrainSettings.LocalStep.AUTO)
+  private def strategy(train: String) =
+    TestRuns.strategyWith(settings, spec, clients.map(_.size.toLong).toArray, train).asInstanceOf[Strategy[WeightedSum]]
+
+  /** One round over every client; the next model and the aggregate. */
+  private def round(s: Strategy[WeightedSum], number: Int = 1, global: Array[Float] = start): (Array[Float], WeightedSum) = {
+    val sampled = s.sample(number, clients.size)
+    val input = new RoundInput(number, global, s.shared(number, global), null, s.setup(number, sampled))
+    val update = s.clientUpdate()
+    val sum = clients.filter(c => sampled.contains(c.client)).foldLeft(s.newAggregate())((a, c) => a.add(update.update(c, input, NoState)))
+    (s.serverStep(number, global, sum), sum)
+  }
+
+  test("Shamir: any t of n shares give the secret back, t - 1 do not") {
+    val random = new java.security.SecureRandom()
+    val secret = Array.tabulate[Byte](48)(i => (i * 37 + 1).toByte)
+    val shares = Shamir.split(secret, 4, 7, random)
+    for (subset <- Seq(Seq(1, 2, 3, 4), Seq(7, 5, 3, 1), Seq(2, 4, 6, 7, 1))) {
+      assert(Shamir.combine(subset.map(i => Int.box(i) -> shares(i - 1)).toMap.asJava, 48).sameElements(secret))
+    }
+    assert(!Shamir.combine(Seq(1, 2, 3).map(i => Int.box(i) -> shares(i - 1)).toMap.asJava, 48).sameElements(secret))
+  }
+
+  test("pair masks cancel in the sum modulo 2^64; each masked input looks nothing like its encoding") {
+    val aggregation = new SecureAggregation(0, 0.6, 1L)
+    val sampled = Array(2, 5, 8, 9)
+    val setup = aggregation.setup(3, sampled)
+    val random = new scala.util.Random(3)
+    val inputs = sampled.map(_ => Array.fill(1000)(random.nextLong() >> 20))
+    val masked = sampled.zip(inputs).map { case (c, x) => Masks.mask(x, c, setup) }
+    val sum = masked.reduce((a, b) => a.zip(b).map { case (x, y) => x + y })
+    val correction = aggregation.unmask(setup, sampled.map(Int.box).toSet.asJava, 1000)
+    val plain = inputs.reduce((a, b) => a.zip(b).map { case (x, y) => x + y })
+    assert(sum.zip(correction).map { case (s, c) => s - c }.sameElements(plain))
+    // a masked input's words are uniform: about half of the top bits set, unlike the small encoded values
+    val topBits = masked.head.count(_ < 0)
+    assert(topBits > 400 && topBits < 600, topBits)
+    assert(masked.head.zip(inputs.head).count { case (m, x) => m == x } == 0)
+  }
+
+  test("secure aggregation equals plain aggregation bit for bit, with the model or through the logic layer") {
+    val (plain, plainSum) = round(strategy(""))
+    val (secure, secureSum) = round(strategy("secure-aggregation.enabled = true"))
+    assert(secure.sameElements(plain))
+    assert(secureSum.clients == plainSum.clients && secureSum.examples == plainSum.examples && secureSum.meanLoss == plainSum.meanLoss)
+    assert(secureSum.bytes == 10L * 8 * (start.length + WeightedSum.ENCODED_EXTRA))
+    val layered = "update.transforms = [quantize], update.quantize.bits = 8"
+    assert(round(strategy(layered + ", secure-aggregation.enabled = true"))._1.sameElements(round(strategy(layered))._1))
+  }
+
+  test("with 10% of clients dropping after masking, the result is plain aggregation of the others, bit for bit") {
+    val s = strategy("secure-aggregation { enabled = true, dropout = 0.1 }")
+    val results = (1 to 6).map { r =>
+      val (next, sum) = round(s, r)
+      val delivered = sum.maskedClients().asScala.map(_.intValue).toSet
+      val plain = strategy("")
+      val update = plain.clientUpdate()
+      val input = new RoundInput(r, start, java.util.Map.of(), null)
+      val survivors = clients.filter(c => delivered(c.client)).foldLeft(plain.newAggregate())((a, c) => a.add(update.update(c, input, NoState)))
+      assert(next.sameElements(plain.serverStep(r, start, survivors)), s"round $r")
+      10 - delivered.size
+    }
+    assert(results.sum > 0, "some client must have dropped in six rounds at 10%")
+    assert(s.metrics().get("dropouts") == results.last.toDouble)
+  }
+
+  test("what a task with one client sends is not that client's update") {
+    val s = strategy("secure-aggregation.enabled = true")
+    val sampled = s.sample(1, clients.size)
+    val input = new RoundInput(1, start, java.util.Map.of(), null, s.setup(1, sampled))
+    val sent = s.clientUpdate().update(clients(3), input, NoState)
+    val own = strategy("").clientUpdate().update(clients(3), new RoundInput(1, start, java.util.Map.of(), null), NoState)
+    val encoded = WeightedSum.encode(own, start.length, false)
+    assert(sent.vector.isEmpty && sent.update == null && sent.examples == 0 && sent.masked != null)
+    assert(sent.masked.zip(encoded).count { case (m, x) => m == x } < 3)
+    val alone = WeightedSum.empty().add(sent) // the partial sum a task of this client alone hands to Spark
+    assert(alone.clients == 0 && alone.examples == 0 && intercept[IllegalStateException](alone.meanModel(start)) != null)
+  }
+
+  test("secure aggregation refuses algorithms that send more than their model") {
+    val error = intercept[IllegalArgumentException](TestRuns.strategyWith(
+      new TrainSettings("logreg", 3, 1.0, 1, 10, 0.05, 4L, "scaffold", 1, TrainSettings.LocalStep.AUTO), spec,
+      clients.map(_.size.toLong).toArray, "secure-aggregation.enabled = true"))
+    assert(error.getMessage.contains("scaffold"))
+  }
+}
