@@ -32,9 +32,17 @@ final class ResultsTable implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "DIR", description = "results folders: <row>.csv metrics files and an optional published.csv")
     List<File> dirs;
 
+    @picocli.CommandLine.Option(names = "--last", split = ",", paramLabel = "COLUMN",
+            description = "metrics columns to show at the last round, e.g. --last epsilon,noise_multiplier")
+    List<String> last = new ArrayList<>();
+
+    @picocli.CommandLine.Option(names = "--mean", split = ",", paramLabel = "COLUMN",
+            description = "metrics columns to show as their mean over rounds, e.g. --mean upload_bytes")
+    List<String> mean = new ArrayList<>();
+
     @Override
     public Integer call() throws IOException {
-        System.out.print(table(dirs));
+        System.out.print(table(dirs, last, mean));
         return 0;
     }
 
@@ -43,10 +51,14 @@ final class ResultsTable implements Callable<Integer> {
     }
 
     static String table(List<File> dirs) throws IOException {
+        return table(dirs, List.of(), List.of());
+    }
+
+    static String table(List<File> dirs, List<String> lastColumns, List<String> meanColumns) throws IOException {
         StringBuilder body = new StringBuilder();
         List<String> columns = null;
         for (File dir : dirs) {
-            Rows rows = rows(dir, dirs.size() == 1 ? "" : dir.getName() + " / ");
+            Rows rows = rows(dir, dirs.size() == 1 ? "" : dir.getName() + " / ", lastColumns, meanColumns);
             if (columns != null && !columns.equals(rows.publishedColumns())) {
                 throw new BadInputException(dir + ": published.csv columns " + rows.publishedColumns() + " differ from " + columns);
             }
@@ -54,9 +66,13 @@ final class ResultsTable implements Callable<Integer> {
             body.append(rows.markdown());
         }
         StringBuilder table = new StringBuilder("| run | rounds | final test accuracy | best test accuracy (round) |");
+        lastColumns.forEach(column -> table.append(' ').append(column).append(" (last round) |"));
+        meanColumns.forEach(column -> table.append(' ').append(column).append(" (mean per round) |"));
         columns.forEach(column -> table.append(' ').append(column).append(" |"));
         table.append("\n|---|---|---|---|");
-        columns.forEach(column -> table.append("---|"));
+        for (int i = 0; i < lastColumns.size() + meanColumns.size() + columns.size(); i++) {
+            table.append("---|");
+        }
         table.append('\n');
         return table.append(body).toString();
     }
@@ -64,7 +80,7 @@ final class ResultsTable implements Callable<Integer> {
     private record Rows(List<String> publishedColumns, String markdown) {
     }
 
-    private static Rows rows(File dir, String prefix) throws IOException {
+    private static Rows rows(File dir, String prefix, List<String> lastColumns, List<String> meanColumns) throws IOException {
         File[] files = dir.listFiles((d, name) -> name.endsWith(".csv") && !name.equals(PUBLISHED));
         if (files == null || files.length == 0) {
             throw new BadInputException("no metrics CSV in " + dir);
@@ -96,11 +112,26 @@ final class ResultsTable implements Callable<Integer> {
             RoundMetrics best = metrics.stream().max((a, b) -> Double.compare(a.testAccuracy(), b.testAccuracy())).orElseThrow();
             table.append(String.format(Locale.ROOT, "| %s%s | %d | %.2f%% | %.2f%% (%d) |", prefix, row, last.round(), 100 * last.testAccuracy(),
                     100 * best.testAccuracy(), best.round()));
+            for (String column : lastColumns) {
+                table.append(' ').append(value(last.extra().get(column))).append(" |");
+            }
+            for (String column : meanColumns) {
+                table.append(' ').append(value(metrics.stream().mapToDouble(m -> m.extra().getOrDefault(column, Double.NaN)).average().orElse(Double.NaN)))
+                        .append(" |");
+            }
             for (String value : published.getOrDefault(row, new ArrayList<>(java.util.Collections.nCopies(publishedColumns.size(), "")))) {
                 table.append(' ').append(value).append(" |");
             }
             table.append('\n');
         }
         return new Rows(publishedColumns, table.toString());
+    }
+
+    /** A metric as the table prints it: 4 significant digits, or empty when the run has no such column. */
+    private static String value(Double v) {
+        if (v == null || v.isNaN()) {
+            return "";
+        }
+        return Math.abs(v) >= 1e5 ? String.format(Locale.ROOT, "%,.0f", v) : String.format(Locale.ROOT, "%.4g", v);
     }
 }

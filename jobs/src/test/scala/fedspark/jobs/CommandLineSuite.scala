@@ -53,7 +53,7 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     val (code, errors) = fedspark("train", experiment("first", "").getPath, "--run-dir", runDir)
     assert(code == 0, errors)
     val csv = Files.readAllLines(Paths.get(runDir, "metrics.csv"))
-    assert(csv.get(0) == "round,clients,samples,train_loss,test_loss,test_accuracy,seconds")
+    assert(csv.get(0) == "round,clients,samples,train_loss,test_loss,test_accuracy,seconds,upload_bytes")
     assert(csv.size() == 4 && csv.get(3).startsWith("3,3,120,"))
     assert(new File(runDir, "metrics").list().exists(_.endsWith(".parquet")))
     val config = Files.readString(Paths.get(runDir, "config.conf"))
@@ -139,22 +139,74 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
   }
 
-  for (algorithm <- Seq("fedavg", "scaffold", "fedadam")) {
-    test(s"$algorithm: a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {
-      val conf = experiment(s"resume-$algorithm", s"train { rounds = 4, algorithm = $algorithm }").getPath
-      assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/whole-$algorithm")._1 == 0)
-      val stoppedDir = s"$scratch/runs/stopped-$algorithm"
+  // Server state (moments, control variates, the adaptive clip, the privacy accountant, local DP's participations) and
+  // client state (SCAFFOLD's c_i, top-k's residuals) must carry over a stop.
+  private val resumable = Seq(
+    "fedavg" -> "algorithm = fedavg",
+    "scaffold" -> "algorithm = scaffold",
+    "fedadam" -> "algorithm = fedadam",
+    "top-k-secure" -> "update { transforms = [top-k, quantize], top-k.fraction = 0.1 }, secure-aggregation { enabled = true, dropout = 0.2 }",
+    "dp-central" -> "privacy { mode = central, noise-multiplier = 0.3, adaptive-clip.enabled = true, adaptive-clip.count-noise = 0.5 }",
+    "dp-local" -> "privacy { mode = local, noise-multiplier = 0.3, clip = 0.5, sampling = uniform, local-max-rounds = 2 }")
+
+  for ((label, train) <- resumable) {
+    test(s"$label: a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {
+      val conf = experiment(s"resume-$label", s"train { rounds = 4, $train }").getPath
+      assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/whole-$label")._1 == 0)
+      val stoppedDir = s"$scratch/runs/stopped-$label"
       val (stopped, stopError) = fedspark("train", conf, "--run-dir", stoppedDir, "--set", "train.stop-after-round=2")
       assert(stopped == 2 && stopError.contains("stopped after round 2"), stopError)
       assert(!new File(s"$stoppedDir/model.zip").exists())
       assert(Files.readAllLines(Paths.get(stoppedDir, "metrics.csv")).size() == 3)
       val (resumed, resumeError) = fedspark("resume", stoppedDir)
       assert(resumed == 0, resumeError)
-      assert(parameters(stoppedDir).sameElements(parameters(s"$scratch/runs/whole-$algorithm")))
-      assert(withoutSeconds(stoppedDir) == withoutSeconds(s"$scratch/runs/whole-$algorithm"))
-      assertAuditTotals(stoppedDir, s"$scratch/runs/whole-$algorithm")
+      assert(parameters(stoppedDir).sameElements(parameters(s"$scratch/runs/whole-$label")))
+      assert(withoutSeconds(stoppedDir) == withoutSeconds(s"$scratch/runs/whole-$label"))
+      assertAuditTotals(stoppedDir, s"$scratch/runs/whole-$label")
       assert(fedspark("resume", s"$scratch/runs/nothing-here")._2.contains("no run to resume"))
     }
+  }
+
+  test("privacy: secure aggregation gives plain FedAvg's parameters through Spark's merges; compression cuts the bytes") {
+    val conf = experiment("secure", "train { rounds = 2, aggregation-depth = 2 }").getPath
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/plain")._1 == 0)
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/secure", "--set", "train.secure-aggregation.enabled=true")._1 == 0)
+    assert(parameters(s"$scratch/runs/secure").sameElements(parameters(s"$scratch/runs/plain")))
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/top-k", "--set", "train.update.transforms=[top-k]")._1 == 0)
+    def bytes(run: String) = Files.readAllLines(Paths.get(run, "metrics.csv")).asScala.tail.map(_.split(",")(7).toDouble)
+    val dense = bytes(s"$scratch/runs/plain")
+    assert(dense.forall(_ == 3 * 4.0 * parameters(s"$scratch/runs/plain").length))
+    assert(bytes(s"$scratch/runs/top-k").zip(dense).forall { case (sparse, full) => sparse < 0.021 * full })
+  }
+
+  test("privacy: target-mode = stop ends the run, checkpointed, before the budget is exceeded; a larger budget resumes it") {
+    val train = "train { rounds = 8, privacy { mode = central, noise-multiplier = 1.0, target-epsilon = 7, target-mode = stop } }"
+    val conf = experiment("budget", train).getPath
+    val runDir = s"$scratch/runs/budget"
+    val (code, errors) = fedspark("train", conf, "--run-dir", runDir)
+    assert(code == 0, errors)
+    val rows = Files.readAllLines(Paths.get(runDir, "metrics.csv")).asScala.tail
+    val epsilonColumn = Files.readAllLines(Paths.get(runDir, "metrics.csv")).get(0).split(",").indexOf("epsilon")
+    val done = rows.size
+    assert(done >= 1 && done < 8 && rows.last.split(",")(epsilonColumn).toDouble <= 7)
+    assert(_root_.fedspark.engine.privacy.RdpAccountant.epsilonOf(0.5, 1.0, done + 1, 1e-5) > 7)
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/budget-whole", "--set", "train.privacy.target-epsilon=100")._1 == 0)
+    assert(fedspark("resume", runDir, "--set", "train.privacy.target-epsilon=100")._1 == 0)
+    assert(parameters(runDir).sameElements(parameters(s"$scratch/runs/budget-whole")))
+  }
+
+  test("privacy: the command prints epsilon and the best order as TensorFlow Privacy does, or solves for the noise") {
+    val out = new java.io.ByteArrayOutputStream()
+    val saved = System.out
+    System.setOut(new java.io.PrintStream(out, true))
+    try {
+      assert(fedspark("privacy", "--q", "0.0025", "--noise", "1.3", "--steps", "6000", "--delta", "1e-5")._1 == 0)
+      assert(fedspark("privacy", "--q", "0.1", "--steps", "100", "--target-epsilon", "4")._1 == 0)
+    } finally System.setOut(saved)
+    val printed = out.toString
+    assert(printed.contains("epsilon = 0.724223") && printed.contains("best RDP order is 19"), printed)
+    assert(printed.contains("noise multiplier 1.486"), printed)
+    assert(fedspark("privacy", "--q", "0.1", "--steps", "10")._2.contains("either --noise or --target-epsilon"))
   }
 
   /**
