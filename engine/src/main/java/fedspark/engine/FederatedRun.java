@@ -19,6 +19,7 @@ import fedspark.engine.local.BlasKernel;
 import fedspark.engine.state.ClientState;
 import fedspark.engine.state.ClientStateVersions;
 import fedspark.engine.state.RoundStates;
+import fedspark.engine.strategy.ClientResult;
 import fedspark.engine.strategy.ClientUpdate;
 import fedspark.engine.strategy.RoundInput;
 import fedspark.engine.strategy.Strategy;
@@ -49,6 +50,7 @@ public final class FederatedRun {
     private ClientStateVersions clientState;
     private int failFirstAttemptsInRound;
     private final CollectionAccumulator<String> blasKernels; // each client task's executor's kernels, for PrivacyAudit
+    private final CollectionAccumulator<String> encodedBytes; // what each client sent, as encoded, for PrivacyAudit
 
     /** {@code shards} must have one partition per client, partition k holding client k (see {@link ClientShardRDD}). */
     public FederatedRun(JavaSparkContext jsc, JavaRDD<ClientShard> shards, ModelSpec model, TrainSettings settings,
@@ -61,6 +63,7 @@ public final class FederatedRun {
         this.strategy = strategy;
         this.evaluator = evaluator;
         this.blasKernels = jsc.sc().collectionAccumulator(PrivacyAudit.BLAS_KERNEL);
+        this.encodedBytes = jsc.sc().collectionAccumulator(PrivacyAudit.ENCODED_BYTES);
     }
 
     /**
@@ -174,6 +177,8 @@ public final class FederatedRun {
         int round = input.round();
         CollectionAccumulator<String> kernels = blasKernels;
         kernels.reset(); // the audit reads each task's own report; the driver keeps none
+        CollectionAccumulator<String> sent = encodedBytes;
+        sent.reset();
         try {
             boolean failFirstAttempts = round == failFirstAttemptsInRound;
             // Client affinity where the clients are fedspark's own RDD (tests also train on other RDDs).
@@ -189,15 +194,18 @@ public final class FederatedRun {
                         A partial = zero.fresh();
                         while (clients.hasNext()) {
                             ClientShard shard = clients.next();
+                            ClientResult result;
                             if (in.states() == null) {
-                                partial = partial.add(update.update(shard, in, NO_STATE));
+                                result = update.update(shard, in, NO_STATE);
                             } else {
                                 RoundStates.Handle state = in.states().open(shard.client());
-                                partial = partial.add(update.update(shard, in, state));
+                                result = update.update(shard, in, state);
                                 if (shard.size() > 0) {
                                     state.commit();
                                 }
                             }
+                            sent.add(shard.client() + "=" + result.bytes());
+                            partial = partial.add(result);
                         }
                         if (failFirstAttempts && TaskContext.get().attemptNumber() == 0) {
                             throw new IllegalStateException("fault drill: first attempt of task " + TaskContext.get().partitionId()

@@ -47,10 +47,12 @@ public final class PrivacyAudit extends SparkListener {
 
     /** One row per client of a task attempt; the task's bytes are on each of its clients' rows, counted once in totals. */
     public static final String CSV_HEADER = "session,round,stage,task,kind,client,attempt,executor,host,locality,status,input_bytes,"
-            + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes,blas_kernel";
+            + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes,blas_kernel,encoded_update_bytes";
 
     /** The accumulator through which a client task reports the OpenBLAS kernels its executor runs ({@link BlasKernel}). */
     static final String BLAS_KERNEL = "fedspark.blas-kernel";
+    /** The accumulator through which a client task reports what each of its clients sent, as encoded ("client=bytes"). */
+    static final String ENCODED_BYTES = "fedspark.encoded-bytes";
 
     /** What happens when raw shard data went through Spark: the run fails (the default) or only warns. */
     public enum OnRawDataMovement { FAIL, WARN }
@@ -59,10 +61,12 @@ public final class PrivacyAudit extends SparkListener {
      * One client of a task attempt of a training job (task: its index in the stage); client is -1 for the tasks that
      * merge partial sums. Session: 1 for the driver that started the run, one more for each resume (stage numbers
      * start again in every driver). blasKernel: the OpenBLAS kernels of the executor (client tasks; empty otherwise).
+     * encodedBytes: what the client sent, as the logic layer encoded it (client tasks; -1 otherwise or when unknown).
      */
     public record TaskRow(int session, int round, int stage, int task, String kind, int client, int attempt, String executor, String host,
                           String locality, String status, long inputBytes, long shuffleReadLocalBytes,
-                          long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes, String blasKernel) {
+                          long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes, String blasKernel,
+                          long encodedBytes) {
 
         public boolean isClientTask() {
             return kind.equals("client");
@@ -83,17 +87,18 @@ public final class PrivacyAudit extends SparkListener {
                     kind, Integer.toString(client),
                     Integer.toString(attempt), executor, host, locality, status, Long.toString(inputBytes),
                     Long.toString(shuffleReadLocalBytes), Long.toString(shuffleReadRemoteBytes),
-                    Long.toString(shuffleWriteBytes), Long.toString(resultBytes), blasKernel);
+                    Long.toString(shuffleWriteBytes), Long.toString(resultBytes), blasKernel, Long.toString(encodedBytes));
         }
 
         static TaskRow parse(String line) {
             String[] f = line.split(",", -1);
-            if (f.length != 17 && f.length != 16) { // 16: written before the kernel column
+            if (f.length < 16 || f.length > 18) { // 16: written before the kernel column, 17 before the encoded bytes
                 throw new IllegalArgumentException("not an audit row: " + line);
             }
             return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4],
                     Integer.parseInt(f[5]), Integer.parseInt(f[6]), f[7], f[8], f[9], f[10], Long.parseLong(f[11]),
-                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]), Long.parseLong(f[15]), f.length == 17 ? f[16] : "");
+                    Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]), Long.parseLong(f[15]), f.length >= 17 ? f[16] : "",
+                    f.length == 18 ? Long.parseLong(f[17]) : -1);
         }
     }
 
@@ -167,10 +172,18 @@ public final class PrivacyAudit extends SparkListener {
                 : info.index() < stage.clients().length ? stage.clients()[info.index()] : new int[] {-1};
         String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
         String kernel = "";
+        Map<Integer, Long> encoded = new HashMap<>();
         for (AccumulableInfo accumulable : JavaConverters.seqAsJavaList(info.accumulables())) {
             if (accumulable.name().contains(BLAS_KERNEL) && accumulable.update().isDefined()
                     && accumulable.update().get() instanceof List<?> reported && !reported.isEmpty()) {
                 kernel = reported.get(0).toString();
+            }
+            if (accumulable.name().contains(ENCODED_BYTES) && accumulable.update().isDefined()
+                    && accumulable.update().get() instanceof List<?> reported) {
+                for (Object entry : reported) {
+                    String[] clientBytes = entry.toString().split("=");
+                    encoded.put(Integer.parseInt(clientBytes[0]), Long.parseLong(clientBytes[1]));
+                }
             }
         }
         synchronized (this) {
@@ -181,7 +194,7 @@ public final class PrivacyAudit extends SparkListener {
                         metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
                         metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
                         metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
-                        metrics == null ? 0 : metrics.resultSize(), kernel));
+                        metrics == null ? 0 : metrics.resultSize(), kernel, encoded.getOrDefault(client, -1L)));
             }
         }
     }
@@ -332,6 +345,7 @@ public final class PrivacyAudit extends SparkListener {
         long rawBytes = 0;
         long updateBytesShuffled = 0;
         long updateBytesToDriver = 0;
+        long encodedBytes = 0;
         Map<String, Integer> locality = new TreeMap<>();
         Map<String, Set<Integer>> clientsOfExecutor = new TreeMap<>();
         Map<String, Set<String>> kernelsOfExecutor = new TreeMap<>(); // "session.executor" -> kernels
@@ -348,6 +362,7 @@ public final class PrivacyAudit extends SparkListener {
             }
             if (row.isClientTask()) {
                 clientUpdates++;
+                encodedBytes += Math.max(0, row.encodedBytes());
                 if (firstRowOfTask) {
                     clientTasks++;
                     rawBytes += row.shuffleReadBytes();
@@ -385,6 +400,8 @@ public final class PrivacyAudit extends SparkListener {
         out.append("# Model updates: partial sums shuffled by a deep treeAggregate, and results sent to the driver.\n");
         out.append("update-bytes-shuffled = ").append(updateBytesShuffled).append('\n');
         out.append("update-bytes-to-driver = ").append(updateBytesToDriver).append('\n');
+        out.append("# What the clients sent as the logic layer encodes it (4 bytes a float unless compressed), summed over client updates.\n");
+        out.append("update-bytes-encoded = ").append(encodedBytes).append('\n');
         out.append("client-task-locality { ");
         locality.forEach((level, n) -> out.append(level).append(" = ").append(n).append(", "));
         out.append("}\n");

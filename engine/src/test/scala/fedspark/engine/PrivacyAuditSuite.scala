@@ -100,7 +100,7 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
 
   test("executors on different BLAS kernels: the audit says bitwise equality cannot hold, once") {
     def row(session: Int, executor: String, kernel: String) = new PrivacyAudit.TaskRow(session, 1, 1, 0, "client", 0, 0, executor, "host",
-      "PROCESS_LOCAL", "success", 0L, 0L, 0L, 0L, 100L, kernel)
+      "PROCESS_LOCAL", "success", 0L, 0L, 0L, 0L, 100L, kernel, 4000L)
     val same = new PrivacyAudit(java.util.List.of(row(1, "0", "Haswell"), row(1, "1", "Haswell"), row(2, "0", "Haswell")))
     assert(same.kernelMismatch() == null && same.summary().contains("blas-kernels-match = true"))
     // a resumed session on another machine counts as much as another executor
@@ -115,6 +115,8 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     // rows written before the kernel column still parse
     val old = "1,1,1,0,client,0,0,0,host,PROCESS_LOCAL,success,0,0,0,0,100"
     assert(PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER + "\n" + old + "\n").get(0).blasKernel == "")
+    assert(PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER + "\n" + old + ",Haswell\n").get(0).encodedBytes == -1)
+    assert(same.summary().contains("update-bytes-encoded = 12000"))
   }
 
   test("shards that reach their task through a shuffle are raw data moved: the run fails, or warns when told to") {

@@ -177,6 +177,11 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     val dense = bytes(s"$scratch/runs/plain")
     assert(dense.forall(_ == 3 * 4.0 * parameters(s"$scratch/runs/plain").length))
     assert(bytes(s"$scratch/runs/top-k").zip(dense).forall { case (sparse, full) => sparse < 0.021 * full })
+    // the audit counts, client by client, what the metrics count round by round
+    for (run <- Seq("plain", "top-k", "secure")) {
+      val audit = com.typesafe.config.ConfigFactory.parseFile(new File(s"$scratch/runs/$run", "audit.conf"))
+      assert(audit.getLong("update-bytes-encoded") == bytes(s"$scratch/runs/$run").sum.toLong, run)
+    }
   }
 
   test("privacy: target-mode = stop ends the run, checkpointed, before the budget is exceeded; a larger budget resumes it") {

@@ -39,4 +39,19 @@ class ResultsTableSuite extends AnyFunSuite {
       assert(error.getMessage.contains("published.csv columns [flower] differ from [paper]"), error.getMessage)
     } finally TestData.deleteRecursively(root)
   }
+
+  test("--last and --mean add a metrics column's last-round value and its mean over rounds; a run without it leaves the cell empty") {
+    val root = Files.createTempDirectory("fedspark-results-")
+    try {
+      val withColumns = "round,clients,samples,train_loss,test_loss,test_accuracy,seconds,upload_bytes,epsilon\n" +
+        "1,10,600,0.5,0.5,0.5,1.0,800000,1.5\n2,10,600,0.5,0.5,0.6,1.0,600000,2.25\n"
+      val dir = folder(root, "dp", "central.csv" -> withColumns, "plain.csv" -> metrics(0.7))
+      val table = ResultsTable.table(List(dir.toFile).asJava, List("epsilon").asJava, List("upload_bytes").asJava)
+      assert(table.linesIterator.toList == List(
+        "| run | rounds | final test accuracy | best test accuracy (round) | epsilon (last round) | upload_bytes (mean per round) |",
+        "|---|---|---|---|---|---|",
+        "| central | 2 | 60.00% | 60.00% (2) | 2.250 | 700,000 |",
+        "| plain | 1 | 70.00% | 70.00% (1) |  |  |"), table)
+    } finally TestData.deleteRecursively(root)
+  }
 }
