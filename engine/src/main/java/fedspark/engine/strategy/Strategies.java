@@ -31,6 +31,7 @@ public final class Strategies {
         REGISTRY.put("fedadam", FedAdam::new);
         REGISTRY.put("fedyogi", FedYogi::new);
         REGISTRY.put("fedadagrad", FedAdagrad::new);
+        REGISTRY.put("robust", Robust::new);
     }
 
     private Strategies() {
