@@ -147,7 +147,8 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     "fedadam" -> "algorithm = fedadam",
     "top-k-secure" -> "update { transforms = [top-k, quantize], top-k.fraction = 0.1 }, secure-aggregation { enabled = true, dropout = 0.2 }",
     "dp-central" -> "privacy { mode = central, noise-multiplier = 0.3, adaptive-clip.enabled = true, adaptive-clip.count-noise = 0.5 }",
-    "dp-local" -> "privacy { mode = local, noise-multiplier = 0.3, clip = 0.5, sampling = uniform, local-max-rounds = 2 }")
+    "dp-local" -> "privacy { mode = local, noise-multiplier = 0.3, clip = 0.5, sampling = uniform, local-max-rounds = 2 }",
+    "robust-krum" -> "algorithm = robust, robust.rule = multi-krum, attack { kind = little-is-enough, fraction = 0.34 }")
 
   for ((label, train) <- resumable) {
     test(s"$label: a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {

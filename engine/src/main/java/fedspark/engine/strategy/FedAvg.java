@@ -15,6 +15,7 @@ import fedspark.engine.privacy.DifferentialPrivacy;
 import fedspark.engine.secagg.Masks;
 import fedspark.engine.secagg.SecureAggregation;
 import fedspark.engine.secagg.SecureRound;
+import fedspark.engine.simulation.SynchronousRounds;
 import fedspark.engine.state.ClientState;
 
 /**
@@ -32,6 +33,10 @@ public class FedAvg extends Strategy<WeightedSum> {
     private final UpdatePipeline pipeline;
     private final SecureAggregation secure; // null: clients' results travel unmasked
     private SecureRound secureRound;
+    private final SynchronousRounds simulation; // null: no simulated time
+    private SynchronousRounds.Plan plan;
+    private double simulatedTime;
+    private int plannedRounds;
 
     public FedAvg(StrategyContext context) {
         super(context);
@@ -56,6 +61,20 @@ public class FedAvg extends Strategy<WeightedSum> {
         } else {
             secure = null;
         }
+        if (train.hasPath("simulation") && train.getBoolean("simulation.enabled")) {
+            if (privacy.on()) {
+                throw new IllegalArgumentException("train.simulation plans which clients take part; train.privacy samples them itself");
+            }
+            simulation = new SynchronousRounds(train.getConfig("simulation"), context.settings(), context.clientSizes(),
+                    4L * context.model().parameterCount());
+        } else {
+            simulation = null;
+        }
+    }
+
+    /** The simulated clients, or null when the run has no simulated time. */
+    protected final SynchronousRounds simulation() {
+        return simulation;
     }
 
     /** True when a client sends its model and nothing else (false for algorithms that send control variates or normalisers). */
@@ -87,6 +106,12 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     @Override
     public int[] sample(int round, int clients) {
+        if (simulation != null) {
+            plan = simulation.plan(round, clients);
+            simulatedTime += plan.seconds();
+            plannedRounds = round;
+            return plan.clients();
+        }
         return privacy.on() ? privacy.sample(round) : super.sample(round, clients);
     }
 
@@ -102,7 +127,34 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     @Override
     public Map<String, float[]> shared(int round, float[] global) {
-        return privacy.shared();
+        if (plan == null || plan.stepBudgets().isEmpty()) {
+            return privacy.shared();
+        }
+        Map<String, float[]> shared = new HashMap<>(privacy.shared());
+        float[] budgets = new float[2 * plan.stepBudgets().size()]; // (client, steps) pairs
+        int i = 0;
+        for (Map.Entry<Integer, Long> budget : plan.stepBudgets().entrySet()) {
+            budgets[i++] = budget.getKey();
+            budgets[i++] = budget.getValue();
+        }
+        shared.put(STEP_BUDGETS, budgets);
+        return shared;
+    }
+
+    /** The shared table of stragglers' step budgets. */
+    static final String STEP_BUDGETS = "step_budgets";
+
+    /** Client {@code client}'s local training under the round's step budgets. */
+    static LocalSgd budgeted(LocalSgd local, RoundInput input, int client) {
+        float[] budgets = input.shared().get(STEP_BUDGETS);
+        if (budgets != null) {
+            for (int i = 0; i < budgets.length; i += 2) {
+                if ((int) budgets[i] == client) {
+                    return local.limitedTo((long) budgets[i + 1]);
+                }
+            }
+        }
+        return local;
     }
 
     @Override
@@ -138,7 +190,8 @@ public class FedAvg extends Strategy<WeightedSum> {
     /** The client's update without secure aggregation: training, then the logic layer. */
     private ClientUpdate plainUpdate(LocalSgd local, StepRule rule, LocalTraining training) {
         if (pipeline.isEmpty()) {
-            return (shard, input, state) -> shard.size() == 0 ? ClientResult.empty(shard.client()) : training.run(shard, input, state, local, rule);
+            return (shard, input, state) -> shard.size() == 0 ? ClientResult.empty(shard.client())
+                    : training.run(shard, input, state, budgeted(local, input, shard.client()), rule);
         }
         UpdatePipeline transforms = pipeline;
         boolean models = sendsModel();
@@ -150,7 +203,7 @@ public class FedAvg extends Strategy<WeightedSum> {
             if (shard.size() == 0) {
                 return ClientResult.empty(shard.client());
             }
-            ClientResult result = training.run(shard, input, state, local, rule);
+            ClientResult result = training.run(shard, input, state, budgeted(local, input, shard.client()), rule);
             Update update = models ? Update.modelDelta(input.global(), result.vector()) : Update.of(result.vector());
             TransformContext where = new TransformContext(input, shard.client(), seed, state, layers);
             Update sent = transforms.apply(update, where);
@@ -186,13 +239,27 @@ public class FedAvg extends Strategy<WeightedSum> {
     public final Map<String, float[]> state() {
         Map<String, float[]> state = new LinkedHashMap<>(serverState());
         state.putAll(privacy.state());
+        if (simulation != null && plan != null) {
+            state.put(SIMULATED_ROUNDS, new float[] {plannedRounds});
+        }
         return state;
     }
+
+    private static final String SIMULATED_ROUNDS = "simulated_rounds";
 
     @Override
     public final void restore(Map<String, float[]> state) {
         Map<String, float[]> rest = new HashMap<>(state);
         privacy.restore(rest);
+        float[] rounds = rest.remove(SIMULATED_ROUNDS);
+        if (rounds != null) {
+            // the plans depend on the seed and the round only: replaying them gives the simulated time bit for bit
+            simulatedTime = 0;
+            for (int round = 1; round <= (int) rounds[0]; round++) {
+                simulatedTime += simulation.plan(round, context.clients()).seconds();
+            }
+            plannedRounds = (int) rounds[0];
+        }
         restoreServerState(rest);
     }
 
@@ -212,6 +279,12 @@ public class FedAvg extends Strategy<WeightedSum> {
         columns.putAll(privacy.metrics());
         if (secure != null) {
             columns.put("dropouts", (double) secure.lastDropouts());
+        }
+        if (plan != null) {
+            columns.put("simulated_time", simulatedTime);
+            columns.put("failed", (double) plan.failed());
+            columns.put("stragglers_cut", (double) plan.cut());
+            columns.put("stragglers_partial", (double) plan.stepBudgets().size());
         }
         return columns;
     }

@@ -13,8 +13,18 @@ import fedspark.engine.local.StepRule;
  * A client's local training (McMahan et al., Algorithm 1's ClientUpdate): E epochs of minibatches of B, each
  * epoch in its own seeded order, stepped by a {@link StepRule}. The shared part of every model-returning strategy.
  */
-public record LocalSgd(ModelSpec model, TrainSettings.LocalStep localStep, int epochs, int batchSize, long seed)
+public record LocalSgd(ModelSpec model, TrainSettings.LocalStep localStep, int epochs, int batchSize, long seed, long maxSteps)
         implements Serializable {
+
+    /** Without a step budget. */
+    public LocalSgd(ModelSpec model, TrainSettings.LocalStep localStep, int epochs, int batchSize, long seed) {
+        this(model, localStep, epochs, batchSize, seed, Long.MAX_VALUE);
+    }
+
+    /** The same training, stopped after {@code steps} steps (a straggler's work by a deadline). */
+    public LocalSgd limitedTo(long steps) {
+        return new LocalSgd(model, localStep, epochs, batchSize, seed, steps);
+    }
 
     public static LocalSgd of(StrategyContext context) {
         TrainSettings s = context.settings();
@@ -35,9 +45,9 @@ public record LocalSgd(ModelSpec model, TrainSettings.LocalStep localStep, int e
         double lossSum = 0;
         long lossCount = 0;
         int steps = 0;
-        for (int epoch = 0; epoch < epochs; epoch++) {
+        for (int epoch = 0; epoch < epochs && steps < maxSteps; epoch++) {
             int[] order = LocalBatches.order(n, seed, round, shard.client(), epoch);
-            for (int from = 0; from < n; from += b) {
+            for (int from = 0; from < n && steps < maxSteps; from += b) {
                 int to = Math.min(n, from + b);
                 lossSum += trainer.step(shard, order, from, to) * (to - from);
                 lossCount += to - from;

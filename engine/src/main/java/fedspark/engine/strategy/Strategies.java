@@ -32,6 +32,7 @@ public final class Strategies {
         REGISTRY.put("fedyogi", FedYogi::new);
         REGISTRY.put("fedadagrad", FedAdagrad::new);
         REGISTRY.put("robust", Robust::new);
+        REGISTRY.put("fedbuff", FedBuff::new);
     }
 
     private Strategies() {

@@ -19,6 +19,11 @@ public record StrategyContext(TrainSettings settings, ModelSpec model, Config op
         this(settings, model, options, clients, ConfigFactory.empty(), new long[clients]);
     }
 
+    /** This context without simulated rounds (for a strategy that schedules clients itself and trains them as FedAvg does). */
+    public StrategyContext withoutSimulation() {
+        return new StrategyContext(settings, model, options, clients, train.withoutPath("simulation"), clientSizes);
+    }
+
     public StrategyContext {
         if (clientSizes.length != clients) {
             throw new IllegalArgumentException(clientSizes.length + " client sizes for " + clients + " clients");
