@@ -40,10 +40,61 @@ final class ResultsTable implements Callable<Integer> {
             description = "metrics columns to show as their mean over rounds, e.g. --mean upload_bytes")
     List<String> mean = new ArrayList<>();
 
+    @picocli.CommandLine.Option(names = "--reach", paramLabel = "ACCURACY",
+            description = "add the first value of the --x column at which test accuracy reaches ACCURACY, e.g. --reach 0.8")
+    Double reach;
+
+    @picocli.CommandLine.Option(names = "--x", defaultValue = "round", paramLabel = "COLUMN",
+            description = "the x axis of --plot and --reach: round (default) or a metrics column such as simulated_time")
+    String x;
+
+    @picocli.CommandLine.Option(names = "--plot", paramLabel = "PNG", description = "also draw test accuracy against --x, one line per run")
+    File plot;
+
     @Override
     public Integer call() throws IOException {
-        System.out.print(table(dirs, last, mean));
+        System.out.print(table(dirs, last, mean, reach, x));
+        if (plot != null) {
+            plot(dirs, x, plot);
+        }
         return 0;
+    }
+
+    /** The value of column {@code x} ("round" or a metrics column) in a row. */
+    private static double x(RoundMetrics row, String x) {
+        if (x.equals("round")) {
+            return row.round();
+        }
+        Double value = row.extra().get(x);
+        if (value == null) {
+            throw new BadInputException("a metrics file has no column '" + x + "'");
+        }
+        return value;
+    }
+
+    /** Test accuracy against {@code x} for every run of the folders, as a PNG (XChart). */
+    static void plot(List<File> dirs, String x, File png) throws IOException {
+        org.knowm.xchart.XYChart chart = new org.knowm.xchart.XYChartBuilder().width(800).height(500)
+                .title("test accuracy").xAxisTitle(x.replace('_', ' ')).yAxisTitle("test accuracy").build();
+        chart.getStyler().setMarkerSize(0);
+        for (File dir : dirs) {
+            for (File file : csvFiles(dir)) {
+                List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
+                String name = (dirs.size() == 1 ? "" : dir.getName() + " / ") + file.getName().substring(0, file.getName().length() - 4);
+                chart.addSeries(name, metrics.stream().mapToDouble(m -> x(m, x)).toArray(),
+                        metrics.stream().mapToDouble(RoundMetrics::testAccuracy).toArray());
+            }
+        }
+        org.knowm.xchart.BitmapEncoder.saveBitmap(chart, png.getPath(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    private static File[] csvFiles(File dir) {
+        File[] files = dir.listFiles((d, name) -> name.endsWith(".csv") && !name.equals(PUBLISHED));
+        if (files == null || files.length == 0) {
+            throw new BadInputException("no metrics CSV in " + dir);
+        }
+        Arrays.sort(files);
+        return files;
     }
 
     static String table(File dir) throws IOException {
@@ -55,10 +106,14 @@ final class ResultsTable implements Callable<Integer> {
     }
 
     static String table(List<File> dirs, List<String> lastColumns, List<String> meanColumns) throws IOException {
+        return table(dirs, lastColumns, meanColumns, null, "round");
+    }
+
+    static String table(List<File> dirs, List<String> lastColumns, List<String> meanColumns, Double reach, String x) throws IOException {
         StringBuilder body = new StringBuilder();
         List<String> columns = null;
         for (File dir : dirs) {
-            Rows rows = rows(dir, dirs.size() == 1 ? "" : dir.getName() + " / ", lastColumns, meanColumns);
+            Rows rows = rows(dir, dirs.size() == 1 ? "" : dir.getName() + " / ", lastColumns, meanColumns, reach, x);
             if (columns != null && !columns.equals(rows.publishedColumns())) {
                 throw new BadInputException(dir + ": published.csv columns " + rows.publishedColumns() + " differ from " + columns);
             }
@@ -68,9 +123,12 @@ final class ResultsTable implements Callable<Integer> {
         StringBuilder table = new StringBuilder("| run | rounds | final test accuracy | best test accuracy (round) |");
         lastColumns.forEach(column -> table.append(' ').append(column).append(" (last round) |"));
         meanColumns.forEach(column -> table.append(' ').append(column).append(" (mean per round) |"));
+        if (reach != null) {
+            table.append(String.format(Locale.ROOT, " %s to reach %.0f%% |", x.replace('_', ' '), 100 * reach));
+        }
         columns.forEach(column -> table.append(' ').append(column).append(" |"));
         table.append("\n|---|---|---|---|");
-        for (int i = 0; i < lastColumns.size() + meanColumns.size() + columns.size(); i++) {
+        for (int i = 0; i < lastColumns.size() + meanColumns.size() + (reach == null ? 0 : 1) + columns.size(); i++) {
             table.append("---|");
         }
         table.append('\n');
@@ -80,12 +138,9 @@ final class ResultsTable implements Callable<Integer> {
     private record Rows(List<String> publishedColumns, String markdown) {
     }
 
-    private static Rows rows(File dir, String prefix, List<String> lastColumns, List<String> meanColumns) throws IOException {
-        File[] files = dir.listFiles((d, name) -> name.endsWith(".csv") && !name.equals(PUBLISHED));
-        if (files == null || files.length == 0) {
-            throw new BadInputException("no metrics CSV in " + dir);
-        }
-        Arrays.sort(files);
+    private static Rows rows(File dir, String prefix, List<String> lastColumns, List<String> meanColumns, Double reach, String x)
+            throws IOException {
+        File[] files = csvFiles(dir);
         Map<String, List<String>> published = new LinkedHashMap<>();
         List<String> publishedColumns = List.of();
         File publishedFile = new File(dir, PUBLISHED);
@@ -118,6 +173,11 @@ final class ResultsTable implements Callable<Integer> {
             for (String column : meanColumns) {
                 table.append(' ').append(value(metrics.stream().mapToDouble(m -> m.extra().getOrDefault(column, Double.NaN)).average().orElse(Double.NaN)))
                         .append(" |");
+            }
+            if (reach != null) {
+                String reached = metrics.stream().filter(m -> m.testAccuracy() >= reach).findFirst()
+                        .map(m -> value(x(m, x))).orElse("not reached");
+                table.append(' ').append(reached).append(" |");
             }
             for (String value : published.getOrDefault(row, new ArrayList<>(java.util.Collections.nCopies(publishedColumns.size(), "")))) {
                 table.append(' ').append(value).append(" |");

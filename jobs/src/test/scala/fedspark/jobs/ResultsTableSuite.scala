@@ -54,4 +54,22 @@ class ResultsTableSuite extends AnyFunSuite {
         "| plain | 1 | 70.00% | 70.00% (1) |  |  |"), table)
     } finally TestData.deleteRecursively(root)
   }
+
+  test("--reach gives the first round (or simulated time) at which accuracy reaches a target; --plot draws the curves") {
+    val root = Files.createTempDirectory("fedspark-results-")
+    try {
+      val timed = "round,clients,samples,train_loss,test_loss,test_accuracy,seconds,simulated_time\n" +
+        "1,10,600,0.5,0.5,0.5,1.0,12.5\n2,10,600,0.5,0.5,0.82,1.0,30.25\n3,10,600,0.5,0.5,0.79,1.0,41\n"
+      val dir = folder(root, "async", "fedbuff.csv" -> timed, "slow.csv" -> timed.replace("0.82", "0.7"))
+      val byTime = ResultsTable.table(List(dir.toFile).asJava, List().asJava, List().asJava, 0.8, "simulated_time")
+      assert(byTime.linesIterator.toList.drop(2) == List("| fedbuff | 3 | 79.00% | 82.00% (2) | 30.25 |",
+        "| slow | 3 | 79.00% | 79.00% (3) | not reached |"), byTime)
+      assert(ResultsTable.table(List(dir.toFile).asJava, List().asJava, List().asJava, 0.8, "round").contains("| 2.000 |"))
+      val png = root.resolve("curves.png").toFile
+      ResultsTable.plot(List(dir.toFile).asJava, "simulated_time", png)
+      assert(javax.imageio.ImageIO.read(png).getWidth == 800)
+      val missing = intercept[BadInputException](ResultsTable.table(List(dir.toFile).asJava, List().asJava, List().asJava, 0.8, "epsilon"))
+      assert(missing.getMessage.contains("no column 'epsilon'"))
+    } finally TestData.deleteRecursively(root)
+  }
 }
