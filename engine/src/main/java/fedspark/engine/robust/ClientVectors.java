@@ -17,7 +17,7 @@ import fedspark.engine.strategy.ClientResult;
 public final class ClientVectors implements Aggregate<ClientVectors> {
 
     /** One client's update and its weight (n_k). */
-    public record Entry(int client, double weight, float[] update) {
+    public record Entry(int client, double weight, float[] update) implements java.io.Serializable {
     }
 
     private final List<Entry> entries = new ArrayList<>();
