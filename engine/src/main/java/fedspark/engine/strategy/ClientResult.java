@@ -62,6 +62,22 @@ public record ClientResult(int client, long examples, double weight, float[] vec
         return new ClientResult(client, examples, newWeight, new float[0], more, lossSum, lossCount, transformed, null);
     }
 
+    /** Its change from the model {@code x} it trained from: the logic layer's update, or its model minus x. */
+    public float[] changeFrom(float[] x) {
+        float[] delta = new float[x.length];
+        if (update != null) {
+            double[] dense = update.toDense();
+            for (int j = 0; j < delta.length; j++) {
+                delta[j] = (float) dense[j];
+            }
+        } else {
+            for (int j = 0; j < delta.length; j++) {
+                delta[j] = vector[j] - x[j];
+            }
+        }
+        return delta;
+    }
+
     /** The bytes it sends as encoded: its vector (4 per float, or the logic layer's encoding) and 4 per named value. */
     public long bytes() {
         if (masked != null) {

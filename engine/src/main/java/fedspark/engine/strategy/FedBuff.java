@@ -165,20 +165,9 @@ public final class FedBuff extends Strategy<WeightedSum> {
             if (result.examples() == 0) {
                 return result;
             }
-            float[] delta = new float[x.length];
-            if (result.update() != null) {
-                double[] dense = result.update().toDense();
-                for (int j = 0; j < delta.length; j++) {
-                    delta[j] = (float) dense[j];
-                }
-            } else {
-                for (int j = 0; j < delta.length; j++) {
-                    delta[j] = result.vector()[j] - x[j];
-                }
-            }
             int staleness = start.current() - startVersion;
             double weight = weighted ? 1 / Math.sqrt(1 + staleness) : 1;
-            return new ClientResult(result.client(), result.examples(), weight, delta, Map.of(), result.lossSum(), result.lossCount())
+            return new ClientResult(result.client(), result.examples(), weight, result.changeFrom(x), Map.of(), result.lossSum(), result.lossCount())
                     .with(STALENESS, 1, staleness);
         };
     }

@@ -78,22 +78,8 @@ public final class Robust extends Strategy<ClientVectors> {
             if (result.examples() == 0) {
                 return result;
             }
-            float[] delta;
-            if (result.update() != null) {
-                double[] dense = result.update().toDense();
-                delta = new float[dense.length];
-                for (int j = 0; j < dense.length; j++) {
-                    delta[j] = (float) dense[j];
-                }
-            } else {
-                float[] x = input.global();
-                delta = new float[x.length];
-                for (int j = 0; j < x.length; j++) {
-                    delta[j] = result.vector()[j] - x[j];
-                }
-            }
             return new ClientResult(result.client(), result.examples(), result.weight(),
-                    byzantine.corrupt(delta, shard.client(), input.round()), Map.of(), result.lossSum(), result.lossCount());
+                    byzantine.corrupt(result.changeFrom(input.global()), shard.client(), input.round()), Map.of(), result.lossSum(), result.lossCount());
         };
     }
 

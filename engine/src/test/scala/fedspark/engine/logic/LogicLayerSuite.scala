@@ -3,11 +3,10 @@ package fedspark.engine.logic
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
-import fedspark.engine.{ModelSpec, TestRuns, TrainSettings}
+import fedspark.engine.{TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
 import fedspark.engine.state.ClientState
 import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
-import fedspark.models.{FlatParameters, InputShape}
 
 /**
  * The logic layer without Spark: each transform against its definition, and DP-FedAvg's server side, driven round
@@ -15,22 +14,8 @@ import fedspark.models.{FlatParameters, InputShape}
  * PrivacyRunSuite's).
  */
 class LogicLayerSuite extends AnyFunSuite {
+  import TestClients._
 
-  private val classes = 10
-  private val d = 784
-  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, 0.05)
-  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
-
-  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
-    val random = new scala.util.Random(seed)
-    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
-  }
-
-  private class MemoryState extends ClientState {
-    val vectors = scala.collection.mutable.Map[String, Array[Float]]()
-    override def get(name: String): Array[Float] = vectors.get(name).orNull
-    override def put(name: String, values: Array[Float]): Unit = vectors(name) = values
-  }
 
   private def settings(algorithm: String = "fedavg", c: Double = 1.0, rounds: Int = 3) =
     new TrainSettings("logreg", rounds, c, 1, 10, 0.05, 4L, algorithm, 1, TrainSettings.LocalStep.AUTO)

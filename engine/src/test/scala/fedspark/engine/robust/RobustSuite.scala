@@ -6,14 +6,15 @@ import com.typesafe.config.ConfigFactory
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
-import fedspark.engine.{ModelSpec, TestRuns, TrainSettings}
+import fedspark.engine.{TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
-import fedspark.engine.state.ClientState
 import fedspark.engine.strategy.{RoundInput, Strategy}
-import fedspark.models.{FlatParameters, InputShape}
 
 /** The robust rules against hand computations, the attacks against their definitions, and the robust strategy's rounds. */
 class RobustSuite extends AnyFunSuite {
+  import TestClients._
+  private val NoState = new MemoryState
+
 
   private def entries(vectors: Seq[Float]*): java.util.List[ClientVectors.Entry] =
     vectors.zipWithIndex.map { case (v, k) => new ClientVectors.Entry(k, 1.0, v.toArray) }.asJava
@@ -90,19 +91,6 @@ class RobustSuite extends AnyFunSuite {
     assert(received.filterNot(e => lie.isMalicious(e.client)).forall(e => e.update()(0) == e.client.toFloat))
     // m = 50, f = 12: s = 26 - 12 = 14, z = Phi^-1(36 / 50) = 0.5828
     assert(math.abs(Attack.zMax(50, 12) - 0.5828) < 1e-3)
-  }
-
-  private val classes = 10
-  private val d = 784
-  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, 0.05)
-  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
-  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
-    val random = new scala.util.Random(seed)
-    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
-  }
-  private object NoState extends fedspark.engine.state.ClientState {
-    override def get(name: String): Array[Float] = null
-    override def put(name: String, values: Array[Float]): Unit = ()
   }
 
   test("the robust strategy with the mean rule and no attack is FedAvg (to float precision); a merge order does not change it") {

@@ -4,30 +4,15 @@ import scala.collection.JavaConverters._
 
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.data.ClientShard
-import fedspark.engine.{ModelSpec, TestRuns, TrainSettings}
+import fedspark.engine.{TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
-import fedspark.engine.state.ClientState
 import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
-import fedspark.models.{FlatParameters, InputShape}
 
 /** Secure aggregation's parts and its rounds without Spark (with Spark: LogicLayerRunSuite). */
 class SecureAggregationSuite extends AnyFunSuite {
+  import TestClients._
+  private val NoState = new MemoryState
 
-  private val classes = 10
-  private val d = 784
-  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, 0.05)
-  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
-
-  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
-    val random = new scala.util.Random(seed)
-    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
-  }
-
-  private object NoState extends ClientState {
-    override def get(name: String): Array[Float] = null
-    override def put(name: String, values: Array[Float]): Unit = throw new IllegalStateException(name)
-  }
 
   private val clients = (0 until 10).map(k => shard(k, 10 + 7 * k, k))
   private def settings = new TrainSettings("logreg", 3, 1.0, 1, 10, 0.05, 4L, "fedavg", 1, TrainSettings.LocalStep.AUTO)

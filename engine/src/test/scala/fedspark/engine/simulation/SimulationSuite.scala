@@ -3,28 +3,16 @@ package fedspark.engine.simulation
 import com.typesafe.config.ConfigFactory
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.data.ClientShard
-import fedspark.engine.{ModelSpec, TestRuns, TrainSettings}
+import fedspark.engine.{TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
-import fedspark.engine.state.ClientState
 import fedspark.engine.strategy.{FedBuff, LocalSgd, RoundInput, Strategy}
-import fedspark.models.{FlatParameters, InputShape}
 
 /** Simulated time without Spark: the synchronous plans, straggler budgets, and FedBuff's schedule and rounds. */
 class SimulationSuite extends AnyFunSuite {
+  import TestClients._
+  private val NoState = new MemoryState
 
-  private val classes = 10
-  private val d = 784
-  private val spec = new ModelSpec("logreg", InputShape.MNIST, classes, 0.05)
-  private lazy val start = FlatParameters.of(spec.newNetwork(2L))
-  private def shard(client: Int, n: Int, seed: Long): ClientShard = {
-    val random = new scala.util.Random(seed)
-    new ClientShard(client, d, Array.fill(n * d)(random.nextFloat()), Array.fill(n)(random.nextInt(classes)))
-  }
-  private object NoState extends ClientState {
-    override def get(name: String): Array[Float] = null
-    override def put(name: String, values: Array[Float]): Unit = ()
-  }
+
   private val shards = (0 until 12).map(k => shard(k, 10 + 3 * k, k))
   private def settings(algorithm: String = "fedavg", c: Double = 0.25) =
     new TrainSettings("logreg", 4, c, 1, 10, 0.05, 4L, algorithm, 1, TrainSettings.LocalStep.AUTO)
