@@ -148,7 +148,10 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     "top-k-secure" -> "update { transforms = [top-k, quantize], top-k.fraction = 0.1 }, secure-aggregation { enabled = true, dropout = 0.2 }",
     "dp-central" -> "privacy { mode = central, noise-multiplier = 0.3, adaptive-clip.enabled = true, adaptive-clip.count-noise = 0.5 }",
     "dp-local" -> "privacy { mode = local, noise-multiplier = 0.3, clip = 0.5, sampling = uniform, local-max-rounds = 2 }",
-    "robust-krum" -> "algorithm = robust, robust.rule = multi-krum, attack { kind = little-is-enough, fraction = 0.34 }")
+    "robust-krum" -> "algorithm = robust, robust.rule = multi-krum, attack { kind = little-is-enough, fraction = 0.34 }",
+    "deadline" -> ("simulation { enabled = true, speed.sigma = 1.5, over-selection = 0.5, dropout = 0.2, deadline = 1.0, " +
+      "stragglers = partial }"),
+    "fedbuff" -> "algorithm = fedbuff, simulation { enabled = true, speed.sigma = 1.5 }, fedbuff { buffer = 2, concurrency = 3 }")
 
   for ((label, train) <- resumable) {
     test(s"$label: a run stopped after round 2 and resumed ends with the parameters of an uninterrupted one") {
@@ -183,6 +186,21 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
       val audit = com.typesafe.config.ConfigFactory.parseFile(new File(s"$scratch/runs/$run", "audit.conf"))
       assert(audit.getLong("update-bytes-encoded") == bytes(s"$scratch/runs/$run").sum.toLong, run)
     }
+  }
+
+  test("fedbuff gives the same model in local[1] and local[2]; synchronous simulated rounds without dropouts or deadline are FedAvg's") {
+    val conf = experiment("async", "train { rounds = 4, algorithm = fedbuff, simulation { enabled = true, speed.sigma = 1.5 }, " +
+      "fedbuff { buffer = 2, concurrency = 3 } }").getPath
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/async-2")._1 == 0)
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/async-1", "--set", "spark.master=\"local[1]\"")._1 == 0)
+    assert(parameters(s"$scratch/runs/async-1").sameElements(parameters(s"$scratch/runs/async-2")))
+    val header = Files.readAllLines(Paths.get(s"$scratch/runs/async-2", "metrics.csv")).get(0)
+    assert(header.contains("simulated_time") && header.contains("mean_staleness"))
+    val sync = experiment("sync", "train { rounds = 3 }").getPath
+    assert(fedspark("train", sync, "--run-dir", s"$scratch/runs/sync-plain")._1 == 0)
+    assert(fedspark("train", sync, "--run-dir", s"$scratch/runs/sync-timed", "--set", "train.simulation.enabled=true",
+      "--set", "train.simulation.speed.sigma=1.5")._1 == 0)
+    assert(parameters(s"$scratch/runs/sync-timed").sameElements(parameters(s"$scratch/runs/sync-plain")))
   }
 
   test("privacy: target-mode = stop ends the run, checkpointed, before the budget is exceeded; a larger budget resumes it") {
