@@ -19,8 +19,8 @@ object TestRuns {
       |secure-aggregation { enabled = false, dropout = 0, threshold = 0.6 }
       |robust { rule = median, trim = 0.2, byzantine = 0.2, multi-krum = 0, norm-bound = 1.0 }
       |attack { kind = none, fraction = 0.2, scale = 10, noise-std = 1.0, z = 0 }
-      |simulation { enabled = false, speed { median = 100, sigma = 0 }, bandwidth { median = 1e7, sigma = 0 }, deadline = 0,
-      |  over-selection = 0, dropout = 0, stragglers = cut }
+      |simulation { enabled = false, speed { median = 100, sigma = 0 }, bandwidth { median = 1e7, sigma = 0 }, profile-table = "",
+      |  deadline = 0, over-selection = 0, dropout = 0, dropout-trace = "", stragglers = cut }
       |fedbuff { buffer = 3, concurrency = 5, server-lr = 1.0, staleness = sqrt }
       |""".stripMargin)).resolve()
 

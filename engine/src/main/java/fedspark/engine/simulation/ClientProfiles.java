@@ -11,7 +11,8 @@ import fedspark.engine.logic.Gaussian;
 /**
  * Simulated clients (train.simulation): each client's compute speed (local steps per simulated second) and
  * bandwidth (bytes per simulated second, each way), drawn once from log-normal profiles seeded by the run seed and the
- * client (a sigma of 1.5 or more is heavy-tailed), or read from a table. A client's update takes its steps at its
+ * client (a sigma of 1.5 or more is heavy-tailed), or read from a table the user supplies ({@code profile-table}: a
+ * CSV file of lines {@code client,speed,bandwidth}, every client once, on any Hadoop file system). A client's update takes its steps at its
  * speed plus the model down and its update up at its bandwidth; nothing of it depends on wall time, so simulated
  * time is the same on any machine.
  */
@@ -39,11 +40,47 @@ public final class ClientProfiles {
         if (!(speedMedian > 0 && bandwidthMedian > 0 && speedSigma >= 0 && bandwidthSigma >= 0)) {
             throw new IllegalArgumentException("train.simulation needs positive speed.median and bandwidth.median and sigmas >= 0");
         }
+        String table = simulation.getString("profile-table");
+        if (!table.isEmpty()) {
+            readTable(table, clients);
+            return;
+        }
         for (int k = 0; k < clients; k++) {
             double[] z = new double[2];
             Gaussian.addNoise(z, 1, new SplittableRandom(Seeds.mix(settings.seed(), PROFILE, k)));
             speed[k] = speedMedian * Math.exp(speedSigma * z[0]);
             bandwidth[k] = bandwidthMedian * Math.exp(bandwidthSigma * z[1]);
+        }
+    }
+
+    private void readTable(String table, int clients) {
+        String text = fedspark.data.HadoopFiles.readString(new org.apache.hadoop.fs.Path(table), new org.apache.hadoop.conf.Configuration());
+        java.util.BitSet seen = new java.util.BitSet(clients);
+        String[] lines = text.split("\n");
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i].trim();
+            if (line.isEmpty() || line.startsWith("client")) {
+                continue; // a header
+            }
+            String[] f = line.split(",");
+            try {
+                int k = Integer.parseInt(f[0].trim());
+                double s = Double.parseDouble(f[1].trim());
+                double b = Double.parseDouble(f[2].trim());
+                if (k < 0 || k >= clients || seen.get(k) || !(s > 0) || !(b > 0) || Double.isInfinite(s) || Double.isInfinite(b)) {
+                    throw new IllegalArgumentException("a client in [0, " + clients + ") listed once with positive finite speed and bandwidth");
+                }
+                seen.set(k);
+                speed[k] = s;
+                bandwidth[k] = b;
+            } catch (RuntimeException e) {
+                throw new fedspark.data.BadInputException(table + " line " + (i + 1) + ": '" + line + "' is not client,speed,bandwidth ("
+                        + e.getMessage() + ")");
+            }
+        }
+        if (seen.cardinality() != clients) {
+            throw new fedspark.data.BadInputException(table + ": no profile for client " + seen.nextClearBit(0) + " (every one of the "
+                    + clients + " clients needs a line)");
         }
     }
 

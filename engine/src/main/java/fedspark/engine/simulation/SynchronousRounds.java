@@ -16,7 +16,8 @@ import fedspark.engine.TrainSettings;
 
 /**
  * Synchronous rounds in simulated time (train.simulation): the server samples m' = ceil((1 + over-selection) m)
- * clients; each fails with probability {@code dropout} (seeded) and otherwise finishes after its simulated
+ * clients; each fails with probability {@code dropout} (seeded), or when the {@code dropout-trace} (a CSV file of
+ * lines {@code round,client}) says so, and otherwise finishes after its simulated
  * duration; the round takes the first m to finish, and with a {@code deadline} no one after it: a straggler is cut,
  * or with {@code stragglers = partial} counted with the steps it completed by the deadline. Planned on the driver
  * before the round's job, so only the clients whose updates count train. With no over-selection, no dropout and no
@@ -34,6 +35,7 @@ public final class SynchronousRounds {
     private final long seed;
     private final long modelBytes;
     private final int clientsPerRound;
+    private final java.util.Set<Long> traced = new java.util.HashSet<>(); // round << 32 | client: failures the trace lists
 
     /** What a round's plan decided: who trains, with which step budgets (partial stragglers), and the round's simulated seconds. */
     public record Plan(int[] clients, Map<Integer, Long> stepBudgets, double seconds, int failed, int cut) {
@@ -55,6 +57,29 @@ public final class SynchronousRounds {
         this.seed = settings.seed();
         this.modelBytes = modelBytes;
         this.clientsPerRound = settings.sampledClients(clientSizes.length);
+        String trace = simulation.getString("dropout-trace");
+        if (!trace.isEmpty()) {
+            String[] lines = fedspark.data.HadoopFiles.readString(new org.apache.hadoop.fs.Path(trace), new org.apache.hadoop.conf.Configuration())
+                    .split("\n");
+            for (int i = 0; i < lines.length; i++) {
+                String line = lines[i].trim();
+                if (line.isEmpty() || line.startsWith("round")) {
+                    continue;
+                }
+                String[] f = line.split(",");
+                try {
+                    long round = Long.parseLong(f[0].trim());
+                    long client = Long.parseLong(f[1].trim());
+                    if (round < 1 || client < 0 || client >= clientSizes.length || f.length != 2) {
+                        throw new IllegalArgumentException("round >= 1 and a client in [0, " + clientSizes.length + ")");
+                    }
+                    traced.add(round << 32 | client);
+                } catch (RuntimeException e) {
+                    throw new fedspark.data.BadInputException(trace + " line " + (i + 1) + ": '" + line + "' is not round,client ("
+                            + e.getMessage() + ")");
+                }
+            }
+        }
     }
 
     public ClientProfiles profiles() {
@@ -69,7 +94,7 @@ public final class SynchronousRounds {
         List<double[]> finishing = new ArrayList<>(); // (client, finish time)
         int failed = 0;
         for (int k : candidates) {
-            boolean fails = failures.nextDouble() < dropout;
+            boolean fails = failures.nextDouble() < dropout || traced.contains((long) round << 32 | k);
             if (fails) {
                 failed++;
             } else {

@@ -111,4 +111,26 @@ class SimulationSuite extends AnyFunSuite {
       global = s.serverStep(round, global, sum)
     }
   }
+
+  test("a profile table gives each client its speed and bandwidth; a dropout trace fails the clients it lists; bad lines are named") {
+    val dir = java.nio.file.Files.createTempDirectory("fedspark-simulation-")
+    try {
+      val table = dir.resolve("profiles.csv")
+      java.nio.file.Files.writeString(table, "client,speed,bandwidth\n" + (0 until 12).map(k => s"$k,${10 * (k + 1)},1e6").mkString("\n"))
+      val fromTable = rounds(s"""simulation { enabled = true, profile-table = "$table" }""")
+      assert(fromTable.profiles.speed(3) == 40.0)
+      val candidates = fedspark.engine.ClientSampler.sample(12, 3, 4L, 1)
+      val trace = dir.resolve("trace.csv")
+      java.nio.file.Files.writeString(trace, s"round,client\n1,${candidates(0)}\n2,${candidates(1)}\n")
+      val traced = rounds(s"""simulation { enabled = true, dropout-trace = "$trace" }""")
+      val plan = traced.plan(1, 12)
+      assert(plan.failed == 1 && !plan.clients.contains(candidates(0)) && plan.clients.length == 2)
+      java.nio.file.Files.writeString(table, "0,10,1e6\n1,fast,1e6\n")
+      val bad = intercept[fedspark.data.BadInputException](rounds(s"""simulation { enabled = true, profile-table = "$table" }"""))
+      assert(bad.getMessage.contains("profiles.csv line 2") && bad.getMessage.contains("'1,fast,1e6'"), bad.getMessage)
+      java.nio.file.Files.writeString(table, "0,10,1e6\n")
+      val missing = intercept[fedspark.data.BadInputException](rounds(s"""simulation { enabled = true, profile-table = "$table" }"""))
+      assert(missing.getMessage.contains("no profile for client 1"), missing.getMessage)
+    } finally fedspark.testing.TestData.deleteRecursively(dir)
+  }
 }
