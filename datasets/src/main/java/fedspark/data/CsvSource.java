@@ -1,7 +1,9 @@
 package fedspark.data;
 
+import static org.apache.spark.sql.functions.abs;
 import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.isnan;
 import static org.apache.spark.sql.functions.lit;
 
 import java.util.ArrayList;
@@ -66,7 +68,11 @@ public final class CsvSource {
         Column anyBad = lit(false);
         for (String c : checked) {
             Column value = col("`" + c + "`");
-            anyBad = anyBad.or(value.isNull()).or(value.cast(c.equals(labelColumn) ? DataTypes.IntegerType : DataTypes.FloatType).isNull());
+            Column parsed = value.cast(c.equals(labelColumn) ? DataTypes.IntegerType : DataTypes.FloatType);
+            anyBad = anyBad.or(value.isNull()).or(parsed.isNull());
+            if (!c.equals(labelColumn)) {
+                anyBad = anyBad.or(isnan(parsed)).or(abs(parsed).equalTo(lit(Float.POSITIVE_INFINITY))); // "NaN", "Infinity", 1e39
+            }
         }
         List<Row> bad = raw.filter(anyBad).limit(1).collectAsList();
         if (!bad.isEmpty()) {
@@ -77,16 +83,16 @@ public final class CsvSource {
                 try {
                     if (c.equals(labelColumn)) {
                         Integer.parseInt(value.trim());
+                        parses = true;
                     } else {
-                        Float.parseFloat(value.trim());
+                        parses = Float.isFinite(Float.parseFloat(value.trim()));
                     }
-                    parses = true;
                 } catch (RuntimeException e) {
                     parses = false;
                 }
                 if (!parses) {
                     throw new BadInputException(file + ": column '" + c + "' has a value that is not "
-                            + (c.equals(labelColumn) ? "an integer" : "a number") + ": '" + value + "'");
+                            + (c.equals(labelColumn) ? "an integer" : "a finite number") + ": '" + value + "'");
                 }
             }
         }

@@ -42,6 +42,9 @@ public record IdxFile(String name, int[] dimensions, byte[] values) {
             }
             expected *= dimensions[i];
         }
+        if (dimensions[0] == 0) {
+            throw new BadInputException(path + ": holds no examples (its header counts 0 items)");
+        }
         long present = bytes.length - buffer.position();
         if (present < expected) {
             throw new BadInputException(path + ": truncated IDX file: the header promises " + expected

@@ -119,7 +119,12 @@ public final class LeafSource {
                 JsonNode features = x.get(j);
                 float[] values = new float[features.size()];
                 for (int f = 0; f < values.length; f++) {
-                    values[f] = (float) features.get(f).asDouble();
+                    JsonNode value = features.get(f);
+                    values[f] = (float) value.asDouble();
+                    if (!value.isNumber() || !Float.isFinite(values[f])) {
+                        throw new BadInputException(file + ": user '" + user + "': feature " + f + " of example " + j + " is "
+                                + value + ", not a finite number");
+                    }
                 }
                 if (!y.get(j).canConvertToInt()) {
                     throw new BadInputException(file + ": user '" + user + "': label " + y.get(j) + " of example " + j + " is not a class index");

@@ -56,6 +56,17 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
     val across = badInput(LeafSource.read(spark, new Path(twiceAcross.getPath)))
     assert(across.contains("'u1' is listed twice") && across.contains("a.json") && across.contains("b.json"), across)
 
+    val infinite = new File(fresh("leaf"))
+    infinite.mkdirs()
+    Files.writeString(new File(infinite, "d.json").toPath,
+      """{"users": ["u1"], "num_samples": [2], "user_data": {"u1": {"x": [[0.5, 1.0], [1e39, 0.0]], "y": [0, 1]}}}""")
+    // read in a Spark task: the bad input arrives as the cause of the job's failure
+    val failure = intercept[Exception](LeafSource.read(spark, new Path(infinite.getPath)).collect())
+    val overflow = Iterator.iterate[Throwable](failure)(_.getCause).takeWhile(_ != null)
+      .collectFirst { case e: BadInputException => e.getMessage }.getOrElse(failure.toString)
+    assert(overflow.contains("d.json") && overflow.contains("'u1'") && overflow.contains("feature 0 of example 1")
+      && overflow.contains("not a finite number"), overflow)
+
     val notLeaf = new File(fresh("leaf"))
     notLeaf.mkdirs()
     Files.writeString(new File(notLeaf, "c.json").toPath, """{"rows": []}""")
@@ -81,6 +92,10 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
   test("CSV: a value that is not a number, and a missing column, are named") {
     val bad = badInput(CsvSource.read(spark, csv("label,p0,p1", "1,0.5,0.1", "2,0.3,oops"), "label", "", 1.0))
     assert(bad.contains("column 'p1'") && bad.contains("'oops'"), bad)
+    for (value <- Seq("NaN", "Infinity", "-1e39")) {
+      val notFinite = badInput(CsvSource.read(spark, csv("label,p0,p1", "1,0.5,0.1", s"2,$value,0.2"), "label", "", 1.0))
+      assert(notFinite.contains("column 'p0'") && notFinite.contains(s"'$value'") && notFinite.contains("finite"), notFinite)
+    }
     val label = badInput(CsvSource.read(spark, csv("label,p0", "one,0.5"), "label", "", 1.0))
     assert(label.contains("column 'label'") && label.contains("integer"), label)
     assert(badInput(CsvSource.read(spark, csv("y,p0", "1,0.5"), "label", "", 1.0)).contains("no label column 'label'"))

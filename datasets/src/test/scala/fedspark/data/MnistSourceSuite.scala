@@ -51,6 +51,12 @@ class MnistSourceSuite extends AnyFunSuite with LocalSpark {
     assert(badInput(IdxFile.read(headerOnly, IdxFile.LABELS_MAGIC, hadoop)).contains("truncated"))
   }
 
+  test("an IDX file that holds no examples is named, not a stack trace") {
+    val empty = write("empty-images", TestData.idxBytes(IdxFile.IMAGES_MAGIC, Seq(0, 4, 4), new Array[Byte](0)))
+    val message = badInput(IdxFile.read(empty, IdxFile.IMAGES_MAGIC, hadoop))
+    assert(message.contains(empty.toString) && message.contains("holds no examples"), message)
+  }
+
   test("an image/label count mismatch names both files and counts") {
     val (pixels, labels) = TestData.images(4, 2, 2, 1L)
     val images = write("images", TestData.idxBytes(IdxFile.IMAGES_MAGIC, Seq(4, 2, 2), pixels))
