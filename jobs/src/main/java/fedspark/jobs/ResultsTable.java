@@ -51,13 +51,44 @@ final class ResultsTable implements Callable<Integer> {
     @picocli.CommandLine.Option(names = "--plot", paramLabel = "PNG", description = "also draw test accuracy against --x, one line per run")
     File plot;
 
+    @picocli.CommandLine.Option(names = "--pivot",
+            description = "one row per run name and one column per folder, each cell the run's final test accuracy")
+    boolean pivot;
+
     @Override
     public Integer call() throws IOException {
-        System.out.print(table(dirs, last, mean, reach, x));
+        System.out.print(pivot ? pivot(dirs) : table(dirs, last, mean, reach, x));
         if (plot != null) {
             plot(dirs, x, plot);
         }
         return 0;
+    }
+
+    /** Final test accuracy of each run name (rows) in each folder (columns); a run a folder lacks is an empty cell. */
+    static String pivot(List<File> dirs) throws IOException {
+        Map<String, Map<String, String>> cells = new java.util.TreeMap<>();
+        StringBuilder table = new StringBuilder("| run |");
+        for (File dir : dirs) {
+            table.append(' ').append(dir.getName()).append(" |");
+            for (File file : csvFiles(dir)) {
+                List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
+                if (metrics.isEmpty()) {
+                    throw new BadInputException(file + ": no rounds");
+                }
+                String row = file.getName().substring(0, file.getName().length() - 4);
+                cells.computeIfAbsent(row, r -> new LinkedHashMap<>()).put(dir.getName(),
+                        String.format(Locale.ROOT, "%.2f%%", 100 * metrics.get(metrics.size() - 1).testAccuracy()));
+            }
+        }
+        table.append("\n|---|");
+        dirs.forEach(dir -> table.append("---|"));
+        table.append('\n');
+        cells.forEach((row, byFolder) -> {
+            table.append("| ").append(row).append(" |");
+            dirs.forEach(dir -> table.append(' ').append(byFolder.getOrDefault(dir.getName(), "")).append(" |"));
+            table.append('\n');
+        });
+        return table.toString();
     }
 
     /** The value of column {@code x} ("round" or a metrics column) in a row. */

@@ -72,4 +72,14 @@ class ResultsTableSuite extends AnyFunSuite {
       assert(missing.getMessage.contains("no column 'epsilon'"))
     } finally TestData.deleteRecursively(root)
   }
+
+  test("--pivot: a row per run name, a column per folder, final accuracy in each cell") {
+    val root = Files.createTempDirectory("fedspark-results-")
+    try {
+      val none = folder(root, "none", "mean.csv" -> metrics(0.8, 0.875), "median.csv" -> metrics(0.86))
+      val flip = folder(root, "sign-flip", "mean.csv" -> metrics(0.5, 0.25))
+      assert(ResultsTable.pivot(List(none.toFile, flip.toFile).asJava).linesIterator.toList == List(
+        "| run | none | sign-flip |", "|---|---|---|", "| mean | 87.50% | 25.00% |", "| median | 86.00% |  |"))
+    } finally TestData.deleteRecursively(root)
+  }
 }
