@@ -61,6 +61,12 @@ public final class FedBuff extends Strategy<WeightedSum> {
         if (!context.train().hasPath("simulation")) {
             throw new IllegalArgumentException("fedbuff runs in simulated time: it needs the train.simulation block");
         }
+        com.typesafe.config.Config train = context.train();
+        if (train.hasPath("privacy.mode") && !train.getString("privacy.mode").equals("off")
+                || train.hasPath("secure-aggregation.enabled") && train.getBoolean("secure-aggregation.enabled")) {
+            throw new IllegalArgumentException("fedbuff weighs and applies each buffer itself: it does not combine with "
+                    + "train.privacy or train.secure-aggregation");
+        }
         this.clients = new FedAvg(context.withoutSimulation());
         this.profiles = new ClientProfiles(context.train().getConfig("simulation"), context.settings(), context.clientSizes());
         this.buffer = context.options().getInt("buffer");

@@ -64,6 +64,11 @@ public final class Robust extends Strategy<ClientVectors> {
     }
 
     @Override
+    public Map<String, float[]> shared(int round, float[] global) {
+        return clients.shared(round, global); // the simulated stragglers' step budgets
+    }
+
+    @Override
     public boolean keepsClientState() {
         return clients.keepsClientState();
     }

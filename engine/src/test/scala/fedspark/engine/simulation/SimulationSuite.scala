@@ -72,6 +72,17 @@ class SimulationSuite extends AnyFunSuite {
     assert(failing > 10 && failing < 50, failing)
   }
 
+  test("the robust strategy passes the stragglers' step budgets on to its clients") {
+    val profiles = rounds(heavyTail).profiles
+    def finish(k: Int) = profiles.duration(k, profiles.steps(k), 4L * 7850, 4L * 7850)
+    val candidates = fedspark.engine.ClientSampler.sample(12, 3, 4L, 1)
+    val deadline = candidates.map(finish).sorted.apply(1)
+    val robust = strategy(heavyTail + s", simulation { deadline = $deadline, stragglers = partial }, robust.rule = mean",
+      settings("robust")).asInstanceOf[Strategy[_]]
+    robust.sample(1, 12)
+    assert(robust.shared(1, start).containsKey("step_budgets"))
+  }
+
   test("a straggler's budget stops its local training after that many steps") {
     val local = new LocalSgd(spec, TrainSettings.LocalStep.AUTO, 3, 10, 4L)
     val client = shard(1, 45, 1L)
@@ -94,6 +105,8 @@ class SimulationSuite extends AnyFunSuite {
     assert(later.metrics().get("mean_staleness") >= 0)
     val error = intercept[IllegalArgumentException](strategy(heavyTail + ", fedbuff.concurrency = 10", s))
     assert(error.getMessage.contains("K - buffer"))
+    val private_ = intercept[IllegalArgumentException](strategy(heavyTail + ", privacy.mode = central", s))
+    assert(private_.getMessage.contains("train.privacy"))
   }
 
   test("FedBuff trains each client from the model version it was sent") {
