@@ -367,6 +367,7 @@ public final class Experiment {
                 result = last[0];
             }
             folder.writeMetricsParquet(spark);
+            Report.writeAccuracyPng(folder.root(), folder.metrics(), hadoop(spark));
             folder.writeModel(model, result);
             return new Trained(folder, result);
         } finally {
@@ -374,6 +375,10 @@ public final class Experiment {
             ShardCache.shared().evict(partitionedData().toString());
             ClientStateStore.shared().evict(folder.clientStateRoot().toString());
         }
+    }
+
+    private static Configuration hadoop(SparkSession spark) {
+        return spark.sparkContext().hadoopConfiguration();
     }
 
     private ModelSpec modelSpec(TrainSettings settings, PartitionInfo info) {

@@ -14,11 +14,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** The command line: {@code fedspark <prepare|partition|train|sweep|resume|bench|results|privacy> ...}. */
+/** The command line: {@code fedspark <prepare|partition|train|sweep|resume|bench|results|privacy|report> ...}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
         subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.Resume.class, Bench.class,
-                ResultsTable.class, PrivacyCommand.class})
+                ResultsTable.class, PrivacyCommand.class, Report.class})
 public final class FedSpark implements Runnable {
 
     /** The options every subcommand takes: the experiment file and overrides. */

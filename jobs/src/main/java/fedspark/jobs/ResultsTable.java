@@ -103,20 +103,18 @@ final class ResultsTable implements Callable<Integer> {
         return value;
     }
 
-    /** Test accuracy against {@code x} for every run of the folders, as a PNG (XChart). */
+    /** Test accuracy against {@code x} for every run of the folders, as a PNG. */
     static void plot(List<File> dirs, String x, File png) throws IOException {
-        org.knowm.xchart.XYChart chart = new org.knowm.xchart.XYChartBuilder().width(800).height(500)
-                .title("test accuracy").xAxisTitle(x.replace('_', ' ')).yAxisTitle("test accuracy").build();
-        chart.getStyler().setMarkerSize(0);
+        List<Charts.Series> series = new ArrayList<>();
         for (File dir : dirs) {
             for (File file : csvFiles(dir)) {
                 List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
+                metrics.forEach(m -> x(m, x)); // a missing column is named
                 String name = (dirs.size() == 1 ? "" : dir.getName() + " / ") + file.getName().substring(0, file.getName().length() - 4);
-                chart.addSeries(name, metrics.stream().mapToDouble(m -> x(m, x)).toArray(),
-                        metrics.stream().mapToDouble(RoundMetrics::testAccuracy).toArray());
+                series.add(new Charts.Series(name, metrics));
             }
         }
-        org.knowm.xchart.BitmapEncoder.saveBitmap(chart, png.getPath(), org.knowm.xchart.BitmapEncoder.BitmapFormat.PNG);
+        Files.write(png.toPath(), Charts.accuracyPng(series, x));
     }
 
     private static File[] csvFiles(File dir) {

@@ -1,0 +1,96 @@
+package fedspark.jobs
+
+import java.io.{File, PrintWriter, StringWriter}
+import java.nio.file.{Files, Paths}
+import java.util.concurrent.TimeUnit
+
+import scala.collection.JavaConverters._
+
+import org.scalatest.BeforeAndAfterAll
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.testing.TestData
+
+/** The report page, written by the command and opened in headless Chromium (Debian's package, which .ci/run installs). */
+class ReportSuite extends AnyFunSuite with BeforeAndAfterAll {
+
+  private val scratch = Files.createTempDirectory("fedspark-report-")
+  private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
+
+  override def afterAll(): Unit = TestData.deleteRecursively(scratch)
+
+  private def experiment(name: String, train: String): String = {
+    val file = scratch.resolve(name + ".conf").toFile
+    Files.writeString(file.toPath,
+      s"""fedspark {
+         |  name = $name
+         |  model = mcmahan-2nn
+         |  data { source { format = idx, path = "$idx" }, prepared = "$scratch/prepared" }
+         |  output.runs = "$scratch/runs"
+         |  spark.master = "local[2]"
+         |  partition { scheme = iid, clients = 6, seed = 0 }
+         |  train { rounds = 3, C = 0.5, E = 1, B = 10, lr = 0.1, seed = 4, $train }
+         |}""".stripMargin)
+    file.getPath
+  }
+
+  private def fedspark(args: String*): (Int, String) = {
+    val errors = new StringWriter()
+    val cli = FedSpark.commandLine()
+    cli.setErr(new PrintWriter(errors, true))
+    (cli.execute(args: _*), errors.toString)
+  }
+
+  /** Headless Chromium on a file: URL: the DOM it rendered and what it logged (console messages among it). */
+  private def chromium(page: File): (String, String) = {
+    val log = scratch.resolve(s"chromium-${page.getName}.log").toFile
+    val process = new ProcessBuilder("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      s"--user-data-dir=${scratch.resolve("chromium-profile")}", "--enable-logging=stderr", "--v=0", "--dump-dom",
+      page.toURI.toString).redirectError(log).start()
+    val dom = new String(process.getInputStream.readAllBytes())
+    assert(process.waitFor(120, TimeUnit.SECONDS), "chromium did not finish")
+    (dom, Files.readString(log.toPath))
+  }
+
+  private def consoleMessages(log: String): Seq[String] = log.linesIterator.filter(_.contains(":CONSOLE")).toSeq
+
+  test("a run's report: its numbers, curves and audit, self-contained; it renders in Chromium without console messages") {
+    val run = s"$scratch/runs/one"
+    assert(fedspark("train", experiment("one", "privacy { mode = central, noise-multiplier = 0.5 }"), "--run-dir", run)._1 == 0)
+    assert(new File(run, "accuracy.png").length > 1000, "training writes the accuracy curve")
+    val (code, errors) = fedspark("report", run)
+    assert(code == 0, errors)
+    val page = new File(run, "report.html")
+    val html = Files.readString(page.toPath)
+    val rows = Files.readAllLines(Paths.get(run, "metrics.csv")).asScala
+    val header = rows.head.split(",")
+    val last = rows.last.split(",")
+    val accuracy = "%.2f%%".format(100 * last(header.indexOf("test_accuracy")).toDouble)
+    val epsilon = "%.4g".format(last(header.indexOf("epsilon")).toDouble)
+    assert(html.contains(accuracy) && html.contains(epsilon) && html.contains("<svg") && html.contains("raw-data-bytes-between-executors"))
+    assert(html.contains("data:image/png;base64,"), "the partition heatmap is embedded")
+    assert(!html.contains("<script") && !"(src|href)=\"http".r.findFirstIn(html).isDefined, "nothing to fetch, nothing to run")
+
+    val (dom, log) = chromium(page)
+    assert(dom.contains(accuracy) && dom.contains("test accuracy") && dom.contains("Resolved configuration"), dom.take(500))
+    assert(consoleMessages(log).isEmpty, consoleMessages(log))
+    // the check can fail: a page that logs to the console is caught
+    val noisy = scratch.resolve("noisy.html").toFile
+    Files.writeString(noisy.toPath, "<html><body><script>console.error('broken page')</script>ok</body></html>")
+    assert(consoleMessages(chromium(noisy)._2).exists(_.contains("broken page")))
+  }
+
+  test("a sweep's report has every run; a folder without runs is refused in one line") {
+    val sweep = scratch.resolve("sweep")
+    for (name <- Seq("a", "b")) {
+      assert(fedspark("train", experiment(s"sweep-$name", s"seed = ${name.head.toInt}"), "--run-dir", s"$sweep/$name")._1 == 0)
+    }
+    assert(fedspark("report", sweep.toString, "--out", s"$scratch/sweep.html")._1 == 0)
+    val html = Files.readString(Paths.get(s"$scratch/sweep.html"))
+    assert(html.contains(">a<") && html.contains(">b<") && html.contains("2 runs"))
+    assert(new File(s"$sweep/b/accuracy.png").isFile)
+    val (code, errors) = fedspark("report", scratch.resolve("idx").toString)
+    assert(code == 2 && errors.contains("no run in") && errors.linesIterator.size == 1, errors)
+  }
+}
