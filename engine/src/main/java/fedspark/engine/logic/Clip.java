@@ -15,15 +15,22 @@ public final class Clip implements UpdateTransform {
     private final double norm;
     private final boolean perLayer;
     private final boolean adaptive;
+    private final boolean reports;
 
     /** {@code norm} is ignored when {@code adaptive}: the round's clip comes from the server. */
     public Clip(double norm, boolean perLayer, boolean adaptive) {
+        this(norm, perLayer, adaptive, true);
+    }
+
+    /** As above; {@code reports} false: an adaptive clip that does not report (a second clip after compression). */
+    public Clip(double norm, boolean perLayer, boolean adaptive, boolean reports) {
         if (!adaptive && !(norm > 0)) {
             throw new IllegalArgumentException("the clip norm must be positive, got " + norm);
         }
         this.norm = norm;
         this.perLayer = perLayer;
         this.adaptive = adaptive;
+        this.reports = reports;
     }
 
     @Override
@@ -34,7 +41,7 @@ public final class Clip implements UpdateTransform {
             throw new IllegalArgumentException("per-layer clipping needs a dense update: put clip before sparsification");
         }
         double total = update.norm();
-        if (adaptive) {
+        if (adaptive && reports) {
             context.report(BELOW_CLIP, 1, total <= clip ? 1f : 0f);
         }
         if (!perLayer) {

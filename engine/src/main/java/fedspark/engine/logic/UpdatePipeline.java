@@ -20,6 +20,14 @@ public final class UpdatePipeline implements Serializable {
 
     /** {@code first} (privacy's clip and noise), then the transforms train.update names, from its blocks. */
     public static UpdatePipeline of(List<UpdateTransform> first, Config update) {
+        return of(first, update, List.of());
+    }
+
+    /**
+     * {@code first}, the transforms train.update names, and when there is any, {@code last} (central DP's second
+     * clip, which keeps compressed updates within the clip).
+     */
+    public static UpdatePipeline of(List<UpdateTransform> first, Config update, List<UpdateTransform> last) {
         List<UpdateTransform> all = new ArrayList<>(first);
         for (String name : update.getStringList("transforms")) {
             int step = all.size();
@@ -32,6 +40,9 @@ public final class UpdatePipeline implements Serializable {
                 default -> throw new IllegalArgumentException("unknown transform '" + name + "' in train.update.transforms; known: "
                         + "top-k, random-k, selective-sgd, quantize, sign");
             });
+        }
+        if (all.size() > first.size()) {
+            all.addAll(last);
         }
         return new UpdatePipeline(all);
     }

@@ -214,6 +214,15 @@ public final class DifferentialPrivacy {
         return transforms;
     }
 
+    /**
+     * What the clients do last under central DP when they compress: clip the sent update again (flat), since error
+     * feedback adds the residual after the first clip and stochastic quantization can lengthen a vector; the
+     * sensitivity the noise is sized for is then kept. Empty otherwise.
+     */
+    public List<UpdateTransform> finalTransforms() {
+        return mode == Mode.CENTRAL ? List.of(new Clip(initialClip, false, adaptive, false)) : List.of();
+    }
+
     /** What the server shares with the round's clients: the adaptive clip. */
     public Map<String, float[]> shared() {
         return adaptive ? Map.of(Clip.SHARED_CLIP, new float[] {(float) clip}) : Map.of();
@@ -225,6 +234,11 @@ public final class DifferentialPrivacy {
      */
     public float[] privateModel(int round, float[] global, WeightedSum aggregate) {
         boolean anyClient = aggregate.clients() > 0;
+        if (!anyClient && !fixedDenominator) {
+            account(); // the ratio estimator has no denominator without clients: the model stays
+            adaptClip(round, aggregate);
+            return global.clone();
+        }
         if (mode == Mode.LOCAL || (!fixedDenominator && noiseMultiplier == 0)) {
             account();
             adaptClip(round, aggregate);

@@ -47,9 +47,8 @@ public class FedAvg extends Strategy<WeightedSum> {
             throw new IllegalArgumentException("train.privacy covers algorithms whose clients send only their model; "
                     + context.settings().algorithm() + " sends more, which the privacy accounting does not cover");
         }
-        pipeline = context.train().hasPath("update")
-                ? UpdatePipeline.of(privacy.clientTransforms(0), context.train().getConfig("update"))
-                : UpdatePipeline.of(privacy.clientTransforms(0), com.typesafe.config.ConfigFactory.parseString("transforms = []"));
+        pipeline = UpdatePipeline.of(privacy.clientTransforms(0), context.train().hasPath("update") ? context.train().getConfig("update")
+                : com.typesafe.config.ConfigFactory.parseString("transforms = []"), privacy.finalTransforms());
         com.typesafe.config.Config train = context.train();
         if (train.hasPath("secure-aggregation") && train.getBoolean("secure-aggregation.enabled")) {
             if (!sendsOnlyModel() || privacy.adaptiveClip()) {

@@ -214,4 +214,18 @@ class LogicLayerSuite extends AnyFunSuite {
     assert(allowed < 50 && spent <= 3.0 && fedspark.engine.privacy.RdpAccountant.epsilonOf(0.5, 2.0, allowed + 1, 1e-5) > 3.0 && allowed > 1)
     assert(s.refusal(allowed + 1).contains("target-epsilon"))
   }
+
+  test("central DP with compression clips again last, so error feedback and quantization keep the clip; an empty ratio round keeps the model") {
+    val clients = (0 until 4).map(k => shard(k, 30, k))
+    val s = strategy("privacy { mode = central, noise-multiplier = 0, clip = 0.05, sampling = uniform }, " +
+      "update { transforms = [top-k, quantize], top-k.fraction = 0.05, quantize.bits = 2 }", clients, settings(c = 1.0))
+    val update = s.clientUpdate()
+    val state = new MemoryState
+    for (round <- 1 to 3) { // the residual grows round after round; what is sent stays within the clip
+      val sent = update.update(clients.head, new RoundInput(round, start, s.shared(round, start), null), state).update
+      assert(sent.norm <= 0.05 + 1e-9, s"round $round: norm ${sent.norm}")
+    }
+    val ratio = strategy("privacy { mode = central, noise-multiplier = 1, estimator = ratio }", clients, settings(c = 0.5))
+    assert(ratio.serverStep(1, start, ratio.newAggregate()).sameElements(start))
+  }
 }
