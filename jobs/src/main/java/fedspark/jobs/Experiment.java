@@ -145,11 +145,12 @@ public final class Experiment {
     /** Writes the canonical tables unless they exist. */
     public void prepare(SparkSession spark, Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        String format = config.getString("data.source.format");
         if (HadoopFiles.exists(new Path(preparedTable("test"), DatasetInfo.FILE), hadoop)) {
+            checkSource(hadoop, log);
             log.accept("prepared data: " + config.getString("data.prepared") + " (exists)");
             return;
         }
-        String format = config.getString("data.source.format");
         if (!List.of("idx", "leaf", "csv", "synthetic").contains(format)) {
             throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic");
         }
@@ -169,9 +170,89 @@ public final class Experiment {
                 default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
                         source.getInt("features"), source.getInt("classes"), source.getLong("seed"), staging);
             }
+            HadoopFiles.writeString(new Path(staging, SOURCE_FILE), sourceRecord(hadoop), hadoop);
             return staging;
         });
         log.accept("prepared data: " + out);
+    }
+
+    /** Beside the prepared tables: the source they were prepared from. */
+    static final String SOURCE_FILE = "_source.conf";
+
+    /**
+     * The configured source as prepare records it: the data.source settings its format reads and, for file sources,
+     * every input file's path, size and modification time.
+     */
+    private String sourceRecord(Configuration hadoop) {
+        Config source = config.getConfig("data.source");
+        String format = source.getString("format");
+        List<String> keys = switch (format) {
+            case "idx" -> List.of("format", "path", "limit");
+            case "leaf" -> List.of("format", "path");
+            case "csv" -> List.of("format", "train", "test", "label-column", "id-column", "scale");
+            default -> List.of("format", "examples", "test-examples", "features", "classes", "seed");
+        };
+        StringBuilder record = new StringBuilder();
+        for (String key : keys) {
+            record.append(key).append(" = ").append(source.getValue(key).render()).append('\n');
+        }
+        List<String> inputs = switch (format) {
+            case "idx", "leaf" -> List.of(source.getString("path"));
+            case "csv" -> List.of(source.getString("train"), source.getString("test"));
+            default -> List.of();
+        };
+        java.util.TreeSet<String> files = new java.util.TreeSet<>();
+        for (String input : inputs) {
+            Path path = new Path(input);
+            try {
+                org.apache.hadoop.fs.FileSystem fs = path.getFileSystem(hadoop);
+                if (!fs.exists(path)) {
+                    continue; // prepare names a missing input itself
+                }
+                org.apache.hadoop.fs.RemoteIterator<org.apache.hadoop.fs.LocatedFileStatus> listed = fs.listFiles(path, true);
+                while (listed.hasNext()) {
+                    org.apache.hadoop.fs.LocatedFileStatus file = listed.next();
+                    files.add(ConfigFactory.parseMap(Map.of("path", file.getPath().toUri().getPath(), "bytes", file.getLen(),
+                            "modified", file.getModificationTime())).root().render(com.typesafe.config.ConfigRenderOptions.concise()));
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        record.append("files = [\n");
+        files.forEach(file -> record.append("  ").append(file).append('\n'));
+        return record.append("]\n").toString();
+    }
+
+    /** Stops when the prepared tables come from another source than the configured one (tables of older versions carry no record). */
+    private void checkSource(Configuration hadoop, Consumer<String> log) {
+        Path recorded = new Path(config.getString("data.prepared"), SOURCE_FILE);
+        if (!HadoopFiles.exists(recorded, hadoop)) {
+            log.accept("prepared data: " + config.getString("data.prepared") + " records no source (prepared by an older version); "
+                    + "it is used as it is");
+            return;
+        }
+        String was = HadoopFiles.readString(recorded, hadoop);
+        String now = sourceRecord(hadoop);
+        if (!was.equals(now)) {
+            String difference = firstDifference(was, now);
+            throw new BadInputException("data.prepared " + config.getString("data.prepared") + " was prepared from another source ("
+                    + difference + "); remove that folder to prepare it again from the configured source, or set data.prepared "
+                    + "to another folder");
+        }
+    }
+
+    private static String firstDifference(String was, String now) {
+        String[] a = was.split("\n");
+        String[] b = now.split("\n");
+        for (int i = 0; i < Math.max(a.length, b.length); i++) {
+            String x = i < a.length ? a[i].trim() : "(nothing)";
+            String y = i < b.length ? b[i].trim() : "(nothing)";
+            if (!x.equals(y)) {
+                return "recorded: " + x + "; configured: " + y;
+            }
+        }
+        return "recorded and configured differ";
     }
 
     /** Writes the partitioning unless it exists; returns what it holds. */

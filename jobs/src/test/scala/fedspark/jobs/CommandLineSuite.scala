@@ -203,6 +203,22 @@ class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(parameters(s"$scratch/runs/sync-timed").sameElements(parameters(s"$scratch/runs/sync-plain")))
   }
 
+  test("prepare records its source; another configured source stops with one line and leaves the prepared tables untouched") {
+    val conf = experiment("source", "data.prepared = \"" + scratch + "/prepared-source\"").getPath
+    assert(fedspark("prepare", conf)._1 == 0)
+    val record = Files.readString(Paths.get(s"$scratch/prepared-source/_source.conf"))
+    assert(record.contains("format = \"idx\"") && record.contains("train-images-idx3-ubyte") && record.contains("bytes"), record)
+    assert(fedspark("prepare", conf)._1 == 0, "the same source: the tables are kept")
+    val before = Files.readString(Paths.get(s"$scratch/prepared-source/train/_dataset.conf"))
+    val other = TestData.writeIdxFolder(scratch.resolve("idx-other").toFile, train = 120, test = 40)
+    val (code, errors) = fedspark("prepare", conf, "--set", "data.source.path=\"" + other + "\"")
+    assert(code == 2 && errors.contains("was prepared from another source") && errors.contains("remove that folder"), errors)
+    assert(errors.linesIterator.size == 1, errors)
+    assert(Files.readString(Paths.get(s"$scratch/prepared-source/train/_dataset.conf")) == before)
+    val limited = fedspark("prepare", conf, "--set", "data.source.limit=100")._2
+    assert(limited.contains("recorded: limit = 0; configured: limit = 100"), limited)
+  }
+
   test("privacy: target-mode = stop ends the run, checkpointed, before the budget is exceeded; a larger budget resumes it") {
     val train = "train { rounds = 8, privacy { mode = central, noise-multiplier = 1.0, target-epsilon = 7, target-mode = stop } }"
     val conf = experiment("budget", train).getPath
