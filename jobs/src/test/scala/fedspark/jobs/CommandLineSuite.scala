@@ -6,44 +6,13 @@ import java.nio.file.{Files, Paths}
 import scala.collection.JavaConverters._
 
 import org.deeplearning4j.util.ModelSerializer
-import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.models.FlatParameters
 import fedspark.testing.TestData
 
 /** The jobs as a user runs them: an experiment file, the command line, a run folder. */
-class CommandLineSuite extends AnyFunSuite with BeforeAndAfterAll {
-
-  private val scratch = Files.createTempDirectory("fedspark-jobs-")
-  private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
-
-  override def afterAll(): Unit = TestData.deleteRecursively(scratch)
-
-  private def experiment(name: String, body: String): File = {
-    val file = scratch.resolve(name + ".conf").toFile
-    Files.writeString(file.toPath,
-      s"""fedspark {
-         |  name = $name
-         |  model = mcmahan-2nn
-         |  data { source { format = idx, path = "$idx" }, prepared = "$scratch/prepared" }
-         |  output.runs = "$scratch/runs"
-         |  spark.master = "local[2]"
-         |  partition { scheme = iid, clients = 6, seed = 0 }
-         |  train { rounds = 3, C = 0.5, E = 2, B = 10, lr = 0.1, seed = 4 }
-         |  $body
-         |}""".stripMargin)
-    file
-  }
-
-  /** Runs the command line; returns the exit code and what it printed as an error. */
-  private def fedspark(args: String*): (Int, String) = {
-    val errors = new StringWriter()
-    val cli = FedSpark.commandLine()
-    cli.setErr(new PrintWriter(errors, true))
-    val code = cli.execute(args: _*)
-    (code, errors.toString)
-  }
+class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
 
   private def parameters(runDir: String): Array[Float] =
     FlatParameters.of(ModelSerializer.restoreMultiLayerNetwork(new File(runDir, "model.zip")))

@@ -1,45 +1,16 @@
 package fedspark.jobs
 
-import java.io.{File, PrintWriter, StringWriter}
+import java.io.File
 import java.nio.file.{Files, Paths}
 import java.util.concurrent.TimeUnit
 
 import scala.collection.JavaConverters._
 
-import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.testing.TestData
 
 /** The report page, written by the command and opened in headless Chromium (Debian's package, which .ci/run installs). */
-class ReportSuite extends AnyFunSuite with BeforeAndAfterAll {
-
-  private val scratch = Files.createTempDirectory("fedspark-report-")
-  private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
-
-  override def afterAll(): Unit = TestData.deleteRecursively(scratch)
-
-  private def experiment(name: String, train: String): String = {
-    val file = scratch.resolve(name + ".conf").toFile
-    Files.writeString(file.toPath,
-      s"""fedspark {
-         |  name = $name
-         |  model = mcmahan-2nn
-         |  data { source { format = idx, path = "$idx" }, prepared = "$scratch/prepared" }
-         |  output.runs = "$scratch/runs"
-         |  spark.master = "local[2]"
-         |  partition { scheme = iid, clients = 6, seed = 0 }
-         |  train { rounds = 3, C = 0.5, E = 1, B = 10, lr = 0.1, seed = 4, $train }
-         |}""".stripMargin)
-    file.getPath
-  }
-
-  private def fedspark(args: String*): (Int, String) = {
-    val errors = new StringWriter()
-    val cli = FedSpark.commandLine()
-    cli.setErr(new PrintWriter(errors, true))
-    (cli.execute(args: _*), errors.toString)
-  }
+class ReportSuite extends AnyFunSuite with CommandLineFixture {
 
   /** Headless Chromium on a file: URL: the DOM it rendered and what it logged (console messages among it). */
   private def chromium(page: File): (String, String) = {
@@ -57,7 +28,7 @@ class ReportSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   test("a run's report: its numbers, curves and audit, self-contained; it renders in Chromium without console messages") {
     val run = s"$scratch/runs/one"
-    assert(fedspark("train", experiment("one", "privacy { mode = central, noise-multiplier = 0.5 }"), "--run-dir", run)._1 == 0)
+    assert(fedspark("train", experiment("one", "train { E = 1, privacy { mode = central, noise-multiplier = 0.5 } }").getPath, "--run-dir", run)._1 == 0)
     assert(new File(run, "accuracy.png").length > 1000, "training writes the accuracy curve")
     val (code, errors) = fedspark("report", run)
     assert(code == 0, errors)
@@ -84,7 +55,7 @@ class ReportSuite extends AnyFunSuite with BeforeAndAfterAll {
   test("a sweep's report has every run; a folder without runs is refused in one line") {
     val sweep = scratch.resolve("sweep")
     for (name <- Seq("a", "b")) {
-      assert(fedspark("train", experiment(s"sweep-$name", s"seed = ${name.head.toInt}"), "--run-dir", s"$sweep/$name")._1 == 0)
+      assert(fedspark("train", experiment(s"sweep-$name", s"train.seed = ${name.head.toInt}").getPath, "--run-dir", s"$sweep/$name")._1 == 0)
     }
     assert(fedspark("report", sweep.toString, "--out", s"$scratch/sweep.html")._1 == 0)
     val html = Files.readString(Paths.get(s"$scratch/sweep.html"))
