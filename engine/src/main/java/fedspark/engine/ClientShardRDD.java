@@ -136,7 +136,10 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     public void remember(List<ServedClient> served) {
         for (ServedClient client : served) {
             placement.put(client.client(), new Executor(client.executor(), client.host()));
-            examples.put(client.client(), client.examples());
+            // a masked result (secure aggregation) reports no example count: keep the one the preload saw
+            if (client.examples() > 0 || !examples.containsKey(client.client())) {
+                examples.put(client.client(), client.examples());
+            }
         }
     }
 
