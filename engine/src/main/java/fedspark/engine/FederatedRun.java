@@ -15,12 +15,18 @@ import org.apache.spark.util.CollectionAccumulator;
 import fedspark.data.ClientShard;
 import fedspark.data.SerializableHadoopConf;
 import fedspark.engine.aggregate.Aggregate;
+import fedspark.engine.evaluation.ClientEvaluation;
+import fedspark.engine.evaluation.ClientScore;
+import fedspark.engine.evaluation.Evaluation;
+import fedspark.engine.evaluation.Evaluator;
+import fedspark.engine.evaluation.Fairness;
 import fedspark.engine.local.BlasKernel;
 import fedspark.engine.state.ClientState;
 import fedspark.engine.state.ClientStateVersions;
 import fedspark.engine.state.RoundStates;
 import fedspark.engine.strategy.ClientResult;
 import fedspark.engine.strategy.ClientUpdate;
+import fedspark.engine.strategy.Personalization;
 import fedspark.engine.strategy.RoundInput;
 import fedspark.engine.strategy.Strategy;
 import fedspark.models.FlatParameters;
@@ -35,7 +41,8 @@ import fedspark.models.FlatParameters;
  *       client's cached shard in turn, and commits the client's state when the strategy keeps some;</li>
  *   <li>a treeAggregate of the strategy's {@link Aggregate} (by default the exact fixed-point weighted sum) brings
  *       the combined results to the driver;</li>
- *   <li>the strategy's server step turns them into the next global model, which is evaluated.</li>
+ *   <li>the strategy's server step turns them into the next global model, which is evaluated on the server's test
+ *       set and, every few rounds, on every client's local test set ({@link #evaluateClients}).</li>
  * </ol>
  */
 public final class FederatedRun {
@@ -48,6 +55,9 @@ public final class FederatedRun {
     private final Strategy<?> strategy;
     private final Evaluator evaluator;
     private ClientStateVersions clientState;
+    private ClientEvaluation clientEvaluation; // null: no per-client evaluation
+    private int clientEvaluationEvery;
+    private java.util.function.Consumer<List<ClientScore>> clientScores;
     private int failFirstAttemptsInRound;
     private final CollectionAccumulator<String> blasKernels; // each client task's executor's kernels, for PrivacyAudit
     private final CollectionAccumulator<String> encodedBytes; // what each client sent, as encoded, for PrivacyAudit
@@ -76,6 +86,21 @@ public final class FederatedRun {
         return this;
     }
 
+    /**
+     * Scores the global model, and the strategy's personalized models, on every client's local test set after every
+     * {@code every}-th round and the last, in a Spark job over the clients' executors; {@code sink} gets the round's
+     * scores (ordered by client), the metrics row its {@link Fairness} columns.
+     */
+    public FederatedRun evaluateClients(ClientEvaluation evaluation, int every, java.util.function.Consumer<List<ClientScore>> sink) {
+        if (every < 1) {
+            throw new IllegalArgumentException("evaluation.clients-every must be at least 1, got " + every);
+        }
+        this.clientEvaluation = evaluation;
+        this.clientEvaluationEvery = every;
+        this.clientScores = sink;
+        return this;
+    }
+
     /** The initial global model: the model's own initialisation from the run seed. */
     public float[] initialParameters() {
         return FlatParameters.of(model.newNetwork(settings.seed()));
@@ -100,6 +125,13 @@ public final class FederatedRun {
             Map<String, Double> columns = new java.util.LinkedHashMap<>();
             columns.put("upload_bytes", (double) stepped.bytes());
             columns.putAll(strategy.metrics());
+            if (clientEvaluation != null) {
+                List<ClientScore> scores = round % clientEvaluationEvery == 0 || round == settings.rounds() ? scoreClients(round, current) : null;
+                columns.putAll(Fairness.columns(scores));
+                if (scores != null) {
+                    clientScores.accept(scores);
+                }
+            }
             onRound.onRound(new RoundMetrics(round, stepped.clients(), stepped.examples(), stepped.meanLoss(), test.loss(),
                     test.accuracy(), seconds, columns), current);
         }
@@ -218,6 +250,46 @@ public final class FederatedRun {
                 placed.remember(sum.served());
             }
             return sum;
+        } finally {
+            broadcast.destroy();
+        }
+    }
+
+    /**
+     * The per-client evaluation job of round {@code round}: every client with local test examples scores {@code global}
+     * and its personalized model on the executor that holds its shard, in groups of clients per task; only scores reach
+     * the driver. Client state is read at its latest version and never written.
+     */
+    public List<ClientScore> scoreClients(int round, float[] global) {
+        int[] all = new int[clients];
+        for (int k = 0; k < clients; k++) {
+            all[k] = k;
+        }
+        RoundStates states = strategy.keepsClientState() ? clientState.plan(round, all) : null;
+        Broadcast<RoundInput> broadcast = jsc.broadcast(new RoundInput(round, global, Map.of(), states));
+        Personalization personalization = strategy.personalization();
+        ClientEvaluation evaluation = clientEvaluation;
+        try {
+            ClientShardRDD placed = shards.rdd() instanceof ClientShardRDD clientShards ? clientShards : null;
+            int parallelism = jsc.sc().defaultParallelism();
+            ClientGroups groups = placed != null ? placed.groups(all, parallelism)
+                    : ClientGroups.of(all, client -> null, client -> 0L, parallelism);
+            List<ClientScore> scores = new java.util.ArrayList<>(groups.over(shards.rdd()).toJavaRDD()
+                    .mapPartitions((Iterator<ClientShard> group) -> {
+                        RoundInput in = broadcast.value();
+                        List<ClientScore> scored = new java.util.ArrayList<>();
+                        while (group.hasNext()) {
+                            ClientShard shard = group.next();
+                            ClientState state = in.states() == null ? NO_STATE : in.states().open(shard.client());
+                            ClientScore score = evaluation.score(shard, in, state, personalization);
+                            if (score != null) {
+                                scored.add(score);
+                            }
+                        }
+                        return scored.iterator();
+                    }).collect());
+            scores.sort(java.util.Comparator.comparingInt(ClientScore::client));
+            return scores;
         } finally {
             broadcast.destroy();
         }

@@ -36,12 +36,16 @@ public record RoundMetrics(int round, int clients, long samples, double trainLos
         return line.toString();
     }
 
-    /** The progress line printed after each round. */
+    /** The progress line printed after each round (columns without a value this round left out). */
     public String progress(int rounds) {
         StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
                 "round %d/%d  clients %d  samples %d  train loss %.4f  test loss %.4f  test acc %.4f  %.2f s",
                 round, rounds, clients, samples, trainLoss, testLoss, testAccuracy, seconds));
-        extra.forEach((name, value) -> line.append(String.format(Locale.ROOT, "  %s %.4g", name, value)));
+        extra.forEach((name, value) -> {
+            if (!value.isNaN()) { // a column without a value this round (e.g. no client evaluation)
+                line.append(String.format(Locale.ROOT, "  %s %.4g", name, value));
+            }
+        });
         return line.toString();
     }
 }

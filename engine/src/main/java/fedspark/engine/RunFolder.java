@@ -34,7 +34,8 @@ import fedspark.models.FlatParameters;
  * Everything one run writes, under one folder on any Hadoop file system: {@code config.conf} (the
  * resolved configuration), {@code metrics.csv} (rewritten after every round, so a stopped run keeps its
  * rows), {@code metrics/} (Parquet, at the end), {@code model.zip} (the final DL4J model), {@code checkpoint.bin}
- * (the global model every few rounds) and {@code audit.csv} / {@code audit.conf} (what Spark moved, per round).
+ * (the global model every few rounds), {@code audit.csv} / {@code audit.conf} (what Spark moved, per round) and, when
+ * clients keep local test sets, {@code clients/round=<r>/} (Parquet: every client's scores of round r).
  */
 public final class RunFolder {
 
@@ -244,6 +245,27 @@ public final class RunFolder {
         }).toList();
         spark.createDataFrame(table, schema).coalesce(1)
                 .write().mode(SaveMode.Overwrite).parquet(new Path(root, "metrics").toString()); // derived from metrics.csv: a resumed run rewrites it
+    }
+
+    /** The per-client table's columns (and {@code round}, from its folder names). */
+    public static final StructType CLIENT_SCORES = new StructType()
+            .add("client", DataTypes.IntegerType, false)
+            .add("train_examples", DataTypes.LongType, false)
+            .add("test_examples", DataTypes.LongType, false)
+            .add("loss", DataTypes.DoubleType, false)
+            .add("accuracy", DataTypes.DoubleType, false)
+            .add("personal_loss", DataTypes.DoubleType, false)
+            .add("personal_accuracy", DataTypes.DoubleType, false);
+
+    /** Writes round {@code scores}' round of {@code clients/} (replacing what a stopped run may have left of it). */
+    public void writeClientScores(SparkSession spark, List<fedspark.engine.evaluation.ClientScore> scores) {
+        if (scores.isEmpty()) {
+            return;
+        }
+        List<Row> table = scores.stream().map(s -> RowFactory.create(s.client(), s.trainExamples(), s.testExamples(), s.loss(),
+                s.accuracy(), s.personalLoss(), s.personalAccuracy())).toList();
+        spark.createDataFrame(table, CLIENT_SCORES).coalesce(1).write().mode(SaveMode.Overwrite)
+                .parquet(new Path(new Path(root, "clients"), "round=" + scores.get(0).round()).toString());
     }
 
     /** Writes {@code model.zip} (replacing one a stopped run may have left). */

@@ -1,5 +1,6 @@
 package fedspark.engine
 
+import fedspark.engine.evaluation.Evaluator
 import java.util.{List => JList}
 
 import scala.collection.JavaConverters._

@@ -1,5 +1,6 @@
 package fedspark.engine
 
+import fedspark.engine.evaluation.Evaluator
 import scala.collection.JavaConverters._
 import scala.collection.mutable.ArrayBuffer
 

@@ -28,9 +28,11 @@ import fedspark.data.DatasetInfo;
 import fedspark.data.CsvSource;
 import fedspark.data.LeafSource;
 import fedspark.data.MnistSource;
+import fedspark.data.SerializableHadoopConf;
 import fedspark.data.SyntheticSource;
 import fedspark.engine.ClientShardRDD;
-import fedspark.engine.Evaluator;
+import fedspark.engine.evaluation.ClientEvaluation;
+import fedspark.engine.evaluation.Evaluator;
 import fedspark.engine.FederatedRun;
 import fedspark.engine.ModelSpec;
 import fedspark.engine.PrivacyAudit;
@@ -138,8 +140,11 @@ public final class Experiment {
         return Partitioners.fromConfig(config.getConfig("partition"));
     }
 
+    /** The partitioning's folder: the scheme's id, and the local test fraction when clients keep local test sets. */
     public Path partitionedData() {
-        return new Path(new Path(config.getString("data.prepared"), "partitions"), partitioner().id());
+        double localTest = config.getDouble("partition.local-test-fraction");
+        String id = partitioner().id() + (localTest > 0 ? "-test" + localTest : "");
+        return new Path(new Path(config.getString("data.prepared"), "partitions"), id);
     }
 
     /** Writes the canonical tables unless they exist. */
@@ -270,9 +275,13 @@ public final class Experiment {
         }
         long start = System.nanoTime();
         PartitionWriter.Written written = HadoopFiles.writeFolder(root, hadoop,
-                staging -> PartitionWriter.write(spark, preparedTable("train"), partitioner(), staging));
+                staging -> PartitionWriter.write(spark, preparedTable("train"), partitioner(), staging,
+                        config.getDouble("partition.local-test-fraction"), config.getLong("partition.seed")));
         log.accept(String.format("partitioned data: %s (%.1f s)", root, (System.nanoTime() - start) / 1e9));
         log.accept("  " + written.statistics().summary().line());
+        if (written.info().localTestExamples() > 0) {
+            log.accept("  local test sets: " + written.info().localTestExamples() + " examples kept apart under " + PartitionWriter.LOCAL_TEST);
+        }
         return written.info();
     }
 
@@ -396,13 +405,16 @@ public final class Experiment {
         Strategy<?> strategy = strategy(spark, settings, model, info);
         List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
                 .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
-        Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows).onSpark(jsc);
         log.accept(String.format("run folder: %s  %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
                 folder.root(), settings.algorithm(), settings.model(), info.clients(), settings.sampledClients(info.clients()),
                 settings.clientFraction(), settings.localEpochs(), settings.batchSizeText(), settings.learningRate(), settings.rounds()));
 
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), info.clients(), dataset.features(), dataset.classes());
+        ClientEvaluation clientEvaluation = info.localTestExamples() == 0 ? null
+                : new ClientEvaluation(new Path(partitionedData(), PartitionWriter.LOCAL_TEST).toString(), model, settings.localStep(),
+                        jsc.broadcast(new SerializableHadoopConf(hadoop(spark))));
         PrivacyAudit audit = new PrivacyAudit(from == null ? List.of() : folder.auditRows(from.round()));
         PrivacyAudit.OnRawDataMovement onRawDataMovement = onRawDataMovement();
         spark.sparkContext().addSparkListener(audit);
@@ -417,6 +429,12 @@ public final class Experiment {
                     .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
             if (strategy.keepsClientState()) {
                 run.keepClientStateIn(folder.clientStateRoot().toString(), from == null ? Map.of() : from.clientStateVersions());
+            }
+            if (clientEvaluation != null) {
+                int every = config.getInt("evaluation.clients-every");
+                run.evaluateClients(clientEvaluation, every, scores -> folder.writeClientScores(spark, scores));
+                log.accept(String.format("per-client evaluation on the clients' local test sets (%d examples): every %d rounds and after the last",
+                        info.localTestExamples(), every));
             }
             if (from != null) {
                 run.restore(from);
@@ -454,6 +472,10 @@ public final class Experiment {
         } finally {
             spark.sparkContext().removeSparkListener(audit);
             ShardCache.shared().evict(partitionedData().toString());
+            if (clientEvaluation != null) {
+                clientEvaluation.evictCache();
+            }
+            evaluator.release();
             ClientStateStore.shared().evict(folder.clientStateRoot().toString());
         }
     }

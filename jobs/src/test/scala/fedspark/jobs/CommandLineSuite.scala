@@ -172,6 +172,30 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(parameters(s"$scratch/runs/sync-timed").sameElements(parameters(s"$scratch/runs/sync-plain")))
   }
 
+  test("personalization: clients with local test sets score the global and their personal models; a resumed Ditto run scores the same") {
+    val conf = experiment("ditto", "partition { scheme = dirichlet, beta = 0.3, local-test-fraction = 0.2 }, evaluation.clients-every = 2, " +
+      "train { rounds = 4, algorithm = ditto }").getPath
+    val whole = s"$scratch/runs/ditto-whole"
+    assert(fedspark("train", conf, "--run-dir", whole)._1 == 0)
+    val stopped = s"$scratch/runs/ditto-stopped"
+    assert(fedspark("train", conf, "--run-dir", stopped, "--set", "train.stop-after-round=3")._1 == 2)
+    assert(fedspark("resume", stopped)._1 == 0)
+    assert(parameters(stopped).sameElements(parameters(whole)))
+    assert(withoutSeconds(stopped) == withoutSeconds(whole))
+    val header = Files.readAllLines(Paths.get(whole, "metrics.csv")).get(0).split(",")
+    val rows = Files.readAllLines(Paths.get(whole, "metrics.csv")).asScala.tail.map(_.split(","))
+    val mean = header.indexOf("client_accuracy_mean")
+    val personal = header.indexOf("personal_accuracy_worst10")
+    assert(mean > 0 && personal > 0)
+    assert(rows.map(_(mean) == "NaN") == Seq(true, false, true, false), "scored after rounds 2 and 4")
+    val spark = org.apache.spark.sql.SparkSession.builder().master("local[1]").getOrCreate()
+    def scores(run: String) = spark.read.parquet(s"$run/clients").orderBy("round", "client").collect().map(_.toString).toSeq
+    val table = spark.read.parquet(s"$whole/clients")
+    assert(table.select("round").distinct().collect().map(_.getInt(0)).sorted.toSeq == Seq(2, 4))
+    assert(table.filter("round = 4").count() == 6 && table.filter("test_examples = 0").count() == 0)
+    assert(scores(stopped) == scores(whole))
+  }
+
   test("prepare records its source; another configured source stops with one line and leaves the prepared tables untouched") {
     val conf = experiment("source", "data.prepared = \"" + scratch + "/prepared-source\"").getPath
     assert(fedspark("prepare", conf)._1 == 0)

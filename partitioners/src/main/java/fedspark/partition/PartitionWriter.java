@@ -1,6 +1,11 @@
 package fedspark.partition;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.round;
+import static org.apache.spark.sql.functions.row_number;
+import static org.apache.spark.sql.functions.xxhash64;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -8,6 +13,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.expressions.WindowSpec;
+import org.apache.spark.storage.StorageLevel;
 
 import fedspark.data.CanonicalTable;
 import fedspark.data.DatasetInfo;
@@ -19,7 +27,10 @@ import fedspark.partition.stats.PartitionStatistics;
  * Writes a partitioning in the layout training reads ({@link fedspark.data.ClientLayout}): one
  * directory per client with one file in it, the statistics ({@code _clients}, {@code _summary}) and
  * pictures ({@code _label_heatmap.png}, {@code _client_sizes.png}) beside them, and
- * {@link PartitionInfo} last, so a partitioning without it is known to be incomplete.
+ * {@link PartitionInfo} last, so a partitioning without it is known to be incomplete. With a local test fraction f,
+ * every client's round(f n_k) examples of lowest seeded hash are its local test set instead, written in the same
+ * layout under {@code _local_test} (Spark's readers skip names starting with '_', so statistics and training see
+ * the training examples only).
  */
 public final class PartitionWriter {
 
@@ -35,15 +46,43 @@ public final class PartitionWriter {
     public record Written(PartitionInfo info, PartitionStatistics statistics) {
     }
 
+    /** The folder, beside the clients' training data, of their local test sets. */
+    public static final String LOCAL_TEST = "_local_test";
+
+    private static final String HELD_OUT = "_held_out";
+
+    /** Without local test sets. */
     public static Written write(SparkSession spark, Path table, Partitioner partitioner, Path root) {
+        return write(spark, table, partitioner, root, 0, 0);
+    }
+
+    /** Every client keeps round({@code localTestFraction} n_k) of its examples (chosen by a hash seeded with {@code seed}) as its local test set. */
+    public static Written write(SparkSession spark, Path table, Partitioner partitioner, Path root, double localTestFraction, long seed) {
+        if (!(localTestFraction >= 0 && localTestFraction < 1)) {
+            throw new IllegalArgumentException("partition.local-test-fraction must be in [0, 1), got " + localTestFraction);
+        }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         DatasetInfo dataset = DatasetInfo.read(table, hadoop);
         Dataset<Row> assigned = partitioner.assign(spark.read().parquet(table.toString()));
-        assigned.repartition(col(CanonicalTable.CLIENT))
-                .sortWithinPartitions(CanonicalTable.CLIENT)
-                .write().mode(SaveMode.ErrorIfExists)
-                .partitionBy(CanonicalTable.CLIENT)
-                .parquet(root.toString());
+        long localTestExamples = 0;
+        if (localTestFraction == 0) {
+            writeClients(assigned, root);
+        } else {
+            WindowSpec client = Window.partitionBy(CanonicalTable.CLIENT);
+            // Identical examples tie in the hash order; which of them is held out makes no difference to the data.
+            Dataset<Row> marked = assigned
+                    .withColumn(HELD_OUT, row_number().over(client.orderBy(xxhash64(lit(seed), col(CanonicalTable.LABEL), col(CanonicalTable.FEATURES))))
+                            .leq(round(count(lit(1)).over(client).multiply(localTestFraction))))
+                    .persist(StorageLevel.MEMORY_AND_DISK()); // both writes see one assignment
+            try {
+                writeClients(marked.filter(col(HELD_OUT).equalTo(false)).drop(HELD_OUT), root);
+                writeClients(marked.filter(col(HELD_OUT)).drop(HELD_OUT), new Path(root, LOCAL_TEST));
+                // through its files: Spark ignores a folder whose name starts with '_'
+                localTestExamples = spark.read().parquet(new Path(new Path(root, LOCAL_TEST), "*/*.parquet").toString()).count();
+            } finally {
+                marked.unpersist();
+            }
+        }
         // Statistics from the written data, so they describe exactly what training will read.
         PartitionStatistics statistics = PartitionStatistics.of(spark.read().parquet(root.toString()),
                 partitioner.clients(), dataset.classes());
@@ -51,9 +90,17 @@ public final class PartitionWriter {
         PartitionPlots.writeHeatmap(statistics, partitioner.id(), new Path(root, PartitionPlots.HEATMAP), hadoop);
         PartitionPlots.writeSizeHistogram(statistics, partitioner.id(), new Path(root, PartitionPlots.SIZES), hadoop);
         PartitionInfo info = new PartitionInfo(partitioner.id(), partitioner.clients(),
-                new DatasetInfo(statistics.summary().examples(), dataset.features(), dataset.classes()));
+                new DatasetInfo(statistics.summary().examples(), dataset.features(), dataset.classes()), localTestExamples);
         info.write(root, hadoop);
         return new Written(info, statistics);
+    }
+
+    private static void writeClients(Dataset<Row> assigned, Path root) {
+        assigned.repartition(col(CanonicalTable.CLIENT))
+                .sortWithinPartitions(CanonicalTable.CLIENT)
+                .write().mode(SaveMode.ErrorIfExists)
+                .partitionBy(CanonicalTable.CLIENT)
+                .parquet(root.toString());
     }
 
     /** The statistics of a written partitioning. */

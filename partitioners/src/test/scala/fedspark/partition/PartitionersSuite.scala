@@ -68,4 +68,38 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(new java.io.File(root, "_client_sizes.png").length() > 1000)
     assert(ClientLayout.read(new Path(root), 42, 16, 3, hadoop).size() == 0)
   }
+
+  test("a local test fraction keeps round(f n_k) of each client's examples apart, seeded, and trains on the rest") {
+    val source = TestData.writeTable(spark, fresh("table"), 300, 4, 3, 8L)
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val scheme = new DirichletPartitioner(7, 0.5, 0, 1, 100, false, 2L)
+    val whole = fresh("whole")
+    PartitionWriter.write(spark, new Path(source), scheme, new Path(whole))
+    def split(seed: Long): (String, PartitionInfo) = {
+      val root = fresh("split")
+      (root, PartitionWriter.write(spark, new Path(source), scheme, new Path(root), 0.2, seed).info)
+    }
+    val (root, info) = split(1L)
+    def examples(shard: fedspark.data.ClientShard) =
+      shard.labels.indices.map(i => (shard.labels()(i), shard.features.slice(i * 16, (i + 1) * 16).toSeq)).sortBy(_.toString)
+    var heldOut = 0L
+    for (client <- 0 until 7) {
+      val all = ClientLayout.read(new Path(whole), client, 16, 3, hadoop)
+      val train = ClientLayout.read(new Path(root), client, 16, 3, hadoop)
+      val test = ClientLayout.read(new Path(root, PartitionWriter.LOCAL_TEST), client, 16, 3, hadoop)
+      assert(test.size == math.round(0.2 * all.size), s"client $client: ${test.size} of ${all.size}")
+      assert(examples(all) == (examples(train) ++ examples(test)).sortBy(_.toString), s"client $client: nothing lost, nothing shared")
+      heldOut += test.size
+    }
+    assert(info.localTestExamples == heldOut && info.dataset.examples == 300 - heldOut)
+    assert(info == PartitionInfo.read(new Path(root), hadoop))
+    assert(spark.read.parquet(root + "/_clients").groupBy().sum("n").first().getLong(0) == 300 - heldOut, "statistics count training examples")
+    val (again, _) = split(1L)
+    val (other, _) = split(2L)
+    def tests(r: String) = (0 until 7).map(k => examples(ClientLayout.read(new Path(r, PartitionWriter.LOCAL_TEST), k, 16, 3, hadoop)))
+    assert(tests(again) == tests(root), "the same seed holds out the same examples")
+    assert(tests(other) != tests(root), "another seed others")
+    assert(intercept[IllegalArgumentException](PartitionWriter.write(spark, new Path(source), scheme, new Path(fresh("x")), 1.0, 1L))
+      .getMessage.contains("partition.local-test-fraction"))
+  }
 }

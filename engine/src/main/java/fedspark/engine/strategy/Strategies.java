@@ -33,6 +33,9 @@ public final class Strategies {
         REGISTRY.put("fedadagrad", FedAdagrad::new);
         REGISTRY.put("robust", Robust::new);
         REGISTRY.put("fedbuff", FedBuff::new);
+        REGISTRY.put("fedavg-ft", FineTunedFedAvg::new);
+        REGISTRY.put("fedper", FedPer::new);
+        REGISTRY.put("ditto", Ditto::new);
     }
 
     private Strategies() {

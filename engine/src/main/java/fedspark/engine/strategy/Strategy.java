@@ -13,7 +13,8 @@ import fedspark.engine.aggregate.Aggregate;
  * global model ({@link #shared}), what they run ({@link #clientUpdate}), how their results combine
  * ({@link #newAggregate}) and what the server makes of them ({@link #serverStep}). The strategy owns the server's
  * state (moments, velocity, control variates), which goes into checkpoints ({@link #state}, {@link #restore}),
- * and may add columns to the metrics ({@link #metrics}). One instance lives on the driver for a whole run.
+ * and may add columns to the metrics ({@link #metrics}). Personalization strategies also say which model each client
+ * evaluates on its own test data ({@link #personalization}). One instance lives on the driver for a whole run.
  *
  * @param <A> the kind of aggregate its clients' results are combined into
  */
@@ -50,6 +51,11 @@ public abstract class Strategy<A extends Aggregate<A>> {
     /** True when clients keep state between rounds (see {@link fedspark.engine.state.ClientState}). */
     public boolean keepsClientState() {
         return false;
+    }
+
+    /** How a client personalizes the global model before evaluating it on its local test set; null: it does not. */
+    public Personalization personalization() {
+        return null;
     }
 
     /** A fresh, empty aggregate: the treeAggregate's zero value. */

@@ -5,7 +5,8 @@ import scala.collection.JavaConverters._
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
-import fedspark.engine.{Evaluator, HandSgd, ModelSpec, TrainSettings}
+import fedspark.engine.{HandSgd, ModelSpec, TrainSettings}
+import fedspark.engine.evaluation.Evaluator
 import fedspark.engine.local.lean.LeanNetwork
 import fedspark.engine.strategy.LocalSgd
 import fedspark.models.{FlatParameters, InputShape}

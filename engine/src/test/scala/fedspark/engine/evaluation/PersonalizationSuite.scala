@@ -1,0 +1,129 @@
+package fedspark.engine.evaluation
+
+import scala.collection.JavaConverters._
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.hadoop.fs.Path
+import org.apache.spark.api.java.JavaSparkContext
+import org.nd4j.linalg.api.buffer.DataType
+import org.nd4j.linalg.factory.Nd4j
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.data.{ClientLayout, SerializableHadoopConf}
+import fedspark.engine.{ClientShardRDD, FederatedRun, ModelSpec, RoundMetrics, ShardCache, TestRuns, TrainSettings}
+import fedspark.engine.state.ClientStateStore
+import fedspark.models.{FlatParameters, InputShape}
+import fedspark.testing.{LocalSpark, TestData}
+
+/** Federated evaluation on the clients' local test sets, and the personalization strategies. */
+class PersonalizationSuite extends AnyFunSuite with LocalSpark {
+
+  private val side = 8
+  private val classes = 4
+  private val d = side * side
+  private val clients = 6
+  private lazy val trainRoot = TestData.writeClients(spark, fresh("train"), Seq(40, 25, 60, 33, 18, 50), side, classes, 3L)
+  // client 4 keeps no local test examples
+  private lazy val testRoot = TestData.writeClients(spark, fresh("test"), Seq(12, 7, 15, 9, 0, 11), side, classes, 4L)
+  private lazy val serverTest = TestData.table(spark, 1234, side, classes, 99L).collectAsList()
+
+  private def settings(algorithm: String, c: Double = 0.5, rounds: Int = 3, step: TrainSettings.LocalStep = TrainSettings.LocalStep.AUTO) =
+    new TrainSettings("mcmahan-2nn", rounds, c, 2, 10, 0.1, 7L, algorithm, 1, step)
+
+  private def model(s: TrainSettings) = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
+
+  /** A run of `s` with client evaluation after every round: final parameters, metrics rows, every round's client scores. */
+  private def train(s: TrainSettings, options: String = ""): (Array[Float], Seq[RoundMetrics], Seq[Seq[ClientScore]]) = {
+    val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
+    val spec = model(s)
+    val shards = new ClientShardRDD(jsc.sc, new Path(trainRoot), clients, d, classes).toJavaRDD()
+    val states = fresh("client-state")
+    val evaluation = new ClientEvaluation(testRoot, spec, s.localStep, jsc.broadcast(new SerializableHadoopConf(jsc.hadoopConfiguration())))
+    val scores = ArrayBuffer[Seq[ClientScore]]()
+    try {
+      val run = new FederatedRun(jsc, shards, spec, s, TestRuns.strategy(s, spec, clients, options), new Evaluator(spec, s.localStep, serverTest))
+        .keepClientStateIn(states, java.util.Map.of())
+        .evaluateClients(evaluation, 1, round => scores += round.asScala.toSeq)
+      val metrics = ArrayBuffer[RoundMetrics]()
+      val result = run.train(run.initialParameters(), 1, (m, _) => metrics += m)
+      (result, metrics.toSeq, scores.toSeq)
+    } finally {
+      ShardCache.shared().evict(trainRoot)
+      evaluation.evictCache()
+      ClientStateStore.shared().evict(states)
+    }
+  }
+
+  test("federated evaluation equals evaluating each client's local test data on its own (DL4J's output, outside Spark)") {
+    val s = settings("fedavg")
+    val (parameters, metrics, scores) = train(s)
+    val last = scores.last
+    assert(last.map(_.client) == Seq(0, 1, 2, 3, 5), "client 4 has no local test data and no row")
+    val net = model(s).newNetwork(0L)
+    FlatParameters.set(net, parameters)
+    for (score <- last) {
+      val test = ClientLayout.read(new Path(testRoot), score.client, d, classes, spark.sparkContext.hadoopConfiguration)
+      val train = ClientLayout.read(new Path(trainRoot), score.client, d, classes, spark.sparkContext.hadoopConfiguration)
+      val output = net.output(Nd4j.create(test.features, Array(test.size.toLong, d.toLong), DataType.FLOAT)).toFloatMatrix
+      val predicted = output.map(row => row.indices.maxBy(row(_)))
+      val accuracy = predicted.zip(test.labels).count { case (p, y) => p == y }.toDouble / test.size
+      val loss = output.zip(test.labels).map { case (row, y) => -math.log(math.max(row(y), 1e-12)) }.sum / test.size
+      assert(score.testExamples == test.size && score.trainExamples == train.size)
+      assert(score.accuracy == accuracy, s"client ${score.client}")
+      assert(math.abs(score.loss - loss) < 1e-5, s"client ${score.client}: ${score.loss} vs $loss")
+      assert(score.personalAccuracy == score.accuracy && score.personalLoss == score.loss, "FedAvg does not personalize")
+    }
+    val accuracies = last.map(_.accuracy).sorted
+    val row = metrics.last.extra.asScala
+    assert(row("client_accuracy_mean") == accuracies.sum / accuracies.size)
+    assert(row("client_accuracy_worst10") == accuracies.head && row("client_accuracy_best10") == accuracies.last) // 10% of 5: one client
+    assert(metrics.size == scores.size, "a client evaluation after every round")
+  }
+
+  test("the server's test set scored in Spark tasks gives the driver's figures, bit for bit") {
+    val s = settings("fedavg")
+    val spec = model(s)
+    val parameters = FlatParameters.of(spec.newNetwork(5L))
+    val onDriver = new Evaluator(spec, s.localStep, serverTest).evaluate(parameters)
+    val evaluator = new Evaluator(spec, s.localStep, serverTest).onSpark(JavaSparkContext.fromSparkContext(spark.sparkContext))
+    try {
+      assert(evaluator.evaluate(parameters) == onDriver) // 1234 examples: 3 chunks in 2 slices
+    } finally evaluator.release()
+  }
+
+  test("FedAvg with 0 fine-tuning epochs scores the global model; with 1 epoch the personalized scores differ") {
+    val (fedavg, _, _) = train(settings("fedavg"))
+    val (untuned, _, untunedScores) = train(settings("fedavg-ft"), "epochs = 0")
+    assert(untuned.sameElements(fedavg), "fine-tuning does not change training")
+    untunedScores.flatten.foreach(score => assert(score.personalAccuracy == score.accuracy && score.personalLoss == score.loss))
+    val (_, _, tunedScores) = train(settings("fedavg-ft"), "epochs = 1")
+    assert(tunedScores.last.forall(score => score.personalLoss != score.loss))
+  }
+
+  test("FedPer with no personal layer is FedAvg, bit for bit; with one, the global head never moves and clients keep their own") {
+    val (fedavg, fedavgMetrics, _) = train(settings("fedavg"))
+    val (empty, emptyMetrics, emptyScores) = train(settings("fedper"), "personal-layers = 0")
+    assert(empty.sameElements(fedavg))
+    assert(emptyMetrics.map(_.testLoss) == fedavgMetrics.map(_.testLoss))
+    emptyScores.flatten.foreach(score => assert(score.personalLoss == score.loss))
+
+    val s = settings("fedper")
+    val (withHead, _, scores) = train(s, "personal-layers = 1")
+    val initial = FlatParameters.of(model(s).newNetwork(s.seed))
+    val headSize = 200 * classes + classes // the 2NN's output layer
+    assert(withHead.takeRight(headSize).sameElements(initial.takeRight(headSize)), "the server keeps its initial head")
+    assert(!withHead.dropRight(headSize).sameElements(initial.dropRight(headSize)), "the body is trained")
+    assert(scores.last.exists(score => score.personalLoss != score.loss), "clients that trained evaluate their own head")
+  }
+
+  test("Ditto trains the global model as FedAvg does; only clients that trained have a personal model") {
+    val (fedavg, _, _) = train(settings("fedavg", c = 0.34, rounds = 1))
+    val (ditto, _, scores) = train(settings("ditto", c = 0.34, rounds = 1), "lambda = 0.1, epochs = 0")
+    assert(ditto.sameElements(fedavg))
+    val sampled = fedspark.engine.ClientSampler.sample(clients, 2, 7L, 1).toSet
+    for (score <- scores.head) {
+      if (sampled(score.client)) assert(score.personalLoss != score.loss, s"client ${score.client} trained a personal model")
+      else assert(score.personalLoss == score.loss && score.personalAccuracy == score.accuracy, s"client ${score.client} did not train")
+    }
+  }
+}
