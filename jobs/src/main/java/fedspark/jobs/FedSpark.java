@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 /** The command line: {@code fedspark <prepare|partition|train|sweep|resume|bench|results|privacy|report> ...}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
-        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.Resume.class, Bench.class,
+        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.TuneCommand.class, FedSpark.Resume.class, Bench.class,
                 ResultsTable.class, PrivacyCommand.class, Report.class})
 public final class FedSpark implements Runnable {
 
@@ -120,6 +120,19 @@ public final class FedSpark implements Runnable {
         @Override
         public Integer call() {
             options.run((experiment, spark) -> new Sweep(experiment).run(spark, FedSpark::say));
+            return 0;
+        }
+    }
+
+    @Command(name = "tune", mixinStandardHelpOptions = true,
+            description = "Search tune.space for the best settings (successive halving or Hyperband continue promising trials from their checkpoints).")
+    static final class TuneCommand implements Callable<Integer> {
+        @CommandLine.Mixin
+        ExperimentOptions options;
+
+        @Override
+        public Integer call() {
+            options.run((experiment, spark) -> new Tune(experiment).run(spark, FedSpark::say));
             return 0;
         }
     }

@@ -16,11 +16,11 @@ import fedspark.data.BadInputException;
  * Every setting an experiment may name is declared, with its default, in reference.conf; any other key is a
  * mistake (a typo would otherwise be silently ignored and the run would use the default). Free-form blocks
  * ({@code spark.conf}: any Spark setting; {@code sweep.axes} and {@code sweep.reference}: setting keys, which the
- * sweep checks itself) are exempt.
+ * sweep checks itself; {@code tune.space}, checked by the tune) are exempt.
  */
 final class KnownSettings {
 
-    private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes", "sweep.reference");
+    private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes", "sweep.reference", "tune.space");
     // Names people reach for that the configuration spells otherwise.
     private static final Map<String, String> ALIASES = Map.of("epochs", "E", "epoch", "E", "local-epochs", "E", "batch-size", "B",
             "learning-rate", "lr", "client-fraction", "C", "fraction", "C", "mu", "fedprox.mu");
