@@ -268,6 +268,40 @@ public final class RunFolder {
                 .parquet(new Path(new Path(root, "clients"), "round=" + scores.get(0).round()).toString());
     }
 
+    /** The scores of the last round {@code clients/} holds (none when the run has no per-client evaluation), read without Spark. */
+    public static List<fedspark.engine.evaluation.ClientScore> readLastClientScores(Path root, Configuration hadoop) {
+        Path clients = new Path(root, "clients");
+        List<fedspark.engine.evaluation.ClientScore> scores = new ArrayList<>();
+        try {
+            FileSystem fs = clients.getFileSystem(hadoop);
+            if (!fs.exists(clients)) {
+                return scores;
+            }
+            int last = -1;
+            for (org.apache.hadoop.fs.FileStatus status : fs.listStatus(clients, p -> p.getName().startsWith("round="))) {
+                last = Math.max(last, Integer.parseInt(status.getPath().getName().substring("round=".length())));
+            }
+            if (last < 0) {
+                return scores;
+            }
+            for (org.apache.hadoop.fs.FileStatus file : fs.listStatus(new Path(clients, "round=" + last), p -> p.getName().endsWith(".parquet"))) {
+                try (org.apache.parquet.hadoop.ParquetReader<org.apache.parquet.example.data.Group> reader =
+                             org.apache.parquet.hadoop.ParquetReader.builder(new org.apache.parquet.hadoop.example.GroupReadSupport(), file.getPath())
+                                     .withConf(hadoop).build()) {
+                    for (org.apache.parquet.example.data.Group g = reader.read(); g != null; g = reader.read()) {
+                        scores.add(new fedspark.engine.evaluation.ClientScore(last, g.getInteger("client", 0), g.getLong("train_examples", 0),
+                                g.getLong("test_examples", 0), g.getDouble("loss", 0), g.getDouble("accuracy", 0),
+                                g.getDouble("personal_loss", 0), g.getDouble("personal_accuracy", 0)));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the per-client scores in " + clients, e);
+        }
+        scores.sort(java.util.Comparator.comparingInt(fedspark.engine.evaluation.ClientScore::client));
+        return scores;
+    }
+
     /** Writes {@code model.zip} (replacing one a stopped run may have left). */
     public void writeModel(ModelSpec model, float[] parameters) {
         MultiLayerNetwork net = model.newNetwork(0);

@@ -108,4 +108,46 @@ final class Charts {
     private static String tick(double v) {
         return Math.abs(v) >= 1000 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.3g", v);
     }
+
+    /** Histograms of values in [0, 1] (one per name, bars side by side in each of {@code bins} bins), as SVG. */
+    static String histogramSvg(String title, java.util.Map<String, double[]> values, int bins) {
+        int width = 760, height = 260, left = 60, right = 200, top = 30, bottom = 40;
+        double plotW = width - left - right, plotH = height - top - bottom;
+        int[][] counts = new int[values.size()][bins];
+        int most = 1;
+        int k = 0;
+        for (double[] vs : values.values()) {
+            for (double v : vs) {
+                int bin = Math.min(bins - 1, Math.max(0, (int) Math.floor(v * bins)));
+                most = Math.max(most, ++counts[k][bin]);
+            }
+            k++;
+        }
+        StringBuilder svg = new StringBuilder(String.format(Locale.ROOT,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"%s\">", width, height, Html.escape(title)));
+        svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"18\" font-size=\"14\" font-weight=\"bold\">%s</text>", left, Html.escape(title)));
+        svg.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#999\"/>",
+                left, top, plotW, plotH));
+        double barW = plotW / bins / Math.max(1, values.size());
+        for (int b = 0; b <= bins; b += Math.max(1, bins / 5)) {
+            svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s</text>",
+                    left + plotW * b / bins, height - bottom + 15, tick((double) b / bins)));
+        }
+        svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%d</text>", left - 5, top + 10, most));
+        svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">clients by accuracy on their own test data</text>",
+                left + plotW / 2, height - 5));
+        k = 0;
+        for (String name : values.keySet()) {
+            String colour = COLOURS[k % COLOURS.length];
+            for (int b = 0; b < bins; b++) {
+                double h = plotH * counts[k][b] / most;
+                svg.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>",
+                        left + plotW * b / bins + barW * k, top + plotH - h, barW, h, colour));
+            }
+            svg.append(String.format(Locale.ROOT, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" fill=\"%s\">%s</text>",
+                    left + plotW + 10, top + 12 + 16 * k, colour, Html.escape(name)));
+            k++;
+        }
+        return svg.append("</svg>").toString();
+    }
 }

@@ -19,6 +19,8 @@ import fedspark.data.BadInputException;
 import fedspark.data.HadoopFiles;
 import fedspark.engine.RoundMetrics;
 import fedspark.engine.RunFolder;
+import fedspark.engine.evaluation.ClientScore;
+import fedspark.engine.evaluation.Fairness;
 import fedspark.partition.stats.PartitionPlots;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,8 +29,9 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code fedspark report RUN_OR_SWEEP_DIR}: one self-contained HTML page (inline SVG and CSS, pictures embedded, no
  * script, no network) of a run folder or a folder of run folders: the runs' figures, accuracy and loss against
- * rounds (and against simulated time where the runs have it), the partition's pictures, privacy spent, the audit
- * totals and the resolved configuration. Every run folder also gets its accuracy curve as {@code accuracy.png}.
+ * rounds (and against simulated time where the runs have it), the distribution of per-client accuracy on the clients'
+ * own test sets (where they have them), the partition's pictures, privacy spent, the audit totals and the resolved
+ * configuration. Every run folder also gets its accuracy curve as {@code accuracy.png}.
  */
 @Command(name = "report", mixinStandardHelpOptions = true,
         description = "Write report.html (self-contained) for a run folder or a folder of run folders, and accuracy.png in each run.")
@@ -105,7 +108,7 @@ final class Report implements Callable<Integer> {
         if (series.stream().anyMatch(s -> !s.rows().isEmpty() && s.rows().get(0).extra().containsKey("simulated_time"))) {
             html.append(Charts.svg("test accuracy against simulated time", series, "simulated_time", RoundMetrics::testAccuracy));
         }
-        html.append("<h2>Per-client accuracy</h2><p>Not measured: these runs evaluate the global model on the pooled test set.</p>");
+        clientAccuracy(html, runs, hadoop);
         for (Path run : runs) {
             html.append("<h2>").append(Html.escape(run.getName())).append("</h2>");
             partitionPictures(html, run, hadoop);
@@ -116,6 +119,40 @@ final class Report implements Callable<Integer> {
             }
         }
         return html.append("</body></html>\n").toString();
+    }
+
+    /** Each run's distribution of per-client accuracy at its last client evaluation (global and personalized models). */
+    private static void clientAccuracy(StringBuilder html, List<Path> runs, Configuration hadoop) {
+        html.append("<h2>Per-client accuracy</h2>");
+        boolean any = false;
+        for (Path run : runs) {
+            List<ClientScore> scores = RunFolder.readLastClientScores(run, hadoop);
+            if (scores.isEmpty()) {
+                continue;
+            }
+            any = true;
+            Map<String, double[]> values = new java.util.LinkedHashMap<>();
+            values.put("global model", scores.stream().mapToDouble(ClientScore::accuracy).toArray());
+            boolean personalized = scores.stream().anyMatch(c -> c.personalAccuracy() != c.accuracy() || c.personalLoss() != c.loss());
+            if (personalized) {
+                values.put("personalized", scores.stream().mapToDouble(ClientScore::personalAccuracy).toArray());
+            }
+            html.append("<h3>").append(Html.escape(run.getName())).append(String.format(Locale.ROOT, ": round %d, %d clients</h3>",
+                    scores.get(0).round(), scores.size()));
+            html.append("<table><tr><th>model</th><th>mean</th><th>worst 10%</th><th>best 10%</th><th>std</th></tr>");
+            Map<String, Double> fairness = Fairness.columns(scores);
+            for (String prefix : personalized ? List.of("client_accuracy", "personal_accuracy") : List.of("client_accuracy")) {
+                html.append("<tr><td>").append(prefix.startsWith("client") ? "global model" : "personalized").append("</td>");
+                for (String stat : List.of("_mean", "_worst10", "_best10", "_std")) {
+                    html.append(String.format(Locale.ROOT, "<td>%.4f</td>", fairness.get(prefix + stat)));
+                }
+                html.append("</tr>");
+            }
+            html.append("</table>").append(Charts.histogramSvg("per-client accuracy, " + run.getName(), values, 20));
+        }
+        if (!any) {
+            html.append("<p>Not measured: the clients of these runs keep no local test sets (partition.local-test-fraction).</p>");
+        }
     }
 
     /** One row per run: rounds, final and best accuracy, final loss, and the last values of privacy, bytes and simulated time. */

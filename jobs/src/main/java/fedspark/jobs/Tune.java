@@ -195,7 +195,8 @@ public final class Tune {
                 alive = rung.subList(0, keep).stream().map(Outcome::trial).toList();
                 log.accept(String.format(Locale.ROOT, "tune: bracket %d keeps %s after %d rounds", bracket[0],
                         alive.stream().map(Trial::name).toList(), rounds));
-                rounds = Math.min(maxRounds, rounds * eta);
+                // the last rung trains to max-rounds: no rung between (rounds eta^2 would pass it)
+                rounds = (long) rounds * eta * eta > maxRounds ? maxRounds : rounds * eta;
             }
         }
         List<Outcome> all = new ArrayList<>(outcomes.values());

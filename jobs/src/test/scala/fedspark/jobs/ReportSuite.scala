@@ -52,6 +52,22 @@ class ReportSuite extends AnyFunSuite with CommandLineFixture {
     assert(consoleMessages(chromium(noisy)._2).exists(_.contains("broken page")))
   }
 
+  test("a run whose clients keep local test sets: the report shows their accuracy distribution, global and personalized") {
+    val run = s"$scratch/runs/personal"
+    val conf = experiment("personal", "partition { scheme = dirichlet, beta = 0.3, local-test-fraction = 0.2 }, train { rounds = 2, algorithm = fedavg-ft }")
+    assert(fedspark("train", conf.getPath, "--run-dir", run)._1 == 0)
+    assert(fedspark("report", run)._1 == 0)
+    val html = Files.readString(Paths.get(run, "report.html"))
+    val rows = Files.readAllLines(Paths.get(run, "metrics.csv")).asScala
+    val header = rows.head.split(",")
+    def last(column: String) = "%.4f".format(rows.last.split(",")(header.indexOf(column)).toDouble)
+    assert(html.contains("per-client accuracy, personal") && html.contains(s"<td>${last("client_accuracy_mean")}</td>")
+      && html.contains(s"<td>${last("personal_accuracy_worst10")}</td>"), html.take(300))
+    val (dom, log) = chromium(new File(run, "report.html"))
+    assert(dom.contains("personalized") && dom.contains("round 2, 6 clients"))
+    assert(consoleMessages(log).isEmpty, consoleMessages(log))
+  }
+
   test("a sweep's report has every run; a folder without runs is refused in one line") {
     val sweep = scratch.resolve("sweep")
     for (name <- Seq("a", "b")) {

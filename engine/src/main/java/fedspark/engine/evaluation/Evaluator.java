@@ -4,11 +4,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
-import org.apache.spark.storage.StorageLevel;
 
 import fedspark.data.BadInputException;
 import fedspark.data.ClientShard;
@@ -18,8 +16,9 @@ import fedspark.engine.TrainSettings;
 /**
  * Evaluates the global model on the server's held-out test set (cross-entropy loss and accuracy), with the same
  * forward pass as training (the lean one where it covers the model). The test set is the server's own data: on the
- * driver, or, {@link #onSpark}, split into slices cached on the executors and scored by a Spark job, so that
- * evaluation uses every core rather than the driver's one thread. Both give the same figures, bit for bit.
+ * driver, or, {@link #onSpark}, split into slices broadcast once to the executors and scored by a Spark job of a task
+ * per slice, so that evaluation uses every core rather than the driver's one thread. Both give the same figures, bit
+ * for bit.
  */
 public final class Evaluator {
 
@@ -27,7 +26,7 @@ public final class Evaluator {
     private final TrainSettings.LocalStep step;
     private final ClientShard test;
     private JavaSparkContext jsc; // null: on the driver
-    private JavaRDD<ClientShard> slices;
+    private Broadcast<ClientShard[]> slices; // null: on the driver
 
     public Evaluator(ModelSpec model, TrainSettings.LocalStep step, List<Row> testRows) {
         if (testRows.isEmpty()) {
@@ -58,27 +57,29 @@ public final class Evaluator {
 
     /**
      * Scores on the executors from now on: the test set is cut into as many slices as Spark's default parallelism
-     * (whole chunks of {@link Scores#CHUNK} examples each), cached where they are first scored.
+     * (whole chunks of {@link Scores#CHUNK} examples each) and broadcast, so each executor fetches it once, not with
+     * every round's tasks.
      */
     public Evaluator onSpark(JavaSparkContext jsc) {
         int chunks = (test.size() + Scores.CHUNK - 1) / Scores.CHUNK;
         int count = Math.max(1, Math.min(jsc.defaultParallelism(), chunks));
-        List<ClientShard> parts = new ArrayList<>();
+        ClientShard[] parts = new ClientShard[count];
         int d = test.featureSize();
         for (int s = 0; s < count; s++) {
             int from = Math.min(test.size(), (int) ((long) chunks * s / count) * Scores.CHUNK);
             int to = Math.min(test.size(), (int) ((long) chunks * (s + 1) / count) * Scores.CHUNK);
-            parts.add(new ClientShard(-1, d, Arrays.copyOfRange(test.features(), from * d, to * d), Arrays.copyOfRange(test.labels(), from, to)));
+            parts[s] = new ClientShard(-1, d, Arrays.copyOfRange(test.features(), from * d, to * d), Arrays.copyOfRange(test.labels(), from, to));
         }
         this.jsc = jsc;
-        this.slices = jsc.parallelize(parts, count).setName("server test set").persist(StorageLevel.MEMORY_ONLY());
+        this.slices = jsc.broadcast(parts);
         return this;
     }
 
     /** Frees the executors' copies of the test set. */
     public void release() {
         if (slices != null) {
-            slices.unpersist(false);
+            slices.destroy();
+            slices = null;
         }
     }
 
@@ -93,7 +94,13 @@ public final class Evaluator {
         try {
             ModelSpec spec = model;
             TrainSettings.LocalStep localStep = step;
-            List<Scores> parts = slices.map(slice -> {
+            Broadcast<ClientShard[]> testSlices = slices;
+            List<Integer> indices = new ArrayList<>();
+            for (int i = 0; i < testSlices.value().length; i++) {
+                indices.add(i);
+            }
+            List<Scores> parts = jsc.parallelize(indices, indices.size()).map(i -> {
+                ClientShard slice = testSlices.value()[i];
                 var network = spec.threadTrainer(localStep);
                 network.setParameters(shared.value());
                 return Scores.of(network, slice, 0, slice.size(), classes);
