@@ -106,6 +106,11 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(clients.length == 5)
     // 5 writers, C = 0.5: 3 sampled, 6 examples each
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
+    // natural clients keep local test sets too: round(0.2 x 6) = 1 example each
+    assert(fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/leaf-local", "--set", "partition.local-test-fraction=0.2")._1 == 0)
+    assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf-local", "metrics.csv")).get(1).startsWith("1,3,15,"))
+    val tests = new File(s"$scratch/leaf-prepared/partitions/natural-user-test0.2/_local_test").list().filter(_.startsWith("client="))
+    assert(tests.length == 5)
   }
 
   // Server state (moments, control variates, the adaptive clip, the privacy accountant, local DP's participations) and
