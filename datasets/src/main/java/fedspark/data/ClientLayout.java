@@ -52,6 +52,28 @@ public final class ClientLayout {
     }
 
     /**
+     * Reads a whole canonical table (every {@code *.parquet} file of {@code dir}, in name order) as one shard, without
+     * Spark: the server's test set.
+     */
+    public static ClientShard readTable(Path dir, int featureSize, int classes, Configuration hadoop) {
+        Shard shard = new Shard(featureSize);
+        try {
+            FileSystem fs = dir.getFileSystem(hadoop);
+            if (!fs.exists(dir)) {
+                throw new BadInputException("no table at " + dir);
+            }
+            FileStatus[] files = fs.listStatus(dir, p -> p.getName().endsWith(".parquet"));
+            Arrays.sort(files);
+            for (FileStatus file : files) {
+                readFile(file.getPath(), shard, classes, hadoop);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the table " + dir, e);
+        }
+        return new ClientShard(-1, featureSize, Arrays.copyOf(shard.features, shard.rows * featureSize), Arrays.copyOf(shard.labels, shard.rows));
+    }
+
+    /**
      * Appends one file's examples. Parquet's column readers give the label and feature values straight
      * into the arrays: the record-at-a-time API builds an object per feature value, several times slower.
      */

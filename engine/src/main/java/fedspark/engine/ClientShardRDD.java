@@ -117,17 +117,18 @@ public final class ClientShardRDD extends RDD<ClientShard> {
 
     /**
      * Driver side: reads every client's shard into the cache of the executor it is placed on, before the first
-     * round, so that rounds cost what their sampled clients compute and not first reads from storage. The job
-     * is tagged as round 0 for {@link PrivacyAudit}. Returns the clients loaded.
+     * round, so that rounds cost what their sampled clients compute and not first reads from storage, in groups of
+     * clients per task slot. The job is tagged as round 0 for {@link PrivacyAudit}. Returns the clients loaded.
      */
     public long preload() {
         int[] all = new int[clients];
         for (int k = 0; k < clients; k++) {
             all[k] = k;
         }
-        place(all);
-        List<ServedClient> loaded = PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(sparkContext()), 0, null,
-                () -> toJavaRDD().map(shard -> ServedClient.here(shard.client(), shard.size())).collect());
+        // in groups of clients per task, as rounds run: a task per client would cost K tasks' scheduling
+        ClientGroups groups = groups(all, sparkContext().defaultParallelism());
+        List<ServedClient> loaded = PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(sparkContext()), 0, groups,
+                () -> groups.over(this).toJavaRDD().map(shard -> ServedClient.here(shard.client(), shard.size())).collect());
         remember(loaded);
         return loaded.size();
     }

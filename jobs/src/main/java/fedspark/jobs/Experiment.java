@@ -23,6 +23,7 @@ import com.typesafe.config.ConfigValueFactory;
 
 import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
+import fedspark.data.ClientLayout;
 import fedspark.data.HadoopFiles;
 import fedspark.data.DatasetInfo;
 import fedspark.data.CsvSource;
@@ -57,6 +58,8 @@ import fedspark.partition.stats.PartitionStatistics;
 public final class Experiment {
 
     private final Config config; // the resolved `fedspark` block
+
+    private long[] clientSizes; // n_k of the partitioning, read once (train checks the strategy, then runs it)
 
     public Experiment(Config config) {
         this.config = config;
@@ -173,7 +176,8 @@ public final class Experiment {
                 case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                         source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
                 default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
-                        source.getInt("features"), source.getInt("classes"), source.getLong("seed"), staging);
+                        source.getInt("features"), source.getInt("classes"), source.getLong("seed"), source.getInt("users"),
+                        source.getDouble("user-size-alpha"), staging);
             }
             HadoopFiles.writeString(new Path(staging, SOURCE_FILE), sourceRecord(hadoop), hadoop);
             return staging;
@@ -195,7 +199,9 @@ public final class Experiment {
             case "idx" -> List.of("format", "path", "limit");
             case "leaf" -> List.of("format", "path");
             case "csv" -> List.of("format", "train", "test", "label-column", "id-column", "scale");
-            default -> List.of("format", "examples", "test-examples", "features", "classes", "seed");
+            // natural ids only when there are some: a record without them stays valid for tables prepared before they existed
+            default -> source.getInt("users") == 0 ? List.of("format", "examples", "test-examples", "features", "classes", "seed")
+                    : List.of("format", "examples", "test-examples", "features", "classes", "seed", "users", "user-size-alpha");
         };
         StringBuilder record = new StringBuilder();
         for (String key : keys) {
@@ -403,10 +409,10 @@ public final class Experiment {
         DatasetInfo dataset = info.dataset();
         ModelSpec model = modelSpec(settings, info);
         Strategy<?> strategy = strategy(spark, settings, model, info);
-        List<Row> testRows = spark.read().parquet(preparedTable("test").toString())
-                .select(CanonicalTable.LABEL, CanonicalTable.FEATURES).collectAsList();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        Evaluator evaluator = new Evaluator(model, settings.localStep(), testRows).onSpark(jsc);
+        // read on the driver without a Spark job: the server's test set is the server's own data
+        Evaluator evaluator = new Evaluator(model, settings.localStep(),
+                ClientLayout.readTable(preparedTable("test"), dataset.features(), dataset.classes(), hadoop(spark))).onSpark(jsc);
         log.accept(String.format("run folder: %s  %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
                 folder.root(), settings.algorithm(), settings.model(), info.clients(), settings.sampledClients(info.clients()),
                 settings.clientFraction(), settings.localEpochs(), settings.batchSizeText(), settings.learningRate(), settings.rounds()));
@@ -495,11 +501,10 @@ public final class Experiment {
 
     /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
     private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
-        long[] sizes = new long[info.clients()];
-        for (Row row : statistics(spark, PartitionStatistics.CLIENTS).select("client", "n").collectAsList()) {
-            sizes[row.getInt(0)] = row.getLong(1);
+        if (clientSizes == null || clientSizes.length != info.clients()) {
+            clientSizes = PartitionStatistics.clientSizes(partitionedData(), info.clients(), hadoop(spark));
         }
-        return Strategies.create(settings, model, config.getConfig("train"), sizes);
+        return Strategies.create(settings, model, config.getConfig("train"), clientSizes);
     }
 
     private PrivacyAudit.OnRawDataMovement onRawDataMovement() {

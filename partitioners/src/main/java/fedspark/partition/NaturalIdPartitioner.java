@@ -2,27 +2,26 @@ package fedspark.partition;
 
 import static org.apache.spark.sql.functions.col;
 
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.SplittableRandom;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.xxhash64;
 
-import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
+import java.util.List;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.api.java.UDF1;
-import org.apache.spark.sql.functions;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 
 import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
 
 /**
- * Natural clients: one client per value of an id column (a writer, a user), or, with K > 0, the ids
- * shuffled by the seed and grouped into K clients of as equal a number of ids as possible. Only the
- * distinct ids reach the driver.
+ * Natural clients: one client per value of an id column (a writer, a user), in id order, or, with K > 0, the ids
+ * in the order of a hash seeded by the seed, grouped into K clients of as equal a number of ids as possible. The ids
+ * never reach the driver, only their count.
  */
 public final class NaturalIdPartitioner implements Partitioner {
 
@@ -60,38 +59,25 @@ public final class NaturalIdPartitioner implements Partitioner {
             throw new BadInputException("partition.column '" + column + "' is not a column of the data (columns: "
                     + String.join(", ", table.columns()) + ")");
         }
-        List<String> ids = new ArrayList<>();
-        for (Row r : table.select(col(column).cast(DataTypes.StringType)).distinct().orderBy(column).collectAsList()) {
-            if (r.isNullAt(0)) {
-                throw new BadInputException("column '" + column + "' has rows without an id");
-            }
-            ids.add(r.getString(0));
+        Column id = col(column).cast(DataTypes.StringType);
+        if (!table.filter(id.isNull()).isEmpty()) {
+            throw new BadInputException("column '" + column + "' has rows without an id");
         }
-        if (groups > ids.size()) {
-            throw new IllegalArgumentException("cannot group " + ids.size() + " ids into " + groups + " non-empty clients");
+        // The ids are ranked by Spark's distributed sort (by id, or by a hash seeded with the seed when grouping) and
+        // joined back: only their count reaches the driver, so a million ids cost what a sort of them costs.
+        Dataset<Row> ids = table.select(id.as(ID)).distinct();
+        long count = ids.count();
+        if (groups > count) {
+            throw new IllegalArgumentException("cannot group " + count + " ids into " + groups + " non-empty clients");
         }
-        Map<String, Integer> clientOf = new HashMap<>();
-        if (groups == 0) {
-            for (int i = 0; i < ids.size(); i++) {
-                clientOf.put(ids.get(i), i);
-            }
-            clients = ids.size();
-        } else {
-            SplittableRandom random = new SplittableRandom(seed);
-            for (int i = ids.size() - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                String t = ids.get(i);
-                ids.set(i, ids.get(j));
-                ids.set(j, t);
-            }
-            for (int i = 0; i < ids.size(); i++) {
-                clientOf.put(ids.get(i), (int) ((long) i * groups / ids.size()));
-            }
-            clients = groups;
-        }
-        Broadcast<Map<String, Integer>> shared = JavaSparkContext.fromSparkContext(table.sparkSession().sparkContext()).broadcast(clientOf);
-        UDF1<String, Integer> lookup = id -> shared.value().get(id);
-        return table.withColumn(CanonicalTable.CLIENT,
-                functions.udf(lookup, DataTypes.IntegerType).asNondeterministic().apply(col(column).cast(DataTypes.StringType)));
+        Dataset<Row> ordered = groups == 0 ? ids.orderBy(ID) : ids.orderBy(xxhash64(lit(seed), col(ID)), col(ID));
+        JavaRDD<Row> ranked = ordered.javaRDD().zipWithIndex().map(pair -> RowFactory.create(pair._1().getString(0),
+                (int) (groups == 0 ? pair._2() : pair._2() * groups / count)));
+        Dataset<Row> clientOf = table.sparkSession().createDataFrame(ranked, new StructType()
+                .add(ID, DataTypes.StringType, false).add(CanonicalTable.CLIENT, DataTypes.IntegerType, false));
+        clients = groups == 0 ? Math.toIntExact(count) : groups;
+        return table.join(clientOf, id.equalTo(clientOf.col(ID))).drop(ID);
     }
+
+    private static final String ID = "_natural_id";
 }

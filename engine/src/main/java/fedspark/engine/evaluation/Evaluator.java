@@ -55,6 +55,19 @@ public final class Evaluator {
         this.test = new ClientShard(-1, d, x, y);
     }
 
+    /** The test set as read by {@link fedspark.data.ClientLayout#readTable} (labels and widths checked there). */
+    public Evaluator(ModelSpec model, TrainSettings.LocalStep step, ClientShard test) {
+        if (test.size() == 0) {
+            throw new BadInputException("the test set is empty");
+        }
+        if (test.featureSize() != model.input().size()) {
+            throw new BadInputException("test set: " + test.featureSize() + " features an example, the model takes " + model.input().size());
+        }
+        this.model = model;
+        this.step = step;
+        this.test = test;
+    }
+
     /**
      * Scores on the executors from now on: the test set is cut into as many slices as Spark's default parallelism
      * (whole chunks of {@link Scores#CHUNK} examples each) and broadcast, so each executor fetches it once, not with

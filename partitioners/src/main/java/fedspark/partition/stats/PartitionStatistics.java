@@ -167,4 +167,26 @@ public final class PartitionStatistics {
                         s.medianSize(), s.maxSize(), s.meanDistance(), s.meanEntropy())), summarySchema)
                 .coalesce(1).write().mode(SaveMode.ErrorIfExists).parquet(new Path(root, SUMMARY).toString());
     }
+
+    /** n_k of every client of the partitioning at {@code root}, from its {@code _clients} table, read without Spark. */
+    public static long[] clientSizes(org.apache.hadoop.fs.Path root, int clients, org.apache.hadoop.conf.Configuration hadoop) {
+        long[] sizes = new long[clients];
+        org.apache.hadoop.fs.Path table = new org.apache.hadoop.fs.Path(root, CLIENTS);
+        org.apache.hadoop.conf.Configuration projected = new org.apache.hadoop.conf.Configuration(hadoop);
+        projected.set(org.apache.parquet.hadoop.api.ReadSupport.PARQUET_READ_SCHEMA, "message clients { required int32 client; required int64 n; }");
+        try {
+            org.apache.hadoop.fs.FileSystem fs = table.getFileSystem(hadoop);
+            for (org.apache.hadoop.fs.FileStatus file : fs.listStatus(table, p -> p.getName().endsWith(".parquet"))) {
+                try (org.apache.parquet.hadoop.ParquetReader<org.apache.parquet.example.data.Group> reader = org.apache.parquet.hadoop.ParquetReader
+                        .builder(new org.apache.parquet.hadoop.example.GroupReadSupport(), file.getPath()).withConf(projected).build()) {
+                    for (org.apache.parquet.example.data.Group row = reader.read(); row != null; row = reader.read()) {
+                        sizes[row.getInteger("client", 0)] = row.getLong("n", 0);
+                    }
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read the client statistics " + table, e);
+        }
+        return sizes;
+    }
 }
