@@ -84,6 +84,7 @@ public final class ClientLayout {
             ColumnDescriptor labelColumn = column(schema, file, CanonicalTable.LABEL);
             ColumnDescriptor featureColumn = column(schema, file, CanonicalTable.FEATURES);
             int d = shard.featureSize;
+            long fileRows = 0; // rows of this file before the row group
             for (PageReadStore rowGroup = reader.readNextRowGroup(); rowGroup != null; rowGroup = reader.readNextRowGroup()) {
                 ColumnReadStoreImpl columns = new ColumnReadStoreImpl(rowGroup, new GroupRecordConverter(schema).getRootConverter(), schema, createdBy);
                 int rows = Math.toIntExact(rowGroup.getRowCount());
@@ -96,7 +97,8 @@ public final class ClientLayout {
                     }
                     int label = labels.getInteger();
                     if (label < 0 || label >= classes) {
-                        throw new BadInputException(file + ": label " + label + " out of range [0, " + classes + ")");
+                        throw new BadInputException(file + ": row " + (fileRows + r) + ": label " + label + " out of range [0, "
+                                + classes + ")");
                     }
                     shard.labels[first + r] = label;
                     labels.consume();
@@ -126,6 +128,7 @@ public final class ClientLayout {
                     throw new BadInputException(file + ": " + (row + 1) + " feature lists for " + rows + " examples");
                 }
                 shard.rows += rows;
+                fileRows += rows;
             }
         }
     }

@@ -140,6 +140,20 @@ public final class FedSpark implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Stack traces of bad input, and Spark's reports of failed tasks, are printed only with --verbose. */
+    static boolean verbose;
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "print the stack trace of bad input, and Spark's reports of failed tasks")
+    void setVerbose(boolean on) {
+        verbose = on;
+        if (on) {
+            for (String logger : List.of("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSetManager")) {
+                org.apache.logging.log4j.core.config.Configurator.setLevel(logger, org.apache.logging.log4j.Level.WARN);
+            }
+        }
+    }
+
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
@@ -162,6 +176,7 @@ public final class FedSpark implements Runnable {
 
     /** The command line, with bad input reported as one clear line and exit code 2. */
     public static CommandLine commandLine() {
+        verbose = false;
         CommandLine cli = new CommandLine(new FedSpark());
         // Bad input is the user's to fix: one clear line, no stack trace.
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
@@ -170,6 +185,9 @@ public final class FedSpark implements Runnable {
                 throw e;
             }
             line.getErr().println("fedspark: " + bad.getMessage());
+            if (verbose) {
+                e.printStackTrace(line.getErr());
+            }
             return 2;
         });
         return cli;

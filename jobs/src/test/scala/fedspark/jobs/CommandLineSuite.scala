@@ -70,7 +70,10 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(algorithm._1 == 2 && algorithm._2.contains("unknown train.algorithm 'fedprocs'"), algorithm._2)
     val source = fedspark("train", conf, "--set", s"""data.source.path="$scratch/nowhere"""", "--set", s"""data.prepared="$scratch/p2"""")
     assert(source._1 == 2 && source._2.contains("missing file"), source._2)
-    assert(!new File(s"$scratch/runs").list().exists(_.startsWith("bad-")), "no run folder for a run that never started")
+    assert(source._2.linesIterator.size == 1, "one line, no stack trace")
+    val verbose = fedspark("train", conf, "--set", "train.C=1.5", "--verbose")
+    assert(verbose._1 == 2 && verbose._2.contains("train.C must be in [0, 1]") && verbose._2.contains("\tat fedspark."), "--verbose: the trace")
+    assert(!Option(new File(s"$scratch/runs").list()).getOrElse(Array[String]()).exists(_.startsWith("bad-")), "no run folder for a run that never started")
   }
 
   test("an existing run folder is never overwritten") {
