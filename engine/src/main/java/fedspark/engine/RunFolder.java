@@ -224,27 +224,41 @@ public final class RunFolder {
         return PrivacyAudit.parseCsv(HadoopFiles.readString(csv, hadoop)).stream().filter(row -> row.round() <= lastRound).toList();
     }
 
-    public void writeMetricsParquet(SparkSession spark) {
-        StructType schema = new StructType()
-                .add("round", DataTypes.IntegerType, false)
-                .add("clients", DataTypes.IntegerType, false)
-                .add("samples", DataTypes.LongType, false)
-                .add("train_loss", DataTypes.DoubleType, false)
-                .add("test_loss", DataTypes.DoubleType, false)
-                .add("test_accuracy", DataTypes.DoubleType, false)
-                .add("seconds", DataTypes.DoubleType, false);
+    /**
+     * Writes {@code metrics/} (one Parquet file; derived from metrics.csv, so a resumed run rewrites it) with
+     * parquet-hadoop directly: a Spark SQL job for a few rows costs the first query's start-up, seconds at the end of
+     * every run.
+     */
+    public void writeMetricsParquet() {
         List<String> extra = rows.isEmpty() ? List.of() : List.copyOf(rows.get(0).extra().keySet());
-        for (String column : extra) {
-            schema = schema.add(column, DataTypes.DoubleType, true);
+        StringBuilder schema = new StringBuilder("message metrics { required int32 round; required int32 clients; required int64 samples; "
+                + "required double train_loss; required double test_loss; required double test_accuracy; required double seconds;");
+        extra.forEach(column -> schema.append(" optional double ").append(column).append(';'));
+        org.apache.parquet.schema.MessageType type = org.apache.parquet.schema.MessageTypeParser.parseMessageType(schema.append(" }").toString());
+        Path dir = new Path(root, "metrics");
+        try {
+            FileSystem fs = dir.getFileSystem(hadoop);
+            fs.delete(dir, true);
+            org.apache.parquet.example.data.simple.SimpleGroupFactory groups = new org.apache.parquet.example.data.simple.SimpleGroupFactory(type);
+            try (org.apache.parquet.hadoop.ParquetWriter<org.apache.parquet.example.data.Group> writer =
+                         org.apache.parquet.hadoop.example.ExampleParquetWriter.builder(new Path(dir, "part-00000.parquet"))
+                                 .withConf(hadoop).withType(type).build()) {
+                for (RoundMetrics r : rows) {
+                    org.apache.parquet.example.data.Group g = groups.newGroup().append("round", r.round()).append("clients", r.clients())
+                            .append("samples", r.samples()).append("train_loss", r.trainLoss()).append("test_loss", r.testLoss())
+                            .append("test_accuracy", r.testAccuracy()).append("seconds", r.seconds());
+                    for (String column : extra) {
+                        Double value = r.extra().get(column);
+                        if (value != null) {
+                            g.append(column, value);
+                        }
+                    }
+                    writer.write(g);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + dir, e);
         }
-        List<Row> table = rows.stream().map(r -> {
-            List<Object> values = new ArrayList<>(List.of(r.round(), r.clients(), r.samples(), r.trainLoss(), r.testLoss(),
-                    r.testAccuracy(), r.seconds()));
-            extra.forEach(column -> values.add(r.extra().get(column)));
-            return RowFactory.create(values.toArray());
-        }).toList();
-        spark.createDataFrame(table, schema).coalesce(1)
-                .write().mode(SaveMode.Overwrite).parquet(new Path(root, "metrics").toString()); // derived from metrics.csv: a resumed run rewrites it
     }
 
     /** The per-client table's columns (and {@code round}, from its folder names). */

@@ -471,7 +471,7 @@ public final class Experiment {
                         + " (raise the budget and fedspark resume " + folder.root() + " to go on)");
                 result = last[0];
             }
-            folder.writeMetricsParquet(spark);
+            folder.writeMetricsParquet();
             Report.writeAccuracyPng(folder.root(), folder.metrics(), hadoop(spark));
             folder.writeModel(model, result);
             return new Trained(folder, result);
