@@ -55,8 +55,9 @@ class StrategiesSuite extends AnyFunSuite {
 
   private val two = Seq(shard(0, 40, 1L), shard(1, 70, 2L)) // unequal sizes: 8 and 14 local steps at E = 2, B = 10
 
-  test("every algorithm the issue names is registered") {
-    assert(Strategies.names().asScala.toSet == Set("fedavg", "fedsgd", "fedprox", "scaffold", "fednova", "fedavgm", "fedadam", "fedyogi", "fedadagrad", "robust", "fedbuff"))
+  test("every algorithm is registered by its name") {
+    assert(Strategies.names().asScala.toSet == Set("fedavg", "fedsgd", "fedprox", "scaffold", "fednova", "fedavgm", "fedadam", "fedyogi",
+      "fedadagrad", "robust", "fedbuff", "fedavg-ft", "fedper", "ditto"))
   }
 
   test("FedProx with mu = 0 is FedAvg, bit for bit; with mu > 0 it differs") {
