@@ -17,12 +17,6 @@ import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.SaveMode;
-import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
@@ -234,26 +228,35 @@ public final class RunFolder {
         StringBuilder schema = new StringBuilder("message metrics { required int32 round; required int32 clients; required int64 samples; "
                 + "required double train_loss; required double test_loss; required double test_accuracy; required double seconds;");
         extra.forEach(column -> schema.append(" optional double ").append(column).append(';'));
-        org.apache.parquet.schema.MessageType type = org.apache.parquet.schema.MessageTypeParser.parseMessageType(schema.append(" }").toString());
-        Path dir = new Path(root, "metrics");
+        writeTable(new Path(root, "metrics"), schema.append(" }").toString(), rows, (r, g) -> {
+            g.append("round", r.round()).append("clients", r.clients()).append("samples", r.samples()).append("train_loss", r.trainLoss())
+                    .append("test_loss", r.testLoss()).append("test_accuracy", r.testAccuracy()).append("seconds", r.seconds());
+            for (String column : extra) {
+                Double value = r.extra().get(column);
+                if (value != null) {
+                    g.append(column, value);
+                }
+            }
+        });
+    }
+
+    /**
+     * Replaces {@code dir} with one Parquet file of {@code rows}, each filled into a record of {@code schema} by {@code fill}.
+     * parquet-hadoop directly: a Spark SQL job for a few rows costs a query's start-up, seconds in a run.
+     */
+    private <T> void writeTable(Path dir, String schema, List<T> rows,
+                                java.util.function.BiConsumer<T, org.apache.parquet.example.data.Group> fill) {
+        org.apache.parquet.schema.MessageType type = org.apache.parquet.schema.MessageTypeParser.parseMessageType(schema);
+        org.apache.parquet.example.data.simple.SimpleGroupFactory records = new org.apache.parquet.example.data.simple.SimpleGroupFactory(type);
         try {
-            FileSystem fs = dir.getFileSystem(hadoop);
-            fs.delete(dir, true);
-            org.apache.parquet.example.data.simple.SimpleGroupFactory groups = new org.apache.parquet.example.data.simple.SimpleGroupFactory(type);
+            dir.getFileSystem(hadoop).delete(dir, true);
             try (org.apache.parquet.hadoop.ParquetWriter<org.apache.parquet.example.data.Group> writer =
                          org.apache.parquet.hadoop.example.ExampleParquetWriter.builder(new Path(dir, "part-00000.parquet"))
                                  .withConf(hadoop).withType(type).build()) {
-                for (RoundMetrics r : rows) {
-                    org.apache.parquet.example.data.Group g = groups.newGroup().append("round", r.round()).append("clients", r.clients())
-                            .append("samples", r.samples()).append("train_loss", r.trainLoss()).append("test_loss", r.testLoss())
-                            .append("test_accuracy", r.testAccuracy()).append("seconds", r.seconds());
-                    for (String column : extra) {
-                        Double value = r.extra().get(column);
-                        if (value != null) {
-                            g.append(column, value);
-                        }
-                    }
-                    writer.write(g);
+                for (T row : rows) {
+                    org.apache.parquet.example.data.Group record = records.newGroup();
+                    fill.accept(row, record);
+                    writer.write(record);
                 }
             }
         } catch (IOException e) {
@@ -261,25 +264,17 @@ public final class RunFolder {
         }
     }
 
-    /** The per-client table's columns (and {@code round}, from its folder names). */
-    public static final StructType CLIENT_SCORES = new StructType()
-            .add("client", DataTypes.IntegerType, false)
-            .add("train_examples", DataTypes.LongType, false)
-            .add("test_examples", DataTypes.LongType, false)
-            .add("loss", DataTypes.DoubleType, false)
-            .add("accuracy", DataTypes.DoubleType, false)
-            .add("personal_loss", DataTypes.DoubleType, false)
-            .add("personal_accuracy", DataTypes.DoubleType, false);
-
     /** Writes round {@code scores}' round of {@code clients/} (replacing what a stopped run may have left of it). */
-    public void writeClientScores(SparkSession spark, List<fedspark.engine.evaluation.ClientScore> scores) {
+    public void writeClientScores(List<fedspark.engine.evaluation.ClientScore> scores) {
         if (scores.isEmpty()) {
             return;
         }
-        List<Row> table = scores.stream().map(s -> RowFactory.create(s.client(), s.trainExamples(), s.testExamples(), s.loss(),
-                s.accuracy(), s.personalLoss(), s.personalAccuracy())).toList();
-        spark.createDataFrame(table, CLIENT_SCORES).coalesce(1).write().mode(SaveMode.Overwrite)
-                .parquet(new Path(new Path(root, "clients"), "round=" + scores.get(0).round()).toString());
+        writeTable(new Path(new Path(root, "clients"), "round=" + scores.get(0).round()),
+                "message clients { required int32 client; required int64 train_examples; required int64 test_examples; required double loss; "
+                        + "required double accuracy; required double personal_loss; required double personal_accuracy; }",
+                scores, (c, g) -> g.append("client", c.client()).append("train_examples", c.trainExamples())
+                        .append("test_examples", c.testExamples()).append("loss", c.loss()).append("accuracy", c.accuracy())
+                        .append("personal_loss", c.personalLoss()).append("personal_accuracy", c.personalAccuracy()));
     }
 
     /** The scores of the last round {@code clients/} holds (none when the run has no per-client evaluation), read without Spark. */

@@ -438,7 +438,7 @@ public final class Experiment {
             }
             if (clientEvaluation != null) {
                 int every = config.getInt("evaluation.clients-every");
-                run.evaluateClients(clientEvaluation, every, scores -> folder.writeClientScores(spark, scores));
+                run.evaluateClients(clientEvaluation, every, scores -> folder.writeClientScores(scores));
                 log.accept(String.format("per-client evaluation on the clients' local test sets (%d examples): every %d rounds and after the last",
                         info.localTestExamples(), every));
             }
@@ -501,7 +501,7 @@ public final class Experiment {
 
     /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
     private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
-        if (clientSizes == null || clientSizes.length != info.clients()) {
+        if (clientSizes == null) { // the config, and so the partitioning, is fixed for this instance
             clientSizes = PartitionStatistics.clientSizes(partitionedData(), info.clients(), hadoop(spark));
         }
         return Strategies.create(settings, model, config.getConfig("train"), clientSizes);

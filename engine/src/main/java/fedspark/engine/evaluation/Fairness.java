@@ -14,11 +14,6 @@ import java.util.function.ToDoubleFunction;
  */
 public final class Fairness {
 
-    /** The column names, in order; a round without a client evaluation has NaN in each. */
-    public static final List<String> COLUMNS = List.of(
-            "client_accuracy_mean", "client_accuracy_worst10", "client_accuracy_best10", "client_accuracy_std",
-            "personal_accuracy_mean", "personal_accuracy_worst10", "personal_accuracy_best10", "personal_accuracy_std");
-
     private Fairness() {
     }
 
