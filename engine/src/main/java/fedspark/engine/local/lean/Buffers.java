@@ -4,7 +4,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
-/** Direct float buffers (what the OpenBLAS binding reads without copying) and the element-wise kernels the layers share. */
+/**
+ * Direct float buffers (what the OpenBLAS and oneDNN bindings read without copying) and the element-wise kernels the
+ * layers share. Element-wise work in Java runs on heap arrays, staged from and to direct buffers by bulk copies:
+ * indexed access to a direct buffer costs a bounds check and a call per element and is not vectorised.
+ */
 final class Buffers {
 
     private Buffers() {

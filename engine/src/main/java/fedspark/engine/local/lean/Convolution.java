@@ -1,37 +1,71 @@
 package fedspark.engine.local.lean;
 
 import static fedspark.engine.local.lean.Buffers.allocate;
-import static fedspark.engine.local.lean.Buffers.relu;
-import static fedspark.engine.local.lean.Buffers.reluGradient;
-import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
-import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
-import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
-import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+import static fedspark.engine.local.lean.Dnnl.desc;
+import static fedspark.engine.local.lean.Dnnl.floats;
+import static fedspark.engine.local.lean.Dnnl.memory;
+import static fedspark.engine.local.lean.Dnnl.point;
+import static fedspark.engine.local.lean.Dnnl.primitive;
+import static fedspark.engine.local.lean.Dnnl.primitiveDesc;
+import static fedspark.engine.local.lean.Dnnl.query;
+import static fedspark.engine.local.lean.Dnnl.same;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_data_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_weights_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_backward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu_use_dst_for_bwd;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_oihw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_dst_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_src_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_dst_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_src_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
 
 import java.nio.FloatBuffer;
-import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 
+import org.bytedeco.dnnl.dnnl_convolution_desc_t;
+import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.FloatPointer;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 
+import fedspark.engine.local.lean.Dnnl.Call;
+
 /**
- * A 2-D convolution with ReLU by im2col and sgemm; row-major W [out, in*kh*kw]. Activations outside are NCHW
- * per example; inside, a slice of the minibatch is one sgemm over [patch, examples * columns], channel-major.
+ * A 2-D convolution with ReLU computed by oneDNN; parameters in DL4J's layout (b, then W [out, in, kh, kw] in 'c'
+ * order, which is oneDNN's oihw). Activations outside are NCHW per example. Inside, each primitive works in the
+ * layout oneDNN chooses for it (channels blocked by the vector width, where its JIT kernels run near the machine's
+ * arithmetic peak); reorders bring inputs into and results out of those layouts, and are skipped where a chosen
+ * layout is the plain one. The forward pass fuses the bias and the ReLU; the backward pass applies the ReLU's
+ * gradient (from the output, as DL4J's), then computes the weight and bias gradients and dLoss/dInput.
  *
- * <p>Why slices and not the whole minibatch in one sgemm: measured on the shipped CNNs, a slice whose columns
- * fit in the core's cache (about {@link #COLUMN_BUDGET} floats, often one example) is faster than one large
- * product that streams the columns through memory (NIID-Bench CNN step at B = 64: 3.5 ms against 4.9 ms).
- *
- * <p>Why "wide" columns at stride 1: the output is computed at every column of the padded input's rows
- * (rows of pitch {@code paddedWidth}; the {@code kw - 1} columns past each output row are computed and
- * dropped), so that each im2col row is one contiguous copy of the padded image and col2im one contiguous
- * add, instead of a short copy per output row (which took a third of a CNN step).
- *
- * <p>Element-wise work runs on heap arrays, staged from and to the direct buffers OpenBLAS reads by bulk
- * copies: indexed access to a direct buffer costs a bounds check and a call per element and is not vectorised.
+ * <p>Primitives are built for a number of examples: one set per chunk size met (the minibatch, an epoch's shorter
+ * last batch, evaluation chunks), at most {@link #CHUNK} examples a call, and kept while the layer lives; the
+ * buffers in the chosen layouts are shared by all of them and grow to the largest chunk.
  */
 final class Convolution implements LeanLayer {
-    /** Floats of im2col columns per slice: 64 KB, within a core's L2 with the rest of the step. */
-    static final int COLUMN_BUDGET = 1 << 14;
+    /** Most examples a primitive call takes: bounds the buffers in oneDNN's layouts whatever the batch. */
+    static final int CHUNK = 128;
 
     private final int inChannels;
     private final int height;
@@ -39,40 +73,36 @@ final class Convolution implements LeanLayer {
     final int outChannels;
     private final int kh;
     private final int kw;
-    private final int strideH;
-    private final int strideW;
-    private final int padTop;
-    private final int padLeft;
+    private final long[] strides;
+    private final long[] padBefore;
+    private final long[] padAfter;
     final int outHeight;
     final int outWidth;
-    private final int patch; // in * kh * kw
-    private final int pixels; // outHeight * outWidth
-    private final boolean wide; // stride 1: wide columns over the padded image
-    private final int paddedHeight;
-    private final int paddedWidth;
-    private final int rowPitch; // distance between output rows in a slice's columns
-    private final int columnsPerExample;
-    private final int sliceExamples;
-    private final int[][] inside; // generic path, per kernel column: the output columns that read inside the image
+    private final dnnl_stream stream = Dnnl.stream();
+    private final Map<Integer, Plan> plans = new HashMap<>();
+    // Buffers in the primitives' layouts, shared by the plans (each call points its memories at them again).
+    private final Scratch srcScratch = new Scratch();
+    private final Scratch kernelScratch = new Scratch();
+    private final Scratch dstScratch = new Scratch();
+    private final Scratch srcForWeightsScratch = new Scratch();
+    private final Scratch diffDstScratch = new Scratch();
+    private final Scratch diffDstForDataScratch = new Scratch();
+    private final Scratch kernelForDataScratch = new Scratch();
+    private final Scratch diffWeightsScratch = new Scratch();
+    private final Scratch diffSrcScratch = new Scratch();
     private FloatBuffer biases;
     private FloatBuffer weights;
     private FloatBuffer biasTarget;
     private FloatBuffer weightTarget;
     private FloatBuffer weightGradient;
-    private final float[] biasGradient;
+    private FloatBuffer biasGradient;
+    private FloatBuffer chunkWeightGradient; // a later chunk's gradients, added to the first's
+    private FloatBuffer chunkBiasGradient;
+    private FloatBuffer dz; // dLoss/d(pre-activation) of a chunk, NCHW
     private float[] weightStage;
     private float[] weightGradientStage;
-    private int capacity; // examples the slice buffers below hold
-    private FloatBuffer columns;  // [patch, slice * columnsPerExample]
-    private FloatBuffer dColumns; // [patch, slice * columnsPerExample]
-    private FloatBuffer channelMajor; // [out, slice * columnsPerExample]: pre-activations forward, dLoss/dz backward
-    private float[] inStage;      // a slice's input, then its dLoss/dInput
-    private float[] paddedStage;  // one example's padded input or its gradient (wide path with padding)
-    private float[] columnStage;  // the slice's columns, then dLoss/dColumns
-    private float[] channelStage; // channelMajor's values
-    private float[] outStage;     // the slice's output activations
-    private float[] dOutStage;    // dLoss/dOutput
-    private int columnsHold = -1; // the first example of the slice whose columns are in {@code columns}, or -1
+    private float[] addStage;
+    private int srcHeld = -1; // the first example of the chunk whose input is in srcScratch, or -1
 
     Convolution(int inChannels, int height, int width, int outChannels, int[] kernel, int[] stride, int[] padding, ConvolutionMode mode) {
         this.inChannels = inChannels;
@@ -81,32 +111,31 @@ final class Convolution implements LeanLayer {
         this.outChannels = outChannels;
         this.kh = kernel[0];
         this.kw = kernel[1];
-        this.strideH = stride[0];
-        this.strideW = stride[1];
+        int padTop;
+        int padLeft;
         if (mode == ConvolutionMode.Same) {
-            outHeight = (height + strideH - 1) / strideH;
-            outWidth = (width + strideW - 1) / strideW;
-            padTop = Math.max(0, ((outHeight - 1) * strideH + kh - height) / 2);
-            padLeft = Math.max(0, ((outWidth - 1) * strideW + kw - width) / 2);
+            outHeight = (height + stride[0] - 1) / stride[0];
+            outWidth = (width + stride[1] - 1) / stride[1];
+            padTop = Math.max(0, ((outHeight - 1) * stride[0] + kh - height) / 2);
+            padLeft = Math.max(0, ((outWidth - 1) * stride[1] + kw - width) / 2);
         } else if (mode == ConvolutionMode.Truncate || mode == ConvolutionMode.Strict) {
             padTop = padding[0];
             padLeft = padding[1];
-            outHeight = (height + 2 * padTop - kh) / strideH + 1;
-            outWidth = (width + 2 * padLeft - kw) / strideW + 1;
+            outHeight = (height + 2 * padTop - kh) / stride[0] + 1;
+            outWidth = (width + 2 * padLeft - kw) / stride[1] + 1;
         } else {
             throw new UnsupportedOperationException("convolution mode " + mode);
         }
-        patch = inChannels * kh * kw;
-        pixels = outHeight * outWidth;
-        wide = strideH == 1 && strideW == 1;
-        paddedHeight = outHeight + kh - 1;
-        paddedWidth = outWidth + kw - 1;
-        rowPitch = wide ? paddedWidth : outWidth;
-        // Wide columns run from the first output pixel to the last: the kw - 1 dropped columns after the last row are not needed.
-        columnsPerExample = wide ? (outHeight - 1) * paddedWidth + outWidth : pixels;
-        sliceExamples = Math.max(1, COLUMN_BUDGET / (patch * columnsPerExample));
-        inside = insideSpans();
-        biasGradient = new float[outChannels];
+        // What the last window reaches past the input (Same: the rest of the padding; Truncate: the bottom padding,
+        // or less where the stride leaves input rows unread, which oneDNN takes as negative padding).
+        int padBottom = (outHeight - 1) * stride[0] + kh - height - padTop;
+        int padRight = (outWidth - 1) * stride[1] + kw - width - padLeft;
+        if (padBottom < 0 || padRight < 0) {
+            throw new UnsupportedOperationException("convolution whose stride leaves input rows or columns unread");
+        }
+        strides = new long[] {stride[0], stride[1]};
+        padBefore = new long[] {padTop, padLeft};
+        padAfter = new long[] {padBottom, padRight};
     }
 
     public int inSize() {
@@ -114,118 +143,53 @@ final class Convolution implements LeanLayer {
     }
 
     public int outSize() {
-        return outChannels * pixels;
+        return outChannels * outHeight * outWidth;
     }
 
     public int parameterCount() {
-        return outChannels + outChannels * patch;
+        return outChannels + outChannels * inChannels * kh * kw;
     }
 
     public void bind(FloatBuffer p, FloatBuffer target, int offset) {
+        int weightCount = outChannels * inChannels * kh * kw;
         biases = p.slice(offset, outChannels);
-        weights = p.slice(offset + outChannels, outChannels * patch);
+        weights = p.slice(offset + outChannels, weightCount);
         biasTarget = target.slice(offset, outChannels);
-        weightTarget = target.slice(offset + outChannels, outChannels * patch);
+        weightTarget = target.slice(offset + outChannels, weightCount);
         if (weightGradient == null) {
-            weightGradient = allocate(outChannels * patch);
-            weightStage = new float[outChannels * patch];
-            weightGradientStage = new float[outChannels * patch];
-        }
-    }
-
-    private boolean padded() {
-        return paddedHeight != height || paddedWidth != width;
-    }
-
-    private void ensureCapacity(int batch) {
-        int slice = Math.min(batch, sliceExamples);
-        if (slice > capacity) {
-            int n = slice * columnsPerExample;
-            columns = allocate(patch * n);
-            dColumns = allocate(patch * n);
-            channelMajor = allocate(outChannels * n);
-            inStage = new float[slice * inSize()];
-            paddedStage = wide && padded() ? new float[inChannels * paddedHeight * paddedWidth] : null; // borders stay zero
-            columnStage = new float[patch * n];
-            channelStage = new float[outChannels * n];
-            outStage = new float[slice * outSize()];
-            dOutStage = new float[slice * outSize()];
-            capacity = slice;
+            weightGradient = allocate(weightCount);
+            biasGradient = allocate(outChannels);
+            weightStage = new float[weightCount];
+            weightGradientStage = new float[weightCount];
         }
     }
 
     public void forward(FloatBuffer x, FloatBuffer a, int batch) {
-        ensureCapacity(batch);
-        for (int first = 0; first < batch; first += sliceExamples) {
-            int count = Math.min(sliceExamples, batch - first);
-            int n = count * columnsPerExample;
-            fillColumns(x, first, count);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, outChannels, n, patch, 1f, weights, patch, columns, n, 0f, channelMajor, n);
-            channelMajor.get(0, channelStage, 0, outChannels * n);
-            for (int c = 0; c < outChannels; c++) {
-                float bias = biases.get(c);
-                for (int b = 0; b < count; b++) {
-                    for (int oi = 0; oi < outHeight; oi++) {
-                        int from = c * n + b * columnsPerExample + oi * rowPitch;
-                        int to = b * outSize() + c * pixels + oi * outWidth;
-                        for (int oj = 0; oj < outWidth; oj++) {
-                            outStage[to + oj] = relu(channelStage[from + oj] + bias);
-                        }
-                    }
-                }
-            }
-            a.put(first * outSize(), outStage, 0, count * outSize());
+        for (int first = 0; first < batch; first += CHUNK) {
+            Plan plan = plan(Math.min(CHUNK, batch - first));
+            plan.src.in(x, first * inSize());
+            plan.kernel.in(weights, 0);
+            point(plan.bias, biases, 0);
+            plan.dst.before(a, first * outSize());
+            plan.forward.run(stream);
+            plan.dst.after();
+            srcHeld = first;
         }
     }
 
     public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, Update update) {
-        Arrays.fill(biasGradient, 0f);
-        // Slices last to first: the forward pass left the last slice's columns in place.
-        int last = (batch - 1) / sliceExamples * sliceExamples;
-        for (int first = last; first >= 0; first -= sliceExamples) {
-            int count = Math.min(sliceExamples, batch - first);
-            int n = count * columnsPerExample;
-            if (columnsHold != first) {
-                fillColumns(x, first, count);
-            }
-            a.get(first * outSize(), outStage, 0, count * outSize());
-            dA.get(first * outSize(), dOutStage, 0, count * outSize());
-            if (wide) {
-                Arrays.fill(channelStage, 0, outChannels * n, 0f); // the dropped columns contribute nothing
-            }
-            for (int c = 0; c < outChannels; c++) {
-                for (int b = 0; b < count; b++) {
-                    float g = 0f; // one example's sum at a time, as DL4J's per-example gradients are summed
-                    for (int oi = 0; oi < outHeight; oi++) {
-                        int to = c * n + b * columnsPerExample + oi * rowPitch;
-                        int from = b * outSize() + c * pixels + oi * outWidth;
-                        for (int oj = 0; oj < outWidth; oj++) {
-                            float d = reluGradient(outStage[from + oj], dOutStage[from + oj]);
-                            channelStage[to + oj] = d;
-                            g += d;
-                        }
-                    }
-                    biasGradient[c] += g;
-                }
-            }
-            channelMajor.put(0, channelStage, 0, outChannels * n);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, outChannels, patch, n, 1f, channelMajor, n, columns, n,
-                    first == last ? 0f : 1f, weightGradient, patch);
-            if (dX != null) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, patch, n, outChannels, 1f, weights, patch, channelMajor, n, 0f, dColumns, n);
-                dColumns.get(0, columnStage, 0, patch * n);
-                Arrays.fill(inStage, 0, count * inSize(), 0f);
-                for (int b = 0; b < count; b++) {
-                    if (wide) {
-                        wideCol2im(columnStage, b * columnsPerExample, n, b * inSize());
-                    } else {
-                        col2im(columnStage, b * pixels, n, inStage, b * inSize());
-                    }
-                }
-                dX.put(first * inSize(), inStage, 0, count * inSize());
+        // Chunks last to first: the forward pass left the last chunk's input in the primitive's layout.
+        int last = (batch - 1) / CHUNK * CHUNK;
+        for (int first = last; first >= 0; first -= CHUNK) {
+            int count = Math.min(CHUNK, batch - first);
+            Plan plan = plan(count);
+            plan.backward(x, a, dA, dX, first, first == last);
+            if (first != last) {
+                add(chunkWeightGradient, weightGradient);
+                add(chunkBiasGradient, biasGradient);
             }
         }
-        // Applied after every slice's dX, which needs the weights of the forward pass.
+        // Applied after every chunk's dX, which needs the weights of the forward pass.
         FloatBuffer wt = update.intoTarget() ? weightTarget : weights;
         FloatBuffer bt = update.intoTarget() ? biasTarget : biases;
         float alpha = update.alpha();
@@ -237,155 +201,225 @@ final class Convolution implements LeanLayer {
         }
         wt.put(0, weightStage);
         for (int c = 0; c < outChannels; c++) {
-            bt.put(c, beta * bt.get(c) + alpha * biasGradient[c]);
+            bt.put(c, beta * bt.get(c) + alpha * biasGradient.get(c));
         }
     }
 
-    /** The columns of examples {@code first .. first + count), side by side: [patch, count * columnsPerExample]. */
-    private void fillColumns(FloatBuffer x, int first, int count) {
-        int n = count * columnsPerExample;
-        x.get(first * inSize(), inStage, 0, count * inSize());
-        for (int b = 0; b < count; b++) {
-            if (wide) {
-                wideIm2col(b * inSize(), b * columnsPerExample, n);
+    /** total += part, element by element. */
+    private void add(FloatBuffer part, FloatBuffer total) {
+        if (addStage == null || addStage.length < part.capacity()) {
+            addStage = new float[part.capacity()];
+        }
+        float[] totals = new float[total.capacity()];
+        part.get(0, addStage, 0, part.capacity());
+        total.get(0, totals);
+        for (int i = 0; i < totals.length; i++) {
+            totals[i] += addStage[i];
+        }
+        total.put(0, totals);
+    }
+
+    private Plan plan(int examples) {
+        return plans.computeIfAbsent(examples, Plan::new);
+    }
+
+    /** Grows a native buffer for a primitive's layout of a tensor; memories are pointed at it before each call. */
+    private static final class Scratch {
+        private FloatPointer floats;
+        private long size;
+
+        FloatPointer atLeast(long count) {
+            if (count > size) {
+                floats = new FloatPointer(count);
+                size = count;
+            }
+            return floats;
+        }
+    }
+
+    /**
+     * A tensor as our buffers hold it (a plain layout) and as a primitive wants it, with the reorder between them;
+     * one memory and no reorder where the two layouts are the same.
+     */
+    private final class Operand {
+        final dnnl_memory plain;
+        final dnnl_memory inner;
+        private final Call reorder;
+        private final Scratch scratch;
+        private final long innerFloats;
+
+        /** {@code input}: the reorder runs plain to inner before the call; otherwise inner to plain after it. */
+        Operand(dnnl_memory_desc_t plainDesc, dnnl_memory_desc_t innerDesc, boolean input, Scratch scratch) {
+            plain = memory(plainDesc);
+            this.scratch = scratch;
+            innerFloats = floats(innerDesc);
+            if (same(plainDesc, innerDesc)) {
+                inner = plain;
+                reorder = null;
             } else {
-                im2col(inStage, b * inSize(), columnStage, b * pixels, n);
+                inner = memory(innerDesc);
+                reorder = input ? Dnnl.reorder(plainDesc, plain, innerDesc, inner) : Dnnl.reorder(innerDesc, inner, plainDesc, plain);
             }
         }
-        columns.put(0, columnStage, 0, patch * n);
-        columnsHold = first;
-    }
 
-    /** Stride 1: row (c, ki, kj) of the columns is the padded image of channel c from (ki, kj) on, one copy. */
-    private void wideIm2col(int offset, int column, int ld) {
-        float[] image = inStage;
-        int imageOffset = offset;
-        if (paddedStage != null) {
-            for (int c = 0; c < inChannels; c++) {
-                for (int i = 0; i < height; i++) {
-                    System.arraycopy(inStage, offset + (c * height + i) * width, paddedStage,
-                            (c * paddedHeight + i + padTop) * paddedWidth + padLeft, width);
-                }
-            }
-            image = paddedStage;
-            imageOffset = 0;
-        }
-        int row = 0;
-        for (int c = 0; c < inChannels; c++) {
-            for (int ki = 0; ki < kh; ki++) {
-                for (int kj = 0; kj < kw; kj++, row++) {
-                    System.arraycopy(image, imageOffset + (c * paddedHeight + ki) * paddedWidth + kj, columnStage, column + row * ld, columnsPerExample);
-                }
+        /** An input: points at {@code buffer} from {@code offset} and brings it into the primitive's layout. */
+        void in(FloatBuffer buffer, int offset) {
+            point(plain, buffer, offset);
+            if (reorder != null) {
+                point(inner, scratch.atLeast(innerFloats));
+                reorder.run(stream);
             }
         }
-    }
 
-    /** The inverse of {@link #wideIm2col}: dColumns added back onto the padded image, its inside into one example's dX. */
-    private void wideCol2im(float[] dCols, int column, int ld, int offset) {
-        float[] image = inStage;
-        int imageOffset = offset;
-        if (paddedStage != null) {
-            Arrays.fill(paddedStage, 0f);
-            image = paddedStage;
-            imageOffset = 0;
-        }
-        int row = 0;
-        for (int c = 0; c < inChannels; c++) {
-            for (int ki = 0; ki < kh; ki++) {
-                for (int kj = 0; kj < kw; kj++, row++) {
-                    int at = imageOffset + (c * paddedHeight + ki) * paddedWidth + kj;
-                    int source = column + row * ld;
-                    for (int q = 0; q < columnsPerExample; q++) {
-                        image[at + q] += dCols[source + q];
-                    }
-                }
+        /** An output, before the call: where the primitive writes, {@link #after} to bring it into {@code buffer}. */
+        void before(FloatBuffer buffer, int offset) {
+            point(plain, buffer, offset);
+            if (reorder != null) {
+                point(inner, scratch.atLeast(innerFloats));
             }
         }
-        if (paddedStage != null) {
-            for (int c = 0; c < inChannels; c++) {
-                for (int i = 0; i < height; i++) {
-                    System.arraycopy(paddedStage, (c * paddedHeight + i + padTop) * paddedWidth + padLeft, inStage,
-                            offset + (c * height + i) * width, width);
-                }
-            }
-            Arrays.fill(paddedStage, 0f); // borders must be zero for the next im2col
-        }
-    }
 
-    /** For each kernel column kj, the output columns [from, to) whose input column oj * strideW + kj - padLeft is inside the image. */
-    private int[][] insideSpans() {
-        int[][] spans = new int[kw][];
-        for (int kj = 0; kj < kw; kj++) {
-            int from = Math.min(outWidth, Math.max(0, -Math.floorDiv(kj - padLeft, strideW)));
-            int to = Math.min(outWidth, Math.floorDiv(width - 1 - kj + padLeft, strideW) + 1);
-            spans[kj] = new int[] {from, Math.max(from, to)};
-        }
-        return spans;
-    }
-
-    /** Any stride: one example's columns into {@code cols}: row r of its patch matrix starts at {@code column + r * ld}. */
-    private void im2col(float[] x, int offset, float[] cols, int column, int ld) {
-        int row = 0;
-        for (int c = 0; c < inChannels; c++) {
-            for (int ki = 0; ki < kh; ki++) {
-                for (int kj = 0; kj < kw; kj++, row++) {
-                    int from = inside[kj][0];
-                    int to = inside[kj][1];
-                    for (int oi = 0; oi < outHeight; oi++) {
-                        int target = column + row * ld + oi * outWidth;
-                        int ii = oi * strideH + ki - padTop;
-                        if (ii < 0 || ii >= height) {
-                            Arrays.fill(cols, target, target + outWidth, 0f);
-                            continue;
-                        }
-                        for (int oj = 0; oj < from; oj++) {
-                            cols[target + oj] = 0f;
-                        }
-                        int source = offset + (c * height + ii) * width + kj - padLeft; // input of output column 0
-                        if (strideW == 1) {
-                            for (int oj = from; oj < to; oj++) { // rows are short: a loop beats an arraycopy call
-                                cols[target + oj] = x[source + oj];
-                            }
-                        } else {
-                            for (int oj = from; oj < to; oj++) {
-                                cols[target + oj] = x[source + oj * strideW];
-                            }
-                        }
-                        for (int oj = to; oj < outWidth; oj++) {
-                            cols[target + oj] = 0f;
-                        }
-                    }
-                }
+        void after() {
+            if (reorder != null) {
+                reorder.run(stream);
             }
         }
     }
 
-    /** The inverse scatter-add of {@link #im2col}, into one example's dX (zeroed by the caller). */
-    private void col2im(float[] cols, int column, int ld, float[] dX, int offset) {
-        int row = 0;
-        for (int c = 0; c < inChannels; c++) {
-            for (int ki = 0; ki < kh; ki++) {
-                for (int kj = 0; kj < kw; kj++, row++) {
-                    int from = inside[kj][0];
-                    int to = inside[kj][1];
-                    for (int oi = 0; oi < outHeight; oi++) {
-                        int ii = oi * strideH + ki - padTop;
-                        if (ii < 0 || ii >= height) {
-                            continue;
-                        }
-                        int source = column + row * ld + oi * outWidth;
-                        int at = offset + (c * height + ii) * width + kj - padLeft;
-                        if (strideW == 1) {
-                            for (int oj = from; oj < to; oj++) {
-                                dX[at + oj] += cols[source + oj];
-                            }
-                        } else {
-                            for (int oj = from; oj < to; oj++) {
-                                dX[at + oj * strideW] += cols[source + oj];
-                            }
-                        }
-                    }
+    /** The primitives, memories and reorders for chunks of {@code examples} examples. */
+    private final class Plan {
+        private final int examples;
+        private final dnnl_primitive_desc forwardPd; // kept: the layouts the operands were built from live in it
+        final Operand src;
+        final Operand kernel; // the weights in the forward primitive's layout
+        final dnnl_memory bias;
+        final Operand dst;
+        final Call forward;
+        private final dnnl_primitive_desc reluPd;
+        private final dnnl_memory reluDst;
+        private final dnnl_memory reluDiffDst;
+        private final dnnl_memory reluDiffSrc;
+        private final Call relu;
+        private final dnnl_primitive_desc weightsPd;
+        private final Operand srcForWeights; // null: the forward pass's src layout
+        private final Operand diffDst;
+        private final Operand diffWeights;
+        private final dnnl_memory diffBias;
+        private final Call backwardWeights;
+        private dnnl_primitive_desc dataPd; // backward data, built when a layer first needs dLoss/dInput
+        private Operand diffDstForData; // null: the weights primitive's diff_dst layout
+        private Operand kernelForData;
+        private Operand diffSrc;
+        private Call backwardData;
+
+        Plan(int examples) {
+            this.examples = examples;
+            dnnl_memory_desc_t srcAny = desc(dnnl_format_tag_any, examples, inChannels, height, width);
+            dnnl_memory_desc_t weightsAny = desc(dnnl_format_tag_any, outChannels, inChannels, kh, kw);
+            dnnl_memory_desc_t biasPlain = desc(dnnl_x, outChannels);
+            dnnl_memory_desc_t dstAny = desc(dnnl_format_tag_any, examples, outChannels, outHeight, outWidth);
+            dnnl_memory_desc_t srcPlain = desc(dnnl_nchw, examples, inChannels, height, width);
+            dnnl_memory_desc_t weightsPlain = desc(dnnl_oihw, outChannels, inChannels, kh, kw);
+            dnnl_memory_desc_t dstPlain = desc(dnnl_nchw, examples, outChannels, outHeight, outWidth);
+
+            dnnl_convolution_desc_t operation = new dnnl_convolution_desc_t();
+            Dnnl.check(dnnl_convolution_forward_desc_init(operation, dnnl_forward_training, dnnl_convolution_direct, srcAny, weightsAny,
+                    biasPlain, dstAny, strides, padBefore, padAfter), "describing a convolution");
+            forwardPd = primitiveDesc(operation, Dnnl.thenRelu(), null, "choosing a convolution");
+            src = new Operand(srcPlain, query(forwardPd, dnnl_query_src_md), true, srcScratch);
+            kernel = new Operand(weightsPlain, query(forwardPd, dnnl_query_weights_md), true, kernelScratch);
+            bias = memory(biasPlain);
+            dst = new Operand(dstPlain, query(forwardPd, dnnl_query_dst_md), false, dstScratch);
+            forward = new Call(primitive(forwardPd, "creating a convolution"), "convolution",
+                    new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, src.inner, kernel.inner, bias, dst.inner);
+
+            // ReLU's gradient from its output, on the plain layout: dz = dA where a > 0, else 0.
+            dnnl_memory_desc_t flat = desc(dnnl_x, (long) examples * outSize());
+            dnnl_eltwise_desc_t reluForward = new dnnl_eltwise_desc_t();
+            Dnnl.check(dnnl_eltwise_forward_desc_init(reluForward, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, flat, 0f, 0f),
+                    "describing a ReLU");
+            dnnl_primitive_desc reluHint = primitiveDesc(reluForward, null, null, "choosing a ReLU");
+            dnnl_eltwise_desc_t reluBackward = new dnnl_eltwise_desc_t();
+            Dnnl.check(dnnl_eltwise_backward_desc_init(reluBackward, dnnl_eltwise_relu_use_dst_for_bwd, flat, flat, 0f, 0f),
+                    "describing a ReLU's gradient");
+            reluPd = primitiveDesc(reluBackward, null, reluHint, "choosing a ReLU's gradient");
+            reluDst = memory(flat);
+            reluDiffDst = memory(flat);
+            reluDiffSrc = memory(flat);
+            relu = new Call(primitive(reluPd, "creating a ReLU's gradient"), "ReLU gradient",
+                    new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, reluDst, reluDiffDst, reluDiffSrc);
+
+            dnnl_convolution_desc_t weightsOperation = new dnnl_convolution_desc_t();
+            Dnnl.check(dnnl_convolution_backward_weights_desc_init(weightsOperation, dnnl_convolution_direct, srcAny, weightsAny, biasPlain,
+                    dstAny, strides, padBefore, padAfter), "describing a convolution's weight gradient");
+            weightsPd = primitiveDesc(weightsOperation, null, forwardPd, "choosing a convolution's weight gradient");
+            dnnl_memory_desc_t srcForWeightsDesc = query(weightsPd, dnnl_query_src_md);
+            srcForWeights = same(srcForWeightsDesc, query(forwardPd, dnnl_query_src_md)) ? null
+                    : new Operand(srcPlain, srcForWeightsDesc, true, srcForWeightsScratch);
+            diffDst = new Operand(dstPlain, query(weightsPd, dnnl_query_diff_dst_md), true, diffDstScratch);
+            diffWeights = new Operand(weightsPlain, query(weightsPd, dnnl_query_diff_weights_md), false, diffWeightsScratch);
+            diffBias = memory(biasPlain);
+            backwardWeights = new Call(primitive(weightsPd, "creating a convolution's weight gradient"), "convolution weight gradient",
+                    new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
+                    srcForWeights == null ? src.inner : srcForWeights.inner, diffDst.inner, diffWeights.inner, diffBias);
+        }
+
+        private void buildBackwardData() {
+            dnnl_memory_desc_t srcAny = desc(dnnl_format_tag_any, examples, inChannels, height, width);
+            dnnl_memory_desc_t weightsAny = desc(dnnl_format_tag_any, outChannels, inChannels, kh, kw);
+            dnnl_memory_desc_t dstAny = desc(dnnl_format_tag_any, examples, outChannels, outHeight, outWidth);
+            dnnl_convolution_desc_t operation = new dnnl_convolution_desc_t();
+            Dnnl.check(dnnl_convolution_backward_data_desc_init(operation, dnnl_convolution_direct, srcAny, weightsAny, dstAny, strides,
+                    padBefore, padAfter), "describing a convolution's input gradient");
+            dataPd = primitiveDesc(operation, null, forwardPd, "choosing a convolution's input gradient");
+            dnnl_memory_desc_t diffDstDesc = query(dataPd, dnnl_query_diff_dst_md);
+            diffDstForData = same(diffDstDesc, query(weightsPd, dnnl_query_diff_dst_md)) ? null
+                    : new Operand(desc(dnnl_nchw, examples, outChannels, outHeight, outWidth), diffDstDesc, true, diffDstForDataScratch);
+            kernelForData = new Operand(desc(dnnl_oihw, outChannels, inChannels, kh, kw), query(dataPd, dnnl_query_weights_md), true,
+                    kernelForDataScratch);
+            diffSrc = new Operand(desc(dnnl_nchw, examples, inChannels, height, width), query(dataPd, dnnl_query_diff_src_md), false,
+                    diffSrcScratch);
+            backwardData = new Call(primitive(dataPd, "creating a convolution's input gradient"), "convolution input gradient",
+                    new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+                    diffDstForData == null ? diffDst.inner : diffDstForData.inner, kernelForData.inner, diffSrc.inner);
+        }
+
+        /** One chunk's gradients into the layer's gradient buffers ({@code firstChunk}) or the chunk buffers; its dX. */
+        void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int first, boolean firstChunk) {
+            int values = examples * outSize();
+            if (dz == null || dz.capacity() < values) {
+                dz = allocate(values);
+            }
+            point(reluDst, a, first * outSize());
+            point(reluDiffDst, dA, first * outSize());
+            point(reluDiffSrc, dz, 0);
+            relu.run(stream);
+            diffDst.in(dz, 0);
+            if (srcForWeights != null) {
+                srcForWeights.in(x, first * inSize());
+            } else if (srcHeld != first) {
+                src.in(x, first * inSize());
+                srcHeld = first;
+            }
+            if (!firstChunk && chunkWeightGradient == null) {
+                chunkWeightGradient = allocate(weightGradient.capacity());
+                chunkBiasGradient = allocate(outChannels);
+            }
+            diffWeights.before(firstChunk ? weightGradient : chunkWeightGradient, 0);
+            point(diffBias, firstChunk ? biasGradient : chunkBiasGradient, 0);
+            backwardWeights.run(stream);
+            diffWeights.after();
+            if (dX != null) {
+                if (backwardData == null) {
+                    buildBackwardData();
                 }
+                if (diffDstForData != null) {
+                    diffDstForData.in(dz, 0);
+                }
+                kernelForData.in(weights, 0);
+                diffSrc.before(dX, first * inSize());
+                backwardData.run(stream);
+                diffSrc.after();
             }
         }
     }

@@ -256,7 +256,7 @@ public final class LeanNetwork implements LocalTrainer {
         return lossSum / batch;
     }
 
-    /** The general rule on heap copies (see Convolution for why): parameters, gradient and velocity in, parameters and velocity out. */
+    /** The general rule on heap copies (see Buffers for why): parameters, gradient and velocity in, parameters and velocity out. */
     private void applyRule() {
         if (ruleStage == null) {
             ruleStage = new float[3][parameterCount];

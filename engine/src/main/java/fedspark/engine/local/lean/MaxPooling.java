@@ -15,7 +15,7 @@ final class MaxPooling implements LeanLayer {
     final int outWidth;
     private int[] argmax = new int[0]; // general windows: the input each output came from
     private int capacity;
-    // On heap copies: see Convolution for why element-wise work does not index direct buffers. The backward
+    // On heap copies: see Buffers for why element-wise work does not index direct buffers. The backward
     // pass reads the forward pass's input and output from here.
     private float[] inStage;
     private float[] outStage;
