@@ -49,28 +49,30 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
-  private def convolutionNet(stride: Int, padding: Int) = {
+  private def convolutionNet(stride: Int, padding: Int, kernel: Int = 3) = {
     import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
     import org.deeplearning4j.nn.conf.inputs.InputType
     import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, OutputLayer, PoolingType, SubsamplingLayer}
     import org.nd4j.linalg.activations.Activation
     import org.nd4j.linalg.lossfunctions.LossFunctions
     new NeuralNetConfiguration.Builder().seed(1L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
-      .layer(new ConvolutionLayer.Builder(3, 3).stride(stride, stride).padding(padding, padding).nOut(4).activation(Activation.RELU)
+      .layer(new ConvolutionLayer.Builder(kernel, kernel).stride(stride, stride).padding(padding, padding).nOut(4).activation(Activation.RELU)
         .convolutionMode(ConvolutionMode.Truncate).build())
       .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
       .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
       .setInputType(InputType.convolutionalFlat(28, 28, 1)).build()
   }
 
-  // Convolutions no shipped model has: stride 2 with padding, and a minibatch larger than a primitive call takes
-  // (Convolution.CHUNK: two chunks of different sizes, their gradients added).
-  for ((stride, batch, name) <- Seq((2, 10, "a strided, padded convolution"),
-    (1, 150, "a padded convolution over minibatches of more than Convolution.CHUNK examples"))) {
+  // Convolutions no shipped model has, on 28x28 inputs, each followed by a 2x2 pool: 3x3 kernels with padding 1 at
+  // stride 2 (14x14, the edges read padding); at stride 1 over a minibatch larger than a primitive call takes
+  // (Convolution.CHUNK: two chunks of different sizes, their gradients added); a 4x4 kernel without padding, whose
+  // 25x25 output the pool reads but for its last row and column.
+  for ((stride, padding, kernel, batch, name) <- Seq((2, 1, 3, 10, "a strided, padded convolution"),
+    (1, 1, 3, 150, "a padded convolution over minibatches of more than Convolution.CHUNK examples"),
+    (1, 0, 4, 10, "a convolution with an odd output size before the pool"))) {
     test(s"$name steps as DL4J's fit() does") {
       import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
-      // 28x28, 3x3 kernel, padding 1: 14x14 at stride 2 (the edges read padding), 28x28 at stride 1; a 2x2 pool
-      val conf = convolutionNet(stride, 1)
+      val conf = convolutionNet(stride, padding, kernel)
       assert(LeanNetwork.unsupported(conf) == null)
       val net = new MultiLayerNetwork(conf)
       net.init()
