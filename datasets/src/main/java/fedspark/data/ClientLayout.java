@@ -1,7 +1,11 @@
 package fedspark.data;
 
+import static org.apache.spark.sql.functions.udf;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import org.apache.hadoop.conf.Configuration;
@@ -16,15 +20,41 @@ import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.types.DataTypes;
+
+import scala.collection.Seq;
 
 /**
  * Partitioned data on disk: {@code root/client=<k>/*.parquet} holds client k's examples (Spark's
  * {@code partitionBy("client")} layout), so one task reads one client's files and nothing else.
+ *
+ * <p>In these files an example's features are one binary value, its floats little-endian ({@link #encodeFeatures}),
+ * where the canonical table has {@code array<float>}: a client's shard is then read with a bulk copy per example
+ * instead of a column reader call per feature (decoding per feature took 2.0 s of a quickstart's start, reading
+ * 100 clients of Fashion-MNIST). Files with {@code array<float>} features (partitionings written before) are
+ * read as well.
  */
 public final class ClientLayout {
 
     private ClientLayout() {
     }
+
+    /** The features column as the client layout stores it: each example's floats as one little-endian binary value. */
+    public static Column encodeFeatures(Column features) {
+        return ENCODE.apply(features);
+    }
+
+    private static final UserDefinedFunction ENCODE = udf((UDF1<Seq<Object>, byte[]>) values -> {
+        ByteBuffer bytes = ByteBuffer.allocate(values.length() * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < values.length(); i++) {
+            bytes.putFloat((Float) values.apply(i));
+        }
+        return bytes.array();
+    }, DataTypes.BinaryType).asNonNullable();
 
     public static Path clientDirectory(Path root, int client) {
         return new Path(root, CanonicalTable.CLIENT + "=" + client);
@@ -103,6 +133,12 @@ public final class ClientLayout {
                     shard.labels[first + r] = label;
                     labels.consume();
                 }
+                if (featureColumn.getPrimitiveType().getPrimitiveTypeName() == PrimitiveTypeName.BINARY) {
+                    readEncodedFeatures(columns.getColumnReader(featureColumn), file, shard, first, rows);
+                    shard.rows += rows;
+                    fileRows += rows;
+                    continue;
+                }
                 // One value per feature; repetition level 0 starts the next example's list.
                 ColumnReader values = columns.getColumnReader(featureColumn);
                 int maxDefinition = featureColumn.getMaxDefinitionLevel();
@@ -130,6 +166,20 @@ public final class ClientLayout {
                 shard.rows += rows;
                 fileRows += rows;
             }
+        }
+    }
+
+    /** Features written by {@link #encodeFeatures}: one binary value an example, copied in bulk. */
+    private static void readEncodedFeatures(ColumnReader values, Path file, Shard shard, int first, int rows) {
+        int d = shard.featureSize;
+        for (int r = 0; r < rows; r++) {
+            ByteBuffer bytes = values.getBinary().toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            if (bytes.remaining() != d * Float.BYTES) {
+                throw new BadInputException(file + ": an example has " + bytes.remaining() + " bytes of features, expected " + d * Float.BYTES
+                        + " (" + d + " floats)");
+            }
+            bytes.asFloatBuffer().get(shard.features, (first + r) * d, d);
+            values.consume();
         }
     }
 

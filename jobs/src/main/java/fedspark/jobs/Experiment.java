@@ -357,7 +357,7 @@ public final class Experiment {
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
-        return rounds(spark, folder, null, log);
+        return rounds(spark, info, folder, null, log);
     }
 
     /** The experiment a run folder was started with (its config.conf), for the Spark settings of a resume. */
@@ -384,7 +384,7 @@ public final class Experiment {
         if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop)) {
             // Stopped before its first checkpoint: nothing of it can be reused; it starts again in its own folder.
             log.accept("resuming " + runDir + ": no checkpoint yet, starting again from round 1");
-            return experiment.rounds(spark, RunFolder.reopen(runDir, 0, hadoop), null, log);
+            return experiment.rounds(spark, experiment.partition(spark, log), RunFolder.reopen(runDir, 0, hadoop), null, log);
         }
         FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
         int rounds = experiment.config.getInt("train.rounds");
@@ -394,18 +394,17 @@ public final class Experiment {
         }
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
         log.accept("resuming " + runDir + " after round " + checkpoint.round());
-        return experiment.rounds(spark, folder, checkpoint, log);
+        return experiment.rounds(spark, experiment.partition(spark, log), folder, checkpoint, log);
     }
 
-    /** Trains rounds into {@code folder}, from the checkpoint if there is one, else from round 1. */
-    private Trained rounds(SparkSession spark, RunFolder folder, FederatedRun.Checkpoint from, Consumer<String> log) {
+    /** Trains rounds on the partitioned data {@code info} into {@code folder}, from the checkpoint if there is one, else from round 1. */
+    private Trained rounds(SparkSession spark, PartitionInfo info, RunFolder folder, FederatedRun.Checkpoint from, Consumer<String> log) {
         TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
         int checkpointEvery = config.getInt("train.checkpoint-every");
         int stopAfter = config.getInt("train.stop-after-round");
         if (checkpointEvery < 1) {
             throw new IllegalArgumentException("train.checkpoint-every must be at least 1, got " + checkpointEvery);
         }
-        PartitionInfo info = partition(spark, log);
         DatasetInfo dataset = info.dataset();
         ModelSpec model = modelSpec(settings, info);
         Strategy<?> strategy = strategy(spark, settings, model, info);

@@ -69,6 +69,45 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(ClientLayout.read(new Path(root), 42, 16, 3, hadoop).size() == 0)
   }
 
+  test("client files hold each example's features as one binary value, read back bit for bit; array<float> files too") {
+    import org.apache.spark.sql.Row
+    import org.apache.spark.sql.types.{BinaryType, DataTypes, StructType}
+    import fedspark.data.{BadInputException, CanonicalTable}
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    // Features no pixel table has: negative, -0.0, subnormal, large.
+    val random = new scala.util.Random(4)
+    val rows = (0 until 40).map(i => Row(i % 3, Array.fill(5)(random.nextInt(4) match {
+      case 0 => -0.0f
+      case 1 => java.lang.Float.MIN_VALUE * (1 + random.nextInt(9))
+      case _ => (random.nextGaussian() * 1e6).toFloat
+    })))
+    val source = fresh("odd-table")
+    spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), CanonicalTable.SCHEMA).write.parquet(source)
+    new DatasetInfo(40, 5, 3).write(new Path(source), hadoop)
+    val root = fresh("binary")
+    PartitionWriter.write(spark, new Path(source), new IidPartitioner(4, 1L), new Path(root))
+    assert(spark.read.parquet(root).schema(CanonicalTable.FEATURES).dataType == BinaryType)
+    def examples(shard: fedspark.data.ClientShard) = (0 until shard.size()).map(i =>
+      (shard.labels()(i), shard.features().slice(i * 5, i * 5 + 5).map(java.lang.Float.floatToRawIntBits).toSeq)).sortBy(_.toString)
+    val written = (0 until 4).flatMap(k => examples(ClientLayout.read(new Path(root), k, 5, 3, hadoop))).sortBy(_.toString)
+    val original = rows.map(r => (r.getInt(0), r.getAs[Array[Float]](1).map(java.lang.Float.floatToRawIntBits).toSeq)).sortBy(_.toString)
+    assert(written == original)
+    // The layout written before binary features: the same client directories with array<float> values.
+    val arrays = fresh("arrays")
+    new IidPartitioner(4, 1L).assign(spark.read.parquet(source)).write.partitionBy(CanonicalTable.CLIENT).parquet(arrays)
+    for (k <- 0 until 4) {
+      assert(examples(ClientLayout.read(new Path(arrays), k, 5, 3, hadoop)) == examples(ClientLayout.read(new Path(root), k, 5, 3, hadoop)))
+    }
+    // A binary value of the wrong length is named, not read as other floats.
+    val broken = fresh("broken")
+    val schema = new StructType().add(CanonicalTable.LABEL, DataTypes.IntegerType).add(CanonicalTable.FEATURES, BinaryType)
+      .add(CanonicalTable.CLIENT, DataTypes.IntegerType)
+    spark.createDataFrame(spark.sparkContext.parallelize(Seq(Row(1, Array[Byte](1, 2, 3), 0)), 1), schema)
+      .write.partitionBy(CanonicalTable.CLIENT).parquet(broken)
+    val error = intercept[BadInputException](ClientLayout.read(new Path(broken), 0, 5, 3, hadoop)).getMessage
+    assert(error.contains("3 bytes of features, expected 20"), error)
+  }
+
   test("a local test fraction keeps round(f n_k) of each client's examples apart, seeded, and trains on the rest") {
     val source = TestData.writeTable(spark, fresh("table"), 300, 4, 3, 8L)
     val hadoop = spark.sparkContext.hadoopConfiguration
