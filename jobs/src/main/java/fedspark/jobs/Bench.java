@@ -70,6 +70,10 @@ final class Bench implements Callable<Integer> {
         List<Result> results = new ArrayList<>();
         // Both sides inherit it (bin/fedspark sets it on CPUs with AVX-512); say which kernels ran.
         FedSpark.say("OPENBLAS_CORETYPE=" + System.getenv().getOrDefault("OPENBLAS_CORETYPE", "(unset: OpenBLAS picks)"));
+        if (ManagementFactory.getRuntimeMXBean().getInputArguments().stream().noneMatch(a -> a.startsWith("-XX:SharedArchiveFile"))) {
+            FedSpark.say("no class archive yet (bin/fedspark's first run after a build writes it): fedspark starts slower in this"
+                    + " run than a user's later runs; run bench again for the whole-experiment time");
+        }
         // Data prepared and partitioned first, untimed, as the peer's timing starts with its own reading of the IDX files.
         int partitioned = run(fedsparkCommand("partition", List.of(), null), "fedspark partition");
         if (partitioned != 0) {
@@ -105,7 +109,11 @@ final class Bench implements Callable<Integer> {
     private List<String> fedsparkCommand(String command, List<String> sets, Path runDir) {
         List<String> line = new ArrayList<>();
         line.add(System.getProperty("java.home") + "/bin/java");
-        line.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (!argument.startsWith("-XX:ArchiveClassesAtExit")) { // this JVM writes bin/fedspark's class archive: not the child too
+                line.add(argument);
+            }
+        }
         line.addAll(List.of("-cp", System.getProperty("java.class.path"), FedSpark.class.getName(), command, options.conf.getPath()));
         for (String set : options.overrides) {
             line.addAll(List.of("--set", set));
