@@ -99,6 +99,45 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     assert(audit.kernelMismatch() == null)
   }
 
+  test("a client task's input is its clients' files: a preload task reads its clients' bytes, and rounds read none again") {
+    // Clients of Fashion-MNIST's size (28x28, 150-400 examples): on tiny files the file system's read-ahead
+    // buffers, refilled after each seek, would count more than the file.
+    val big = TestData.writeClients(spark, fresh("big-clients"), Seq(150, 400, 260, 310), 28, classes, 9L)
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    def fileBytes(client: Int) = {
+      val dir = ClientLayout.clientDirectory(new Path(big), client)
+      dir.getFileSystem(hadoop).listStatus(dir).filter(_.getPath.getName.endsWith(".parquet")).map(_.getLen).sum
+    }
+    val audit = new PrivacyAudit()
+    spark.sparkContext.addSparkListener(audit)
+    try {
+      val shards = new ClientShardRDD(spark.sparkContext, new Path(big), 4, 28 * 28, classes)
+      assert(shards.preload() == 4)
+      audit.awaitRound(0, _ => ())
+      val again = shards.groups(Array(0, 1, 2, 3), 2)
+      PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(spark.sparkContext), 1, again,
+        () => again.over(shards).toJavaRDD().map[Integer](_.size()).collect())
+      audit.awaitRound(1, _ => ())
+      val tasks = audit.rows().asScala.filter(_.isClientTask).groupBy(r => (r.round, r.taskAttempt))
+      assert(tasks.keys.map(_._1).toSet == Set(0, 1))
+      val ratios = ArrayBuffer[Double]()
+      for (((round, _), rows) <- tasks) {
+        val expected = rows.map(_.client).distinct.map(fileBytes).sum
+        val input = rows.head.inputBytes
+        if (round == 0) {
+          ratios += input.toDouble / expected
+          assert(input >= expected && input <= 1.1 * expected, s"preload of clients ${rows.map(_.client)}: read $input bytes, their files hold $expected")
+        } else {
+          assert(input == 0, s"round 1, clients ${rows.map(_.client)}: cached, yet $input bytes read")
+        }
+      }
+      info(f"preload tasks read ${ratios.min}%.3f to ${ratios.max}%.3f times their clients' file bytes")
+    } finally {
+      spark.sparkContext.removeSparkListener(audit)
+      ShardCache.shared().evict(big)
+    }
+  }
+
   test("executors on different BLAS kernels: the audit says bitwise equality cannot hold, once") {
     def row(session: Int, executor: String, kernel: String) = new PrivacyAudit.TaskRow(session, 1, 1, 0, "client", 0, 0, executor, "host",
       "PROCESS_LOCAL", "success", 0L, 0L, 0L, 0L, 100L, kernel, 4000L)

@@ -5,9 +5,9 @@ import java.io.Serializable;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.broadcast.Broadcast;
 
-import fedspark.data.ClientLayout;
 import fedspark.data.ClientShard;
 import fedspark.data.SerializableHadoopConf;
+import fedspark.engine.ClientShardRDD;
 import fedspark.engine.ModelSpec;
 import fedspark.engine.ShardCache;
 import fedspark.engine.TrainSettings;
@@ -41,7 +41,7 @@ public final class ClientEvaluation implements Serializable {
     public ClientScore score(ClientShard train, RoundInput input, ClientState state, Personalization personalization) {
         int client = train.client();
         ClientShard test = ShardCache.shared().get(testRoot + "#" + client,
-                () -> ClientLayout.read(new Path(testRoot), client, model.input().size(), model.classes(), hadoop.value().get()));
+                () -> ClientShardRDD.readAsTaskInput(new Path(testRoot), client, model.input().size(), model.classes(), hadoop.value().get()));
         if (test.size() == 0) {
             return null;
         }
