@@ -75,6 +75,22 @@ record ClientGroups(int[][] clients, String[] locations) {
         return new ClientGroups(groups.toArray(int[][]::new), locations.toArray(String[]::new));
     }
 
+    /**
+     * Clients {@code 0 .. clients - 1} in at most {@code groups} contiguous ranges of about equal count, without a
+     * preferred location: the preload's tasks, whose job property ({@link #describe}) stays a few ranges long
+     * however many clients there are.
+     */
+    static ClientGroups ranges(int clients, int groups) {
+        int count = Math.max(1, Math.min(groups, clients));
+        int[][] members = new int[count][];
+        for (int g = 0; g < count; g++) {
+            int from = (int) ((long) clients * g / count);
+            int to = (int) ((long) clients * (g + 1) / count);
+            members[g] = java.util.stream.IntStream.range(from, to).toArray();
+        }
+        return new ClientGroups(members, new String[count]);
+    }
+
     int tasks() {
         return clients.length;
     }
@@ -88,11 +104,44 @@ record ClientGroups(int[][] clients, String[] locations) {
         return perClient.coalesce(tasks(), false, Option.apply(new Coalescer(clients, locations)), null);
     }
 
-    /** Task after task, its clients separated by spaces (the {@link PrivacyAudit} job property). */
+    /**
+     * Task after task, its clients separated by spaces, consecutive ones as a range "first-last" (the
+     * {@link PrivacyAudit} job property; {@link #parse} reads it back).
+     */
     String describe() {
-        return Arrays.stream(clients)
-                .map(group -> Arrays.stream(group).mapToObj(Integer::toString).collect(Collectors.joining(" ")))
-                .collect(Collectors.joining(","));
+        StringBuilder out = new StringBuilder();
+        for (int t = 0; t < clients.length; t++) {
+            if (t > 0) {
+                out.append(',');
+            }
+            int[] group = clients[t];
+            for (int i = 0; i < group.length; ) {
+                int j = i;
+                while (j + 1 < group.length && group[j + 1] == group[j] + 1) {
+                    j++;
+                }
+                out.append(i > 0 ? " " : "").append(group[i]);
+                if (j > i) {
+                    out.append('-').append(group[j]);
+                }
+                i = j + 1;
+            }
+        }
+        return out.toString();
+    }
+
+    /** The clients of each task, from {@link #describe}'s text. */
+    static int[][] parse(String described) {
+        if (described.isEmpty()) {
+            return new int[0][];
+        }
+        return Arrays.stream(described.split(",", -1)).map(task -> Arrays.stream(task.split(" "))
+                .filter(token -> !token.isEmpty())
+                .flatMapToInt(token -> {
+                    int dash = token.indexOf('-');
+                    return dash < 0 ? java.util.stream.IntStream.of(Integer.parseInt(token))
+                            : java.util.stream.IntStream.rangeClosed(Integer.parseInt(token.substring(0, dash)), Integer.parseInt(token.substring(dash + 1)));
+                }).toArray()).toArray(int[][]::new);
     }
 
     /** Spark's hook for choosing coalesced partitions: here, exactly the groups (Spark asks for scala.Serializable). */

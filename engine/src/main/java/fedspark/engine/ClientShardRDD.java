@@ -147,12 +147,8 @@ public final class ClientShardRDD extends RDD<ClientShard> {
      * clients per task slot. The job is tagged as round 0 for {@link PrivacyAudit}. Returns the clients loaded.
      */
     public long preload() {
-        int[] all = new int[clients];
-        for (int k = 0; k < clients; k++) {
-            all[k] = k;
-        }
-        // in groups of clients per task, as rounds run: a task per client would cost K tasks' scheduling
-        ClientGroups groups = groups(all, sparkContext().defaultParallelism());
+        // in ranges of clients per task slot: a task per client would cost K tasks' scheduling
+        ClientGroups groups = ClientGroups.ranges(clients, sparkContext().defaultParallelism());
         List<ServedClient> loaded = PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(sparkContext()), 0, groups,
                 () -> groups.over(this).toJavaRDD().map(shard -> ServedClient.here(shard.client(), shard.size())).collect());
         remember(loaded);

@@ -146,9 +146,7 @@ public final class PrivacyAudit extends SparkListener {
         }
         int r = Integer.parseInt(round);
         String listed = properties.getProperty(CLIENTS, "");
-        int[][] clients = listed.equals(EVERY_CLIENT) ? null : listed.isEmpty() ? new int[0][]
-                : Arrays.stream(listed.split(",")).map(task -> Arrays.stream(task.split(" ")).mapToInt(Integer::parseInt).toArray())
-                        .toArray(int[][]::new);
+        int[][] clients = listed.equals(EVERY_CLIENT) ? null : ClientGroups.parse(listed);
         roundOfJob.put(job.jobId(), r);
         for (StageInfo stage : JavaConverters.seqAsJavaList(job.stageInfos())) {
             boolean clientStage = false;
