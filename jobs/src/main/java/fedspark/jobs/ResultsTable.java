@@ -216,10 +216,13 @@ final class ResultsTable implements Callable<Integer> {
         return new Rows(publishedColumns, table.toString());
     }
 
-    /** A metric as the table prints it: 4 significant digits, or empty when the run has no such column. */
+    /** A metric as the table prints it: a whole number as one (rounds), else 4 significant digits; empty when the run has no such column. */
     private static String value(Double v) {
         if (v == null || v.isNaN()) {
             return "";
+        }
+        if (v == Math.rint(v) && Math.abs(v) < 1e5) {
+            return Long.toString(v.longValue());
         }
         return Math.abs(v) >= 1e5 ? String.format(Locale.ROOT, "%,.0f", v) : String.format(Locale.ROOT, "%.4g", v);
     }
