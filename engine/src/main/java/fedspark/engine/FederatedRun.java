@@ -20,7 +20,6 @@ import fedspark.engine.evaluation.ClientScore;
 import fedspark.engine.evaluation.Evaluation;
 import fedspark.engine.evaluation.Evaluator;
 import fedspark.engine.evaluation.Fairness;
-import fedspark.engine.local.BlasKernel;
 import fedspark.engine.state.ClientState;
 import fedspark.engine.state.ClientStateVersions;
 import fedspark.engine.state.RoundStates;
@@ -208,6 +207,8 @@ public final class FederatedRun {
         Broadcast<RoundInput> broadcast = jsc.broadcast(input);
         int round = input.round();
         CollectionAccumulator<String> kernels = blasKernels;
+        ModelSpec spec = model;
+        TrainSettings.LocalStep step = settings.localStep();
         kernels.reset(); // the audit reads each task's own report; the driver keeps none
         CollectionAccumulator<String> sent = encodedBytes;
         sent.reset();
@@ -222,7 +223,7 @@ public final class FederatedRun {
             A sum = PrivacyAudit.tagged(jsc, round, groups, () -> chosen.toJavaRDD()
                     .mapPartitions((Iterator<ClientShard> clients) -> {
                         RoundInput in = broadcast.value();
-                        kernels.add(BlasKernel.name());
+                        kernels.add(spec.kernels(step));
                         A partial = zero.fresh();
                         while (clients.hasNext()) {
                             ClientShard shard = clients.next();

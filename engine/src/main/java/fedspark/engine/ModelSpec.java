@@ -28,6 +28,7 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
     private static final ThreadLocal<Map<ModelSpec, LocalTrainer>> LEAN_TRAINERS = ThreadLocal.withInitial(HashMap::new);
     // Building a DL4J configuration costs milliseconds: decide once per spec and JVM, not once per client update.
     private static final Map<ModelSpec, Boolean> LEAN = new ConcurrentHashMap<>();
+    private static final Map<ModelSpec, Boolean> CONVOLVES = new ConcurrentHashMap<>();
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
@@ -60,6 +61,18 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
     /** True when the lean local step covers every layer of this model. */
     public boolean hasLeanStep() {
         return LEAN.computeIfAbsent(this, spec -> LeanNetwork.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+    }
+
+    /**
+     * The kernels this JVM computes the model's local step with, for the audit: OpenBLAS's, and oneDNN's instruction
+     * set where the lean step convolves ({@code step} AUTO). Two executors give bitwise the same updates only when
+     * these are equal.
+     */
+    public String kernels(TrainSettings.LocalStep step) {
+        String blas = fedspark.engine.local.BlasKernel.name();
+        boolean convolves = step == TrainSettings.LocalStep.AUTO
+                && CONVOLVES.computeIfAbsent(this, spec -> LeanNetwork.convolves(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+        return convolves ? blas + " + oneDNN " + LeanNetwork.convolutionKernels() : blas;
     }
 
     /** A new trainer of its own (the lean step where it covers the model and {@code step} allows, else DL4J's). */

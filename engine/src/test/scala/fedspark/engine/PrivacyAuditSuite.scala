@@ -138,6 +138,17 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     }
   }
 
+  test("a client task reports oneDNN's instruction set beside OpenBLAS's kernels where the lean step convolves") {
+    val blas = fedspark.engine.local.BlasKernel.name()
+    val cnn = new ModelSpec("lenet5", InputShape.MNIST, 10, 0.1)
+    val reported = cnn.kernels(TrainSettings.LocalStep.AUTO)
+    assert(reported.startsWith(blas + " + oneDNN ") && reported.length > (blas + " + oneDNN ").length, reported)
+    assert(reported.matches(""".* \+ oneDNN (avx|sse|isa).*"""), reported)
+    // DL4J's own step does not run oneDNN; a model without convolutions neither
+    assert(cnn.kernels(TrainSettings.LocalStep.DL4J) == blas)
+    assert(model.kernels(TrainSettings.LocalStep.AUTO) == blas)
+  }
+
   test("executors on different BLAS kernels: the audit says bitwise equality cannot hold, once") {
     def row(session: Int, executor: String, kernel: String) = new PrivacyAudit.TaskRow(session, 1, 1, 0, "client", 0, 0, executor, "host",
       "PROCESS_LOCAL", "success", 0L, 0L, 0L, 0L, 100L, kernel, 4000L)

@@ -3,6 +3,7 @@ package fedspark.engine.local.lean;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
@@ -54,6 +55,17 @@ final class Dnnl {
         dnnl_engine engine = new dnnl_engine();
         check(dnnl_engine_create(engine, dnnl_cpu, 0), "creating the CPU engine");
         return engine;
+    }
+
+    /** The instruction set oneDNN's kernels use here (avx2, avx512_core, ...; DNNL_MAX_CPU_ISA caps it). */
+    static String instructionSet() {
+        int isa = dnnl_get_effective_cpu_isa();
+        for (org.bytedeco.dnnl.global.dnnl.cpu_isa known : org.bytedeco.dnnl.global.dnnl.cpu_isa.values()) {
+            if (known.value == isa) {
+                return known.name();
+            }
+        }
+        return "isa " + isa;
     }
 
     static void check(int status, String what) {

@@ -73,6 +73,16 @@ public final class LeanNetwork implements LocalTrainer {
         return unsupported(conf) == null;
     }
 
+    /** True when the lean step of {@code conf} computes convolutions (through oneDNN). */
+    public static boolean convolves(MultiLayerConfiguration conf) {
+        return supports(conf) && plan(conf).stream().anyMatch(layer -> layer instanceof Convolution);
+    }
+
+    /** oneDNN's instruction set in this JVM, which decides how its convolutions order their sums. */
+    public static String convolutionKernels() {
+        return Dnnl.instructionSet();
+    }
+
     /** Plain SGD at the configuration's learning rate until {@link #setStepRule} says otherwise. */
     public LeanNetwork(MultiLayerConfiguration conf) {
         layers = plan(conf);
