@@ -78,7 +78,7 @@ final class Convolution implements LeanLayer {
     private final long[] padAfter;
     final int outHeight;
     final int outWidth;
-    private final dnnl_stream stream = Dnnl.stream();
+    private dnnl_stream stream; // made with the first plan: building a layer (LeanNetwork.supports) loads no oneDNN
     private final Map<Integer, Plan> plans = new HashMap<>();
     // Buffers in the primitives' layouts, shared by the plans (each call points its memories at them again).
     private final Scratch srcScratch = new Scratch();
@@ -101,7 +101,6 @@ final class Convolution implements LeanLayer {
     private FloatBuffer dz; // dLoss/d(pre-activation) of a chunk, NCHW
     private float[] weightStage;
     private float[] weightGradientStage;
-    private float[] addStage;
     private int srcHeld = -1; // the first example of the chunk whose input is in srcScratch, or -1
 
     Convolution(int inChannels, int height, int width, int outChannels, int[] kernel, int[] stride, int[] padding, ConvolutionMode mode) {
@@ -205,21 +204,21 @@ final class Convolution implements LeanLayer {
         }
     }
 
-    /** total += part, element by element. */
+    /** total += part, element by element, on the update's stages (free until the update after every chunk). */
     private void add(FloatBuffer part, FloatBuffer total) {
-        if (addStage == null || addStage.length < part.capacity()) {
-            addStage = new float[part.capacity()];
+        int n = total.capacity();
+        part.get(0, weightGradientStage, 0, n);
+        total.get(0, weightStage, 0, n);
+        for (int i = 0; i < n; i++) {
+            weightStage[i] += weightGradientStage[i];
         }
-        float[] totals = new float[total.capacity()];
-        part.get(0, addStage, 0, part.capacity());
-        total.get(0, totals);
-        for (int i = 0; i < totals.length; i++) {
-            totals[i] += addStage[i];
-        }
-        total.put(0, totals);
+        total.put(0, weightStage, 0, n);
     }
 
     private Plan plan(int examples) {
+        if (stream == null) {
+            stream = Dnnl.stream();
+        }
         return plans.computeIfAbsent(examples, Plan::new);
     }
 
