@@ -9,7 +9,7 @@ import scala.util.Random
 
 import org.apache.spark.sql.{DataFrame, Row, SparkSession}
 
-import fedspark.data.{CanonicalTable, DatasetInfo}
+import fedspark.data.{CanonicalTable, ClientIndex, ClientLayout, DatasetInfo}
 
 /** Small data the tests generate: IDX files and canonical tables whose labels are learnable from the features. */
 object TestData {
@@ -74,14 +74,26 @@ object TestData {
     path
   }
 
-  /** Writes generated clients of the given sizes at `root` in the per-client layout training reads; returns `root`. */
+  /**
+   * Writes generated clients of the given sizes at `root` in the layout training reads, with the client index (its
+   * columns only: partitioning also writes statistics beside them); returns `root`.
+   */
   def writeClients(spark: SparkSession, root: String, sizes: Seq[Int], side: Int, classes: Int, seed: Long): String = {
     val clientOf = sizes.zipWithIndex.flatMap { case (size, k) => Seq.fill(size)(k) }.toArray
     val rows = table(spark, sizes.sum, side, classes, seed).rdd.zipWithIndex()
       .map { case (r, i) => Row(r.getInt(0), r.get(1), clientOf(i.toInt)) }
-    spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
-      .write.partitionBy(CanonicalTable.CLIENT).parquet(root)
+    val assigned = spark.createDataFrame(rows, CanonicalTable.SCHEMA.add(CanonicalTable.CLIENT, "int"))
+    val index = ClientLayout.write(assigned, new org.apache.hadoop.fs.Path(root), sizes.size, new DatasetInfo(sizes.sum, side * side, classes)).index
+    writeIndex(spark, root, index)
     root
+  }
+
+  /** The client index's columns as `_clients` (what ClientIndex.read needs). */
+  def writeIndex(spark: SparkSession, root: String, index: ClientIndex): Unit = {
+    import spark.implicits._
+    (0 until index.clients).map(k => (k, if (index.file()(k) < 0) null else index.files()(index.file()(k)), index.firstRow()(k), index.size()(k)))
+      .toDF(ClientIndex.CLIENT_COLUMN, ClientIndex.FILE_COLUMN, ClientIndex.FIRST_ROW_COLUMN, ClientIndex.SIZE_COLUMN)
+      .coalesce(1).write.parquet(root + "/" + ClientIndex.TABLE)
   }
 
   def deleteRecursively(root: Path): Unit =

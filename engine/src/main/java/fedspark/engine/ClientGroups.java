@@ -75,22 +75,6 @@ record ClientGroups(int[][] clients, String[] locations) {
         return new ClientGroups(groups.toArray(int[][]::new), locations.toArray(String[]::new));
     }
 
-    /**
-     * Clients {@code 0 .. clients - 1} in at most {@code groups} contiguous ranges of about equal count, without a
-     * preferred location: the preload's tasks, whose job property ({@link #describe}) stays a few ranges long
-     * however many clients there are.
-     */
-    static ClientGroups ranges(int clients, int groups) {
-        int count = Math.max(1, Math.min(groups, clients));
-        int[][] members = new int[count][];
-        for (int g = 0; g < count; g++) {
-            int from = (int) ((long) clients * g / count);
-            int to = (int) ((long) clients * (g + 1) / count);
-            members[g] = java.util.stream.IntStream.range(from, to).toArray();
-        }
-        return new ClientGroups(members, new String[count]);
-    }
-
     int tasks() {
         return clients.length;
     }

@@ -1,12 +1,13 @@
 package fedspark.engine;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -21,6 +22,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.storage.BlockManagerId;
 
+import fedspark.data.ClientIndex;
 import fedspark.data.ClientLayout;
 import fedspark.data.ClientShard;
 import fedspark.data.SerializableHadoopConf;
@@ -30,8 +32,9 @@ import scala.collection.Seq;
 import scala.reflect.ClassTag$;
 
 /**
- * The clients as an RDD with one partition per client: partition k reads client k's shard from its own
- * directory into the executor's {@link ShardCache}, where it stays for that client's later rounds.
+ * The clients as an RDD with one partition per client: partition k reads client k's rows of its file (where the
+ * partitioning's {@link ClientIndex} puts them, carried by the partition) into the executor's {@link ShardCache}, where
+ * they stay for that client's later rounds.
  *
  * <p>Client affinity: the driver places each client on an executor ({@link #place}), remembers where it was
  * served ({@link #remember}) and gives that executor as the partition's preferred location, so Spark's delay
@@ -48,41 +51,60 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     private final int clients;
     private final int featureSize;
     private final int classes;
+    private final String[] files; // the index's file names; each partition carries its client's file, first row and n_k
     // Broadcast once: a Hadoop Configuration shipped inside every task costs ~15 ms of deserialization per task.
     private final Broadcast<SerializableHadoopConf> hadoop;
-    private final transient Map<Integer, Executor> placement = new ConcurrentHashMap<>();
-    private final transient Map<Integer, Long> examples = new ConcurrentHashMap<>(); // n_k of the clients served so far
+    // Driver side, O(K) numbers: the index (until the partitions are made) and where each client's shard is cached.
+    private final transient ClientIndex index;
+    private final transient long[] sizes;
+    private final transient int[] placement; // placement[k]: index into executors, -1 when not placed
+    private final transient List<Executor> executors = new ArrayList<>();
 
+    /** The partitioning at {@code root}, of {@code clients} clients (its client index says where each one's rows are). */
     public ClientShardRDD(SparkContext sc, Path root, int clients, int featureSize, int classes) {
         super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
         this.root = root.toString();
         this.clients = clients;
         this.featureSize = featureSize;
         this.classes = classes;
+        this.index = ClientIndex.read(root, sc.hadoopConfiguration());
+        if (index.clients() != clients) {
+            throw new fedspark.data.BadInputException(root + ": its client index lists " + index.clients() + " clients, expected " + clients);
+        }
+        this.files = index.files();
+        this.sizes = index.size();
+        this.placement = new int[clients];
+        Arrays.fill(placement, -1);
         this.hadoop = JavaSparkContext.fromSparkContext(sc).broadcast(new SerializableHadoopConf(sc.hadoopConfiguration()));
         setName(NAME_PREFIX + root);
     }
 
     @Override
     public Iterator<ClientShard> compute(Partition split, TaskContext context) {
-        int client = split.index();
-        ClientShard shard = ShardCache.shared().get(root + "#" + client,
-                () -> readAsTaskInput(new Path(root), client, featureSize, classes, hadoop.value().get()));
+        ClientPartition client = (ClientPartition) split;
+        ClientShard shard = ShardCache.shared().get(cacheKey(root, client.index()), () -> readAsTaskInput(() -> client.file() < 0
+                ? ClientShard.empty(client.index(), featureSize)
+                : ClientLayout.read(new Path(root, files[client.file()]), client.index(), client.firstRow(), client.size(), featureSize, classes,
+                        hadoop.value().get())));
         return scala.collection.Iterator$.MODULE$.single(shard);
     }
 
+    private static String cacheKey(String root, int client) {
+        return root + "#" + client;
+    }
+
     /**
-     * Reads a client's shard from storage in a task, the bytes it read counted as the task's input (Spark's input
-     * metrics, which {@link PrivacyAudit} records): parquet-hadoop's reads bypass the input formats Spark measures.
+     * Reads from storage in a task, the bytes it read counted as the task's input (Spark's input metrics, which
+     * {@link PrivacyAudit} records): parquet-hadoop's reads bypass the input formats Spark measures.
      */
-    public static ClientShard readAsTaskInput(Path root, int client, int featureSize, int classes, Configuration hadoop) {
+    public static <T> T readAsTaskInput(Supplier<T> read) {
         long before = bytesReadOnThisThread();
-        ClientShard shard = ClientLayout.read(root, client, featureSize, classes, hadoop);
+        T result = read.get();
         TaskContext task = TaskContext.get();
         if (task != null) {
             task.taskMetrics().inputMetrics().incBytesRead(bytesReadOnThisThread() - before);
         }
-        return shard;
+        return result;
     }
 
     /** What this thread has read through Hadoop file systems, every scheme (as Spark measures its own readers). */
@@ -99,16 +121,26 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     public Partition[] getPartitions() {
         Partition[] partitions = new Partition[clients];
         for (int k = 0; k < clients; k++) {
-            partitions[k] = new ClientPartition(k);
+            partitions[k] = new ClientPartition(k, index.file()[k], index.firstRow()[k], index.size()[k]);
         }
         return partitions;
     }
 
     @Override
-    public Seq<String> getPreferredLocations(Partition split) {
-        Executor placed = placement.get(split.index());
-        List<String> locations = placed == null ? List.of() : List.of(placed.location());
+    public synchronized Seq<String> getPreferredLocations(Partition split) {
+        int placed = placement[split.index()];
+        List<String> locations = placed < 0 ? List.of() : List.of(executors.get(placed).location());
         return JavaConverters.asScalaBuffer(locations).toSeq();
+    }
+
+    /** The id of {@code executor} in {@link #executors}, added when new. */
+    private int executorId(Executor executor) {
+        int id = executors.indexOf(executor);
+        if (id < 0) {
+            executors.add(executor);
+            id = executors.size() - 1;
+        }
+        return id;
     }
 
     /**
@@ -117,14 +149,18 @@ public final class ClientShardRDD extends RDD<ClientShard> {
      * Spark's scheduler hand other clients' tasks to any executor on the same host without waiting.
      * Returns the live executors.
      */
-    private List<Executor> place(int[] sampled) {
+    private synchronized List<Executor> place(int[] sampled) {
         List<Executor> live = liveExecutors();
         Map<Executor, Integer> load = new HashMap<>();
         live.forEach(executor -> load.put(executor, 0));
-        placement.values().forEach(executor -> load.computeIfPresent(executor, (e, n) -> n + 1));
+        for (int placed : placement) {
+            if (placed >= 0) {
+                load.computeIfPresent(executors.get(placed), (e, n) -> n + 1);
+            }
+        }
         for (int client : sampled) {
-            Executor current = placement.get(client);
-            if (current != null && load.containsKey(current)) {
+            int current = placement[client];
+            if (current >= 0 && load.containsKey(executors.get(current))) {
                 continue;
             }
             Executor least = null;
@@ -134,7 +170,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
                 }
             }
             if (least != null) {
-                placement.put(client, least);
+                placement[client] = executorId(least);
                 load.merge(least, 1, Integer::sum);
             }
         }
@@ -142,27 +178,68 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     }
 
     /**
-     * Driver side: reads every client's shard into the cache of the executor it is placed on, before the first
-     * round, so that rounds cost what their sampled clients compute and not first reads from storage, in groups of
-     * clients per task slot. The job is tagged as round 0 for {@link PrivacyAudit}. Returns the clients loaded.
+     * Driver side: reads every client's shard into the cache of the executor that reads it, before the first round, so
+     * that rounds cost what their sampled clients compute and not first reads from storage: a task per file of the
+     * partitioning, reading the file's rows once (its clients, all of them, and nothing else). The job is tagged as
+     * round 0 for {@link PrivacyAudit}. Returns the clients loaded.
      */
     public long preload() {
-        // in ranges of clients per task slot: a task per client would cost K tasks' scheduling
-        ClientGroups groups = ClientGroups.ranges(clients, sparkContext().defaultParallelism());
-        List<ServedClient> loaded = PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(sparkContext()), 0, groups,
-                () -> groups.over(this).toJavaRDD().map(shard -> ServedClient.here(shard.client(), shard.size())).collect());
-        remember(loaded);
-        return loaded.size();
+        int[][] byFile = index.clientsByFile();
+        List<FileClients> tasks = new ArrayList<>();
+        for (int f = 0; f < byFile.length; f++) {
+            int[] members = byFile[f];
+            long[] firstRows = new long[members.length];
+            for (int i = 0; i < members.length; i++) {
+                firstRows[i] = index.firstRow()[members[i]];
+            }
+            long[] memberSizes = Arrays.stream(members).mapToLong(k -> sizes[k]).toArray();
+            tasks.add(new FileClients(f, members, firstRows, memberSizes));
+        }
+        ClientGroups groups = new ClientGroups(tasks.stream().map(FileClients::clients).toArray(int[][]::new), new String[tasks.size()]);
+        String rootName = root;
+        String[] fileNames = files;
+        int d = featureSize;
+        int labels = classes;
+        Broadcast<SerializableHadoopConf> conf = hadoop;
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sparkContext());
+        List<ServedFile> loaded = PrivacyAudit.tagged(jsc, 0, groups, () -> {
+            var job = jsc.parallelize(tasks, Math.max(1, tasks.size()));
+            job.setName(NAME_PREFIX + rootName); // a client stage, for the audit
+            return job.map(file -> {
+                List<ClientShard> shards = readAsTaskInput(() -> ClientLayout.read(new Path(rootName, fileNames[file.file()]), file.clients(),
+                        file.firstRows(), file.sizes(), d, labels, conf.value().get()));
+                for (ClientShard shard : shards) {
+                    ShardCache.shared().get(cacheKey(rootName, shard.client()), () -> shard);
+                }
+                ServedClient here = ServedClient.here(-1, 0);
+                return new ServedFile(here.executor(), here.host(), file.clients());
+            }).collect();
+        });
+        long count = 0;
+        synchronized (this) {
+            for (ServedFile file : loaded) {
+                int executor = executorId(new Executor(file.executor(), file.host()));
+                for (int client : file.clients()) {
+                    placement[client] = executor;
+                }
+                count += file.clients().length;
+            }
+        }
+        return count;
+    }
+
+    /** A preload task: file {@code file}'s clients, where their rows start and how many there are. */
+    private record FileClients(int file, int[] clients, long[] firstRows, long[] sizes) implements java.io.Serializable {
+    }
+
+    /** What a preload task loaded, and where. */
+    private record ServedFile(String executor, String host, int[] clients) implements java.io.Serializable {
     }
 
     /** Driver side, after a round: where each client was actually served (a task may have run elsewhere after the locality wait). */
-    public void remember(List<ServedClient> served) {
+    public synchronized void remember(List<ServedClient> served) {
         for (ServedClient client : served) {
-            placement.put(client.client(), new Executor(client.executor(), client.host()));
-            // a masked result (secure aggregation) reports no example count: keep the one the preload saw
-            if (client.examples() > 0 || !examples.containsKey(client.client())) {
-                examples.put(client.client(), client.examples());
-            }
+            placement[client.client()] = executorId(new Executor(client.executor(), client.host()));
         }
     }
 
@@ -172,8 +249,10 @@ public final class ClientShardRDD extends RDD<ClientShard> {
      */
     ClientGroups groups(int[] sampled, int parallelism) {
         int slots = Math.max(1, parallelism / Math.max(1, place(sampled).size()));
-        return ClientGroups.of(sampled, client -> placement.containsKey(client) ? placement.get(client).location() : null,
-                client -> examples.getOrDefault(client, 0L), slots);
+        synchronized (this) {
+            return ClientGroups.of(sampled, client -> placement[client] < 0 ? null : executors.get(placement[client]).location(),
+                    client -> sizes[client], slots);
+        }
     }
 
     /** The executors registered with the driver now, ordered by id (in local mode: the driver). */
@@ -198,6 +277,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         }
     }
 
-    private record ClientPartition(int index) implements Partition {
+    /** Client {@code index}: rows {@code firstRow .. firstRow + size - 1} of file {@code file} (-1: no examples). */
+    private record ClientPartition(int index, int file, long firstRow, long size) implements Partition {
     }
 }

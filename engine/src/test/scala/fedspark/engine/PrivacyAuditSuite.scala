@@ -104,10 +104,10 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     // buffers, refilled after each seek, would count more than the file.
     val big = TestData.writeClients(spark, fresh("big-clients"), Seq(150, 400, 260, 310), 28, classes, 9L)
     val hadoop = spark.sparkContext.hadoopConfiguration
-    def fileBytes(client: Int) = {
-      val dir = ClientLayout.clientDirectory(new Path(big), client)
-      dir.getFileSystem(hadoop).listStatus(dir).filter(_.getPath.getName.endsWith(".parquet")).map(_.getLen).sum
-    }
+    // a preload task reads one file: its clients, all of them
+    val index = fedspark.data.ClientIndex.read(new Path(big), hadoop)
+    def fileBytes(clients: Seq[Int]): Long = clients.map(k => index.fileOf(new Path(big), k)).distinct
+      .map(f => f.getFileSystem(hadoop).getFileStatus(f).getLen).sum
     val audit = new PrivacyAudit()
     spark.sparkContext.addSparkListener(audit)
     try {
@@ -122,11 +122,13 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
       assert(tasks.keys.map(_._1).toSet == Set(0, 1))
       val ratios = ArrayBuffer[Double]()
       for (((round, _), rows) <- tasks) {
-        val expected = rows.map(_.client).distinct.map(fileBytes).sum
+        val clientsOfTask = rows.map(_.client).distinct.sorted
+        val expected = fileBytes(clientsOfTask)
         val input = rows.head.inputBytes
         if (round == 0) {
           ratios += input.toDouble / expected
-          assert(input >= expected && input <= 1.1 * expected, s"preload of clients ${rows.map(_.client)}: read $input bytes, their files hold $expected")
+          assert(clientsOfTask == index.clientsByFile()(index.file()(clientsOfTask.head)).toSeq, s"task $clientsOfTask: a file's clients")
+          assert(input >= expected && input <= 1.1 * expected, s"preload of clients $clientsOfTask: read $input bytes, their file holds $expected")
         } else {
           assert(input == 0, s"round 1, clients ${rows.map(_.client)}: cached, yet $input bytes read")
         }

@@ -23,6 +23,7 @@ import com.typesafe.config.ConfigValueFactory;
 
 import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
+import fedspark.data.ClientIndex;
 import fedspark.data.ClientLayout;
 import fedspark.data.HadoopFiles;
 import fedspark.data.DatasetInfo;
@@ -418,8 +419,7 @@ public final class Experiment {
 
         ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), info.clients(), dataset.features(), dataset.classes());
         ClientEvaluation clientEvaluation = info.localTestExamples() == 0 ? null
-                : new ClientEvaluation(new Path(partitionedData(), PartitionWriter.LOCAL_TEST).toString(), model, settings.localStep(),
-                        jsc.broadcast(new SerializableHadoopConf(hadoop(spark))));
+                : new ClientEvaluation(new Path(partitionedData(), PartitionWriter.LOCAL_TEST).toString(), model, settings.localStep(), jsc);
         PrivacyAudit audit = new PrivacyAudit(from == null ? List.of() : folder.auditRows(from.round()));
         PrivacyAudit.OnRawDataMovement onRawDataMovement = onRawDataMovement();
         spark.sparkContext().addSparkListener(audit);
@@ -501,7 +501,7 @@ public final class Experiment {
     /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
     private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
         if (clientSizes == null) { // the config, and so the partitioning, is fixed for this instance
-            clientSizes = PartitionStatistics.clientSizes(partitionedData(), info.clients(), hadoop(spark));
+            clientSizes = ClientIndex.read(partitionedData(), hadoop(spark)).size();
         }
         return Strategies.create(settings, model, config.getConfig("train"), clientSizes);
     }

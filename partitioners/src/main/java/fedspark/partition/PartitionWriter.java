@@ -25,13 +25,12 @@ import fedspark.partition.stats.PartitionPlots;
 import fedspark.partition.stats.PartitionStatistics;
 
 /**
- * Writes a partitioning in the layout training reads ({@link fedspark.data.ClientLayout}): one
- * directory per client with one file in it, the statistics ({@code _clients}, {@code _summary}) and
+ * Writes a partitioning in the layout training reads ({@link fedspark.data.ClientLayout}): files of examples sorted by
+ * client, the client index with the statistics ({@code _clients}, {@code _summary}) and
  * pictures ({@code _label_heatmap.png}, {@code _client_sizes.png}) beside them, and
  * {@link PartitionInfo} last, so a partitioning without it is known to be incomplete. With a local test fraction f,
  * every client's round(f n_k) examples of lowest seeded hash are its local test set instead, written in the same
- * layout under {@code _local_test} (Spark's readers skip names starting with '_', so statistics and training see
- * the training examples only).
+ * layout (files and {@code _clients}) under {@code _local_test}.
  */
 public final class PartitionWriter {
 
@@ -64,10 +63,12 @@ public final class PartitionWriter {
         }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         DatasetInfo dataset = DatasetInfo.read(table, hadoop);
+        int clients = partitioner.clients();
         Dataset<Row> assigned = partitioner.assign(spark.read().parquet(table.toString()));
+        ClientLayout.Written train;
         long localTestExamples = 0;
         if (localTestFraction == 0) {
-            writeClients(assigned, root);
+            train = ClientLayout.write(assigned, root, clients, dataset);
         } else {
             WindowSpec client = Window.partitionBy(CanonicalTable.CLIENT);
             // Identical examples tie in the hash order; which of them is held out makes no difference to the data.
@@ -76,39 +77,24 @@ public final class PartitionWriter {
                             .leq(round(count(lit(1)).over(client).multiply(localTestFraction))))
                     .persist(StorageLevel.MEMORY_AND_DISK()); // both writes see one assignment
             try {
-                writeClients(marked.filter(col(HELD_OUT).equalTo(false)).drop(HELD_OUT), root);
-                writeClients(marked.filter(col(HELD_OUT)).drop(HELD_OUT), new Path(root, LOCAL_TEST));
-                // through its files: Spark ignores a folder whose name starts with '_'
-                localTestExamples = spark.read().parquet(new Path(new Path(root, LOCAL_TEST), "*/*.parquet").toString()).count();
+                train = ClientLayout.write(marked.filter(col(HELD_OUT).equalTo(false)), root, clients, dataset);
+                Path testRoot = new Path(root, LOCAL_TEST);
+                ClientLayout.Written test = ClientLayout.write(marked.filter(col(HELD_OUT)), testRoot, clients, dataset);
+                new PartitionStatistics(test.labelCounts()).write(spark, testRoot, test.index());
+                localTestExamples = test.index().examples();
             } finally {
                 marked.unpersist();
             }
         }
-        // Statistics from the written data, so they describe exactly what training will read.
-        PartitionStatistics statistics = PartitionStatistics.of(spark.read().parquet(root.toString()),
-                partitioner.clients(), dataset.classes());
-        statistics.write(spark, root);
+        // Statistics from the written files (the index's pass over them), so they describe exactly what training will read.
+        PartitionStatistics statistics = new PartitionStatistics(train.labelCounts());
+        statistics.write(spark, root, train.index());
         PartitionPlots.writeHeatmap(statistics, partitioner.id(), new Path(root, PartitionPlots.HEATMAP), hadoop);
         PartitionPlots.writeSizeHistogram(statistics, partitioner.id(), new Path(root, PartitionPlots.SIZES), hadoop);
-        PartitionInfo info = new PartitionInfo(partitioner.id(), partitioner.clients(),
+        PartitionInfo info = new PartitionInfo(partitioner.id(), clients,
                 new DatasetInfo(statistics.summary().examples(), dataset.features(), dataset.classes()), localTestExamples);
         info.write(root, hadoop);
         return new Written(info, statistics);
     }
 
-    private static void writeClients(Dataset<Row> assigned, Path root) {
-        assigned.withColumn(CanonicalTable.FEATURES, ClientLayout.encodeFeatures(col(CanonicalTable.FEATURES)))
-                .repartition(col(CanonicalTable.CLIENT))
-                .sortWithinPartitions(CanonicalTable.CLIENT)
-                .write().mode(SaveMode.ErrorIfExists)
-                .option("compression", "zstd") // binary features, 100 clients of Fashion-MNIST: 45 MB with zstd, 61 MB with Snappy
-                .partitionBy(CanonicalTable.CLIENT)
-                .parquet(root.toString());
-    }
-
-    /** The statistics of a written partitioning. */
-    public static PartitionStatistics statistics(SparkSession spark, Path root) {
-        PartitionInfo info = PartitionInfo.read(root, spark.sparkContext().hadoopConfiguration());
-        return PartitionStatistics.of(spark.read().parquet(root.toString()), info.clients(), info.dataset().classes());
-    }
 }

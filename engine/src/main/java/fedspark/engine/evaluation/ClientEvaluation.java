@@ -3,8 +3,11 @@ package fedspark.engine.evaluation;
 import java.io.Serializable;
 
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 
+import fedspark.data.ClientIndex;
+import fedspark.data.ClientLayout;
 import fedspark.data.ClientShard;
 import fedspark.data.SerializableHadoopConf;
 import fedspark.engine.ClientShardRDD;
@@ -28,20 +31,23 @@ public final class ClientEvaluation implements Serializable {
     private final ModelSpec model;
     private final TrainSettings.LocalStep step;
     private final Broadcast<SerializableHadoopConf> hadoop;
+    private final Broadcast<ClientIndex> index; // where each client's local test examples are
 
     /** Local test sets laid out under {@code testRoot} as training data is ({@link ClientLayout}). */
-    public ClientEvaluation(String testRoot, ModelSpec model, TrainSettings.LocalStep step, Broadcast<SerializableHadoopConf> hadoop) {
+    public ClientEvaluation(String testRoot, ModelSpec model, TrainSettings.LocalStep step, JavaSparkContext jsc) {
         this.testRoot = testRoot;
         this.model = model;
         this.step = step;
-        this.hadoop = hadoop;
+        this.hadoop = jsc.broadcast(new SerializableHadoopConf(jsc.hadoopConfiguration()));
+        this.index = jsc.broadcast(ClientIndex.read(new Path(testRoot), jsc.hadoopConfiguration()));
     }
 
     /** Client {@code train.client()}'s scores, or null when it holds no local test examples. */
     public ClientScore score(ClientShard train, RoundInput input, ClientState state, Personalization personalization) {
         int client = train.client();
         ClientShard test = ShardCache.shared().get(testRoot + "#" + client,
-                () -> ClientShardRDD.readAsTaskInput(new Path(testRoot), client, model.input().size(), model.classes(), hadoop.value().get()));
+                () -> ClientShardRDD.readAsTaskInput(() -> ClientLayout.read(new Path(testRoot), index.value(), client, model.input().size(),
+                        model.classes(), hadoop.value().get())));
         if (test.size() == 0) {
             return null;
         }

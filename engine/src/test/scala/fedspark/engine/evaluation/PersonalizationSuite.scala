@@ -38,7 +38,7 @@ class PersonalizationSuite extends AnyFunSuite with LocalSpark {
     val spec = model(s)
     val shards = new ClientShardRDD(jsc.sc, new Path(trainRoot), clients, d, classes).toJavaRDD()
     val states = fresh("client-state")
-    val evaluation = new ClientEvaluation(testRoot, spec, s.localStep, jsc.broadcast(new SerializableHadoopConf(jsc.hadoopConfiguration())))
+    val evaluation = new ClientEvaluation(testRoot, spec, s.localStep, jsc)
     val scores = ArrayBuffer[Seq[ClientScore]]()
     try {
       val run = new FederatedRun(jsc, shards, spec, s, TestRuns.strategy(s, spec, clients, options), new Evaluator(spec, s.localStep, serverTest))

@@ -15,6 +15,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 import fedspark.data.CanonicalTable;
+import fedspark.data.ClientIndex;
 
 /**
  * How skewed a partitioning is: per client n_k, its label histogram, the entropy of its labels (bits)
@@ -23,7 +24,8 @@ import fedspark.data.CanonicalTable;
  */
 public final class PartitionStatistics {
 
-    public static final String CLIENTS = "_clients";
+    /** Per client: the client index ({@link ClientIndex}) and these statistics. */
+    public static final String CLIENTS = ClientIndex.TABLE;
     public static final String SUMMARY = "_summary";
 
     private final long[][] counts; // counts[k][c]
@@ -138,18 +140,21 @@ public final class PartitionStatistics {
                 filled == 0 ? Double.NaN : distances / filled, filled == 0 ? Double.NaN : entropies / filled);
     }
 
-    /** Writes {@code root/_clients} and {@code root/_summary} as Parquet. */
-    public void write(SparkSession spark, Path root) {
+    /** Writes {@code root/_clients} (the client index with these statistics) and {@code root/_summary} as Parquet. */
+    public void write(SparkSession spark, Path root, ClientIndex index) {
         StructType clientSchema = new StructType()
-                .add("client", DataTypes.IntegerType, false)
-                .add("n", DataTypes.LongType, false)
+                .add(ClientIndex.CLIENT_COLUMN, DataTypes.IntegerType, false)
+                .add(ClientIndex.FILE_COLUMN, DataTypes.StringType, true)
+                .add(ClientIndex.FIRST_ROW_COLUMN, DataTypes.LongType, false)
+                .add(ClientIndex.SIZE_COLUMN, DataTypes.LongType, false)
                 .add("labels", DataTypes.createArrayType(DataTypes.LongType, false), false)
                 .add("entropy", DataTypes.DoubleType, false)
                 .add("distance", DataTypes.DoubleType, true);
         List<Row> rows = new ArrayList<>(sizes.length);
         for (int k = 0; k < sizes.length; k++) {
             double d = distance(k);
-            rows.add(RowFactory.create(k, sizes[k], counts[k], entropy(k), Double.isNaN(d) ? null : d));
+            rows.add(RowFactory.create(k, index.file()[k] < 0 ? null : index.files()[index.file()[k]], index.firstRow()[k], sizes[k], counts[k],
+                    entropy(k), Double.isNaN(d) ? null : d));
         }
         spark.createDataFrame(rows, clientSchema).coalesce(1).write().mode(SaveMode.ErrorIfExists)
                 .parquet(new Path(root, CLIENTS).toString());
@@ -168,25 +173,4 @@ public final class PartitionStatistics {
                 .coalesce(1).write().mode(SaveMode.ErrorIfExists).parquet(new Path(root, SUMMARY).toString());
     }
 
-    /** n_k of every client of the partitioning at {@code root}, from its {@code _clients} table, read without Spark. */
-    public static long[] clientSizes(org.apache.hadoop.fs.Path root, int clients, org.apache.hadoop.conf.Configuration hadoop) {
-        long[] sizes = new long[clients];
-        org.apache.hadoop.fs.Path table = new org.apache.hadoop.fs.Path(root, CLIENTS);
-        org.apache.hadoop.conf.Configuration projected = new org.apache.hadoop.conf.Configuration(hadoop);
-        projected.set(org.apache.parquet.hadoop.api.ReadSupport.PARQUET_READ_SCHEMA, "message clients { required int32 client; required int64 n; }");
-        try {
-            org.apache.hadoop.fs.FileSystem fs = table.getFileSystem(hadoop);
-            for (org.apache.hadoop.fs.FileStatus file : fs.listStatus(table, p -> p.getName().endsWith(".parquet"))) {
-                try (org.apache.parquet.hadoop.ParquetReader<org.apache.parquet.example.data.Group> reader = org.apache.parquet.hadoop.ParquetReader
-                        .builder(new org.apache.parquet.hadoop.example.GroupReadSupport(), file.getPath()).withConf(projected).build()) {
-                    for (org.apache.parquet.example.data.Group row = reader.read(); row != null; row = reader.read()) {
-                        sizes[row.getInteger("client", 0)] = row.getLong("n", 0);
-                    }
-                }
-            }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot read the client statistics " + table, e);
-        }
-        return sizes;
-    }
 }
