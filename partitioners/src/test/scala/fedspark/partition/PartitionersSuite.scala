@@ -1,12 +1,14 @@
 package fedspark.partition
 
 import org.apache.hadoop.fs.Path
-import org.apache.spark.sql.functions.{col, countDistinct}
+import org.apache.spark.sql.functions.{col, countDistinct, xxhash64}
 import org.scalatest.funsuite.AnyFunSuite
 
 import com.typesafe.config.ConfigFactory
 
-import fedspark.data.{ClientLayout, DatasetInfo}
+import scala.collection.JavaConverters._
+
+import fedspark.data.{ClientIndex, ClientLayout, DatasetInfo, MnistSource}
 import fedspark.testing.{LocalSpark, TestData}
 
 class PartitionersSuite extends AnyFunSuite with LocalSpark {
@@ -51,7 +53,7 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(intercept[IllegalArgumentException](Partitioners.fromConfig(unknown)).getMessage.contains("banana"))
   }
 
-  test("the writer lays out one directory per client with its statistics and info") {
+  test("the writer lays out files of clients sorted by client, a client index, statistics and info") {
     val source = TestData.writeTable(spark, fresh("table"), 90, 4, 3, 8L)
     val root = fresh("partitioned")
     val info = PartitionWriter.write(spark, new Path(source), new IidPartitioner(9, 0L), new Path(root)).info
@@ -59,6 +61,17 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(info == PartitionInfo.read(new Path(root), hadoop))
     assert(info.dataset() == new DatasetInfo(90, 16, 3))
     assert(PartitionWriter.isComplete(new Path(root), hadoop))
+    // files grow with the data (at least two per task slot for small data), not with K; no folder per client
+    val files = new java.io.File(root).list().filter(_.endsWith(".parquet"))
+    assert(files.length == 4 && !new java.io.File(root).list().exists(_.startsWith("client=")), files.mkString(" "))
+    val index = ClientIndex.read(new Path(root), hadoop)
+    assert(index.clients == 9 && index.size.forall(_ == 10L) && index.files.length == 4)
+    // each file holds a contiguous range of clients, in order, each client one run of rows
+    val byFile = index.clientsByFile().filter(_.nonEmpty).sortBy(_.head)
+    assert(byFile.flatten.toSeq == (0 until 9) && byFile.forall(c => c.toSeq == (c.head to c.last)))
+    for (clients <- byFile) {
+      assert(clients.map(index.firstRow()(_)).toSeq == clients.indices.map(_ * 10L))
+    }
     val shard = ClientLayout.read(new Path(root), 4, 16, 3, hadoop)
     assert(shard.size() == 10 && shard.features().length == 160)
     val statistics = spark.read.parquet(root + "/_clients")
@@ -69,10 +82,47 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(ClientLayout.read(new Path(root), 42, 16, 3, hadoop).size() == 0)
   }
 
-  test("client files hold each example's features as one binary value, read back bit for bit; array<float> files too") {
+  test("every partitioner on Fashion-MNIST: each client's shard holds exactly its assigned examples, bit for bit, in a content order") {
+    val fmnist = new Path("/usr/share/datasets/fashion-mnist")
+    assert(new java.io.File(fmnist.toString, "train-images-idx3-ubyte.gz").isFile, "install Debian's dataset-fashion-mnist")
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val prepared = fresh("fmnist")
+    MnistSource.prepare(spark, fmnist, 6000, new Path(prepared))
+    val train = new Path(prepared, "train")
+    val schemes = Seq[Partitioner](new IidPartitioner(20, 1L), new ShardPartitioner(20, 2, 0, 1L),
+      new DirichletPartitioner(20, 0.5, 0, 10, 100, false, 1L), new DirichletPartitioner(20, 0.5, 0, 10, 100, true, 1L),
+      new DirichletPartitioner(20, 0.5, 0.5, 10, 100, false, 1L),
+      new LabelsPerClientPartitioner(20, 2, 1L), new QuantityPartitioner(20, 0.5, 10, 100, 1L), new FeatureNoisePartitioner(20, 0.1, 1L))
+    def bits(label: Int, features: Array[Float]) = (label, features.map(java.lang.Float.floatToRawIntBits).toSeq)
+    for (scheme <- schemes) {
+      val root = new Path(fresh(scheme.id))
+      PartitionWriter.write(spark, train, scheme, root)
+      // the layout's order within a client: ascending hash of the example's label and encoded features
+      val assigned = scheme.assign(spark.read.parquet(train.toString))
+        .withColumn("order", xxhash64(col("label"), ClientLayout.encodeFeatures(col("features"))))
+        .orderBy("client", "order").collect()
+        .groupBy(_.getAs[Int]("client")).map { case (k, rows) => k -> rows.map(r => bits(r.getInt(0), r.getSeq[Float](1).toArray)).toSeq }
+      val index = ClientIndex.read(root, hadoop)
+      for (k <- 0 until 20) {
+        val shard = ClientLayout.read(root, index, k, 784, 10, hadoop)
+        val written = (0 until shard.size).map(i => bits(shard.labels()(i), shard.features.slice(i * 784, (i + 1) * 784)))
+        assert(written == assigned.getOrElse(k, Seq()), s"${scheme.id}: client $k")
+      }
+      // a preload reads a file's clients at once: the same shards as client by client
+      for ((clients, f) <- index.clientsByFile().zipWithIndex if clients.nonEmpty) {
+        val together = ClientLayout.read(new Path(root, index.files()(f)), clients, clients.map(index.firstRow()(_)), clients.map(index.size()(_)), 784, 10, hadoop)
+        for ((shard, k) <- together.asScala.zip(clients)) {
+          val alone = ClientLayout.read(root, index, k, 784, 10, hadoop)
+          assert(shard.client == k && shard.labels.sameElements(alone.labels) && shard.features.sameElements(alone.features), s"${scheme.id}: client $k")
+        }
+      }
+    }
+  }
+
+  test("client files hold each example's features as one binary value, read back bit for bit") {
     import org.apache.spark.sql.Row
-    import org.apache.spark.sql.types.{BinaryType, DataTypes, StructType}
-    import fedspark.data.{BadInputException, CanonicalTable}
+    import org.apache.spark.sql.types.BinaryType
+    import fedspark.data.CanonicalTable
     val hadoop = spark.sparkContext.hadoopConfiguration
     // Features no pixel table has: negative, -0.0, subnormal, large.
     val random = new scala.util.Random(4)
@@ -92,20 +142,41 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     val written = (0 until 4).flatMap(k => examples(ClientLayout.read(new Path(root), k, 5, 3, hadoop))).sortBy(_.toString)
     val original = rows.map(r => (r.getInt(0), r.getAs[Array[Float]](1).map(java.lang.Float.floatToRawIntBits).toSeq)).sortBy(_.toString)
     assert(written == original)
-    // The layout written before binary features: the same client directories with array<float> values.
-    val arrays = fresh("arrays")
-    new IidPartitioner(4, 1L).assign(spark.read.parquet(source)).write.partitionBy(CanonicalTable.CLIENT).parquet(arrays)
-    for (k <- 0 until 4) {
-      assert(examples(ClientLayout.read(new Path(arrays), k, 5, 3, hadoop)) == examples(ClientLayout.read(new Path(root), k, 5, 3, hadoop)))
+  }
+
+  test("damaged client files are named with the row: a binary value of the wrong length, a non-finite feature, an index that disagrees") {
+    import org.apache.spark.sql.Row
+    import org.apache.spark.sql.types.{BinaryType, DataTypes, StructType}
+    import fedspark.data.{BadInputException, CanonicalTable}
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val schema = new StructType().add(CanonicalTable.CLIENT, DataTypes.IntegerType).add(CanonicalTable.LABEL, DataTypes.IntegerType)
+      .add(CanonicalTable.FEATURES, BinaryType)
+    def floats(values: Float*) = {
+      val bytes = java.nio.ByteBuffer.allocate(4 * values.size).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+      values.foreach(bytes.putFloat)
+      bytes.array()
     }
-    // A binary value of the wrong length is named, not read as other floats.
-    val broken = fresh("broken")
-    val schema = new StructType().add(CanonicalTable.LABEL, DataTypes.IntegerType).add(CanonicalTable.FEATURES, BinaryType)
-      .add(CanonicalTable.CLIENT, DataTypes.IntegerType)
-    spark.createDataFrame(spark.sparkContext.parallelize(Seq(Row(1, Array[Byte](1, 2, 3), 0)), 1), schema)
-      .write.partitionBy(CanonicalTable.CLIENT).parquet(broken)
-    val error = intercept[BadInputException](ClientLayout.read(new Path(broken), 0, 5, 3, hadoop)).getMessage
-    assert(error.contains("3 bytes of features, expected 20"), error)
+    def layout(rows: Seq[Row], index: ClientIndex => ClientIndex = identity): String = {
+      val root = fresh("damaged")
+      spark.createDataFrame(spark.sparkContext.parallelize(rows, 1), schema).write.parquet(root)
+      val files = new java.io.File(root).list().filter(_.endsWith(".parquet")).sorted
+      val n = rows.size.toLong
+      TestData.writeIndex(spark, root, index(new ClientIndex(files, Array(0), Array(0L), Array(n))))
+      root
+    }
+    def error(root: String) = intercept[BadInputException](ClientLayout.read(new Path(root), 0, 2, 3, hadoop)).getMessage
+    val short = error(layout(Seq(Row(0, 1, floats(0.5f, 0.5f)), Row(0, 1, Array[Byte](1, 2, 3)))))
+    assert(short.contains("row 1: 3 bytes of features, expected 8"), short)
+    val nan = error(layout(Seq(Row(0, 1, floats(0.5f, 0.5f)), Row(0, 2, floats(0.1f, Float.NaN)))))
+    assert(nan.contains("row 1: feature 1 is NaN"), nan)
+    val infinite = error(layout(Seq(Row(0, 1, floats(Float.PositiveInfinity, 0.5f)))))
+    assert(infinite.contains("row 0: feature 0 is Infinity"), infinite)
+    val label = error(layout(Seq(Row(0, 1, floats(0.5f, 0.5f)), Row(0, 3, floats(0.5f, 0.5f)))))
+    assert(label.contains("row 1: label 3 out of range [0, 3)"), label)
+    val mismatch = error(layout(Seq(Row(0, 1, floats(0.5f, 0.5f)), Row(1, 1, floats(0.5f, 0.5f)))))
+    assert(mismatch.contains("row 1 holds client 1 where the client index (_clients) puts client 0"), mismatch)
+    val beyond = error(layout(Seq(Row(0, 1, floats(0.5f, 0.5f))), i => new ClientIndex(i.files, i.file, Array(0L), Array(5L))))
+    assert(beyond.contains("holds 1 rows, the client index asks for rows 0 to 4"), beyond)
   }
 
   test("a local test fraction keeps round(f n_k) of each client's examples apart, seeded, and trains on the rest") {
