@@ -149,7 +149,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
   }
 
   test("a round whose sampled clients are all empty fails with a clear error") {
-    val root = layout(Seq(5), 16L) // clients 1 and 2 have no directory: empty
+    val root = layout(Seq(5, 0, 0), 16L) // clients 1 and 2: no examples
     val error = intercept[IllegalStateException](train(root, 3, settings(2, 0.0, 1, 5, 0.1, 1L)))
     assert(error.getMessage.contains("empty") || error.getMessage.contains("no client"))
   }

@@ -99,41 +99,55 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     assert(audit.kernelMismatch() == null)
   }
 
-  test("a client task's input is its clients' files: a preload task reads its clients' bytes, and rounds read none again") {
+  test("a client task's input is its clients' rows: a preload task reads its file, a client read alone its own pages, a cached one nothing") {
     // Clients of Fashion-MNIST's size (28x28, 150-400 examples): on tiny files the file system's read-ahead
     // buffers, refilled after each seek, would count more than the file.
-    val big = TestData.writeClients(spark, fresh("big-clients"), Seq(150, 400, 260, 310), 28, classes, 9L)
+    val sizes = Seq(150, 400, 260, 310, 180, 220, 390, 160, 300, 240, 350, 200)
+    val big = TestData.writeClients(spark, fresh("big-clients"), sizes, 28, classes, 9L)
     val hadoop = spark.sparkContext.hadoopConfiguration
-    // a preload task reads one file: its clients, all of them
     val index = fedspark.data.ClientIndex.read(new Path(big), hadoop)
-    def fileBytes(clients: Seq[Int]): Long = clients.map(k => index.fileOf(new Path(big), k)).distinct
-      .map(f => f.getFileSystem(hadoop).getFileStatus(f).getLen).sum
+    def fileBytes(client: Int): Long = { val f = index.fileOf(new Path(big), client); f.getFileSystem(hadoop).getFileStatus(f).getLen }
+    def fileRows(client: Int): Long = index.clientsByFile()(index.file()(client)).map(index.size()(_)).sum
     val audit = new PrivacyAudit()
     spark.sparkContext.addSparkListener(audit)
+    val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
     try {
-      val shards = new ClientShardRDD(spark.sparkContext, new Path(big), 4, 28 * 28, classes)
-      assert(shards.preload() == 4)
+      val shards = new ClientShardRDD(spark.sparkContext, new Path(big), sizes.size, 28 * 28, classes)
+      assert(shards.preload() == sizes.size)
       audit.awaitRound(0, _ => ())
-      val again = shards.groups(Array(0, 1, 2, 3), 2)
-      PrivacyAudit.tagged(JavaSparkContext.fromSparkContext(spark.sparkContext), 1, again,
-        () => again.over(shards).toJavaRDD().map[Integer](_.size()).collect())
+      val again = shards.groups(sizes.indices.toArray, 2)
+      PrivacyAudit.tagged(jsc, 1, again, () => again.over(shards).toJavaRDD().map[Integer](_.size()).collect())
       audit.awaitRound(1, _ => ())
+      // evicted (or an executor lost): a client is read alone, through the page index
+      ShardCache.shared().evict(big)
+      val alone = new ClientGroups(Array(Array(1), Array(5), Array(10)), Array(null, null, null))
+      PrivacyAudit.tagged(jsc, 2, alone, () => alone.over(shards).toJavaRDD().map[Integer](_.size()).collect())
+      audit.awaitRound(2, _ => ())
       val tasks = audit.rows().asScala.filter(_.isClientTask).groupBy(r => (r.round, r.taskAttempt))
-      assert(tasks.keys.map(_._1).toSet == Set(0, 1))
-      val ratios = ArrayBuffer[Double]()
+      assert(tasks.keys.map(_._1).toSet == Set(0, 1, 2))
+      val preloadRatios = ArrayBuffer[Double]()
+      val aloneRatios = ArrayBuffer[Double]()
       for (((round, _), rows) <- tasks) {
         val clientsOfTask = rows.map(_.client).distinct.sorted
-        val expected = fileBytes(clientsOfTask)
         val input = rows.head.inputBytes
-        if (round == 0) {
-          ratios += input.toDouble / expected
-          assert(clientsOfTask == index.clientsByFile()(index.file()(clientsOfTask.head)).toSeq, s"task $clientsOfTask: a file's clients")
-          assert(input >= expected && input <= 1.1 * expected, s"preload of clients $clientsOfTask: read $input bytes, their file holds $expected")
-        } else {
-          assert(input == 0, s"round 1, clients ${rows.map(_.client)}: cached, yet $input bytes read")
+        round match {
+          case 0 =>
+            // a file's clients, all of them: the task's input is that file
+            assert(clientsOfTask == index.clientsByFile()(index.file()(clientsOfTask.head)).toSeq, s"task $clientsOfTask: a file's clients")
+            val expected = fileBytes(clientsOfTask.head)
+            preloadRatios += input.toDouble / expected
+            assert(input >= expected && input <= 1.1 * expected, s"preload of clients $clientsOfTask: read $input bytes, their file holds $expected")
+          case 1 => assert(input == 0, s"round 1, clients $clientsOfTask: cached, yet $input bytes read")
+          case 2 =>
+            val k = clientsOfTask.head
+            val share = fileBytes(k).toDouble * index.size()(k) / fileRows(k) // its rows' part of the file
+            aloneRatios += input / share
+            assert(input > 0.9 * share && input <= 1.1 * share + 2 * 64 * 1024,
+              s"client $k alone: read $input bytes, its rows are about ${share.toLong} of its file's ${fileBytes(k)}")
         }
       }
-      info(f"preload tasks read ${ratios.min}%.3f to ${ratios.max}%.3f times their clients' file bytes")
+      info(f"preload tasks read ${preloadRatios.min}%.3f to ${preloadRatios.max}%.3f times their file's bytes; a client alone " +
+        f"${aloneRatios.min}%.2f to ${aloneRatios.max}%.2f times its rows' share of its file")
     } finally {
       spark.sparkContext.removeSparkListener(audit)
       ShardCache.shared().evict(big)

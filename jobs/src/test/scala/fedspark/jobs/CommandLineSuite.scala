@@ -105,15 +105,15 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
         "partition { scheme = natural, clients = 0 }")
     val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/leaf")
     assert(code == 0, errors)
-    val clients = new File(s"$scratch/leaf-prepared/partitions/natural-user").list().filter(_.startsWith("client="))
-    assert(clients.length == 5)
+    val hadoop = new org.apache.hadoop.conf.Configuration()
+    assert(fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/leaf-prepared/partitions/natural-user"), hadoop).size.toSeq == Seq.fill(5)(6L))
     // 5 writers, C = 0.5: 3 sampled, 6 examples each
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
     // natural clients keep local test sets too: round(0.2 x 6) = 1 example each
     assert(fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/leaf-local", "--set", "partition.local-test-fraction=0.2")._1 == 0)
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf-local", "metrics.csv")).get(1).startsWith("1,3,15,"))
-    val tests = new File(s"$scratch/leaf-prepared/partitions/natural-user-test0.2/_local_test").list().filter(_.startsWith("client="))
-    assert(tests.length == 5)
+    val tests = fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/leaf-prepared/partitions/natural-user-test0.2/_local_test"), hadoop)
+    assert(tests.size.toSeq == Seq.fill(5)(1L))
   }
 
   // Server state (moments, control variates, the adaptive clip, the privacy accountant, local DP's participations) and

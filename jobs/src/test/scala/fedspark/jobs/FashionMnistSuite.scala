@@ -26,8 +26,9 @@ class FashionMnistSuite extends AnyFunSuite {
       val info = Files.readString(Paths.get(s"$scratch/prepared/train/_dataset.conf"))
       assert(info.contains("60000") && info.contains("784") && info.contains("10"), info)
       assert(Files.readString(Paths.get(s"$scratch/prepared/test/_dataset.conf")).contains("10000"))
-      val clients = new File(s"$scratch/prepared/partitions/iid-k100-seed0").list().count(_.startsWith("client="))
-      assert(clients == 100)
+      val index = fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/prepared/partitions/iid-k100-seed0"),
+        new org.apache.hadoop.conf.Configuration())
+      assert(index.clients == 100 && index.size.forall(_ == 600L))
       val rows = Files.readAllLines(Paths.get(runDir, "metrics.csv")).asScala.drop(1).map(_.split(","))
       assert(rows.map(_(0)) == Seq("1", "2") && rows.forall(_(2) == "6000"))
       assert(rows.last(5).toDouble > 0.70, rows.last.mkString(","))
