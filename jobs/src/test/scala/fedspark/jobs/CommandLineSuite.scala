@@ -28,7 +28,8 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     val config = Files.readString(Paths.get(runDir, "config.conf"))
     assert(config.contains("rounds") && config.contains("algorithm"))
     assert(parameters(runDir).length == 64 * 200 + 200 + 200 * 200 + 200 + 200 * 4 + 4)
-    assert(new File(s"$scratch/prepared/partitions/iid-k6-seed0/client=5").isDirectory)
+    assert(_root_.fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/prepared/partitions/iid-k6-seed0"),
+      new org.apache.hadoop.conf.Configuration()).clients == 6)
   }
 
   test("the same experiment and seed give the same model; another seed another") {
@@ -44,7 +45,8 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     val conf = experiment("fedsgd", "partition { scheme = shards, shards-per-client = 2 }\n train { E = 1, B = inf, algorithm = fedsgd }")
     val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/fedsgd")
     assert(code == 0, errors)
-    assert(new File(s"$scratch/prepared/partitions/shards-k6-s2-seed0").list().count(_.startsWith("client=")) == 6)
+    assert(_root_.fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/prepared/partitions/shards-k6-s2-seed0"),
+      new org.apache.hadoop.conf.Configuration()).size.count(_ > 0) == 6)
     // 3 of 6 clients of 40 examples a round, one full-batch gradient each: every round counts 120 examples once
     val rows = Files.readAllLines(Paths.get(s"$scratch/runs/fedsgd", "metrics.csv")).asScala.tail.map(_.split(","))
     assert(rows.map(r => (r(0), r(1), r(2))) == Seq(("1", "3", "120"), ("2", "3", "120"), ("3", "3", "120")))
@@ -106,13 +108,13 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     val (code, errors) = fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/leaf")
     assert(code == 0, errors)
     val hadoop = new org.apache.hadoop.conf.Configuration()
-    assert(fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/leaf-prepared/partitions/natural-user"), hadoop).size.toSeq == Seq.fill(5)(6L))
+    assert(_root_.fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/leaf-prepared/partitions/natural-user"), hadoop).size.toSeq == Seq.fill(5)(6L))
     // 5 writers, C = 0.5: 3 sampled, 6 examples each
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf", "metrics.csv")).get(1).startsWith("1,3,18,"))
     // natural clients keep local test sets too: round(0.2 x 6) = 1 example each
     assert(fedspark("train", conf.getPath, "--run-dir", s"$scratch/runs/leaf-local", "--set", "partition.local-test-fraction=0.2")._1 == 0)
     assert(Files.readAllLines(Paths.get(s"$scratch/runs/leaf-local", "metrics.csv")).get(1).startsWith("1,3,15,"))
-    val tests = fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/leaf-prepared/partitions/natural-user-test0.2/_local_test"), hadoop)
+    val tests = _root_.fedspark.data.ClientIndex.read(new org.apache.hadoop.fs.Path(s"$scratch/leaf-prepared/partitions/natural-user-test0.2/_local_test"), hadoop)
     assert(tests.size.toSeq == Seq.fill(5)(1L))
   }
 

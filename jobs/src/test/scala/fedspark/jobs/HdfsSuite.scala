@@ -10,7 +10,7 @@ import org.deeplearning4j.util.ModelSerializer
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.data.HadoopFiles
+import fedspark.data.{ClientIndex, HadoopFiles}
 import fedspark.models.FlatParameters
 import fedspark.testing.TestData
 
@@ -67,7 +67,7 @@ class HdfsSuite extends AnyFunSuite with BeforeAndAfterAll {
     for (file <- Seq("config.conf", "metrics.csv", "checkpoint.bin", "model.zip", "audit.csv", "audit.conf")) {
       assert(HadoopFiles.exists(new Path(runDir, file), hadoop), s"$file on HDFS")
     }
-    assert(HadoopFiles.exists(new Path(s"$dfs/fedspark/prepared/partitions/shards-k6-s2-seed0/client=5"), hadoop))
+    assert(ClientIndex.read(new Path(s"$dfs/fedspark/prepared/partitions/shards-k6-s2-seed0"), hadoop).size.count(_ > 0) == 6)
     assert(HadoopFiles.readString(new Path(runDir, "metrics.csv"), hadoop).trim.split("\n").length == 5)
     assert(HadoopFiles.readString(new Path(runDir, "audit.conf"), hadoop).contains("raw-data-bytes-between-executors = 0"))
 

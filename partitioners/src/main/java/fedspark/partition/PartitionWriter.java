@@ -63,8 +63,8 @@ public final class PartitionWriter {
         }
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         DatasetInfo dataset = DatasetInfo.read(table, hadoop);
-        int clients = partitioner.clients();
         Dataset<Row> assigned = partitioner.assign(spark.read().parquet(table.toString()));
+        int clients = partitioner.clients(); // a natural-id partitioner knows it once it has assigned
         ClientLayout.Written train;
         long localTestExamples = 0;
         if (localTestFraction == 0) {
