@@ -151,13 +151,17 @@ public final class ClientShardRDD extends RDD<ClientShard> {
      */
     private synchronized List<Executor> place(int[] sampled) {
         List<Executor> live = liveExecutors();
-        Map<Executor, Integer> load = new HashMap<>();
-        live.forEach(executor -> load.put(executor, 0));
+        int[] placedOn = new int[executors.size()]; // clients per known executor: one pass over K ints, no map lookups
         for (int placed : placement) {
             if (placed >= 0) {
-                load.computeIfPresent(executors.get(placed), (e, n) -> n + 1);
+                placedOn[placed]++;
             }
         }
+        Map<Executor, Integer> load = new HashMap<>();
+        live.forEach(executor -> {
+            int id = executors.indexOf(executor);
+            load.put(executor, id < 0 ? 0 : placedOn[id]);
+        });
         for (int client : sampled) {
             int current = placement[client];
             if (current >= 0 && load.containsKey(executors.get(current))) {
