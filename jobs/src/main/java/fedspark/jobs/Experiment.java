@@ -428,7 +428,7 @@ public final class Experiment {
                 long start = System.nanoTime();
                 long loaded = shards.preload();
                 log.accept(String.format("loaded %d clients into their executors' caches (%.1f s)", loaded, (System.nanoTime() - start) / 1e9));
-                auditRound(audit, 0, onRawDataMovement, folder, log);
+                auditRound(audit, 0, onRawDataMovement, folder, false, log);
             }
             FederatedRun run = new FederatedRun(jsc, shards.toJavaRDD(), model, settings, strategy, evaluator)
                     .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
@@ -454,10 +454,12 @@ public final class Experiment {
                     if (row.clients() == 0) {
                         audit.roundWithoutJob(row.round());
                     }
-                    auditRound(audit, row.round(), onRawDataMovement, folder, log);
+                    boolean checkpoint = row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter
+                            || run.refuses(row.round() + 1);
+                    // audit.csv with the checkpoint, before it: a resumed run goes on from the audit rows up to its checkpoint's round
+                    auditRound(audit, row.round(), onRawDataMovement, folder, checkpoint, log);
                     last[0] = global;
-                    if (row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter
-                            || run.refuses(row.round() + 1)) {
+                    if (checkpoint) {
                         folder.writeCheckpoint(run.checkpoint(row.round(), global));
                     }
                     if (row.round() == stopAfter) {
@@ -515,13 +517,24 @@ public final class Experiment {
         };
     }
 
-    /** Writes the round's audit to the run folder, then fails the run (or warns) if raw client data moved. */
+    /**
+     * Waits for the round's audit, writes it to the run folder when {@code write} (at checkpoints: rewriting audit.csv
+     * every round cost a million-client run a second a round), then fails the run (or warns) if raw client data moved,
+     * the audit written first.
+     */
     private static void auditRound(PrivacyAudit audit, int round, PrivacyAudit.OnRawDataMovement onRawDataMovement,
-                                   RunFolder folder, Consumer<String> log) {
+                                   RunFolder folder, boolean write, Consumer<String> log) {
         audit.awaitRound(round, log);
-        folder.writeAudit(audit);
+        if (write) {
+            folder.writeAudit(audit);
+        }
         audit.reportKernelMismatch(log);
-        audit.enforce(round, onRawDataMovement, log);
+        try {
+            audit.enforce(round, onRawDataMovement, log);
+        } catch (PrivacyAudit.RawDataMoved moved) {
+            folder.writeAudit(audit);
+            throw moved;
+        }
     }
 
     /** A run stopped on purpose (train.stop-after-round), with its checkpoint written: resume goes on from there. */
