@@ -75,6 +75,7 @@ public record ClientIndex(String[] files, int[] file, long[] firstRow, long[] si
         Map<String, Integer> fileIds = new HashMap<>();
         int clients = 0;
         int[] file = new int[1024];
+        Arrays.fill(file, -1); // a client the table does not list has no examples
         long[] firstRow = new long[1024];
         long[] size = new long[1024];
         try {
@@ -94,7 +95,9 @@ public record ClientIndex(String[] files, int[] file, long[] firstRow, long[] si
                         int k = row.getInteger(CLIENT_COLUMN, 0);
                         if (k >= file.length) {
                             int capacity = Math.max(k + 1, file.length * 2);
+                            int filled = file.length;
                             file = Arrays.copyOf(file, capacity);
+                            Arrays.fill(file, filled, capacity, -1);
                             firstRow = Arrays.copyOf(firstRow, capacity);
                             size = Arrays.copyOf(size, capacity);
                         }
