@@ -11,7 +11,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.PrimitiveIterator;
 import java.util.stream.IntStream;
 
 import org.apache.hadoop.conf.Configuration;

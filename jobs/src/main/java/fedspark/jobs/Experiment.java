@@ -30,7 +30,6 @@ import fedspark.data.DatasetInfo;
 import fedspark.data.CsvSource;
 import fedspark.data.LeafSource;
 import fedspark.data.MnistSource;
-import fedspark.data.SerializableHadoopConf;
 import fedspark.data.SyntheticSource;
 import fedspark.engine.ClientShardRDD;
 import fedspark.engine.evaluation.ClientEvaluation;
