@@ -179,6 +179,17 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(beyond.contains("holds 1 rows, the client index asks for rows 0 to 4"), beyond)
   }
 
+  test("a partitioning in the layout before the client index (a folder per client) is refused with what to do") {
+    import fedspark.data.BadInputException
+    val root = fresh("old-layout")
+    val source = TestData.writeTable(spark, fresh("table"), 30, 4, 3, 8L)
+    new IidPartitioner(3, 0L).assign(spark.read.parquet(source)).write.partitionBy("client").parquet(root)
+    import spark.implicits._
+    Seq((0, 10L), (1, 10L), (2, 10L)).toDF("client", "n").write.parquet(root + "/_clients")
+    val error = intercept[BadInputException](ClientIndex.read(new Path(root), spark.sparkContext.hadoopConfiguration)).getMessage
+    assert(error.contains("partitioned by an earlier fedspark") && error.contains("remove it and partition again"), error)
+  }
+
   test("a local test fraction keeps round(f n_k) of each client's examples apart, seeded, and trains on the rest") {
     val source = TestData.writeTable(spark, fresh("table"), 300, 4, 3, 8L)
     val hadoop = spark.sparkContext.hadoopConfiguration
