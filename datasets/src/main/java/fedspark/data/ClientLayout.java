@@ -198,8 +198,7 @@ public final class ClientLayout {
 
     /** Reads client {@code client}'s {@code size} examples from row {@code firstRow} of {@code file}: only the pages holding them. */
     public static ClientShard read(Path file, int client, long firstRow, long size, int featureSize, int classes, Configuration hadoop) {
-        Rows rows = readRows(file, firstRow, size, featureSize, classes, hadoop);
-        return slice(rows, client, 0, size, file, firstRow);
+        return read(file, new int[] {client}, new long[] {firstRow}, new long[] {size}, featureSize, classes, hadoop).get(0);
     }
 
     /**

@@ -61,12 +61,17 @@ public final class ClientShardRDD extends RDD<ClientShard> {
 
     /** The partitioning at {@code root}, of {@code clients} clients (its client index says where each one's rows are). */
     public ClientShardRDD(SparkContext sc, Path root, int clients, int featureSize, int classes) {
+        this(sc, root, ClientIndex.read(root, sc.hadoopConfiguration()), clients, featureSize, classes);
+    }
+
+    /** The partitioning at {@code root} whose client index the caller has read already. */
+    public ClientShardRDD(SparkContext sc, Path root, ClientIndex index, int clients, int featureSize, int classes) {
         super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
         this.root = root.toString();
         this.clients = clients;
         this.featureSize = featureSize;
         this.classes = classes;
-        this.index = ClientIndex.read(root, sc.hadoopConfiguration());
+        this.index = index;
         if (index.clients() != clients) {
             throw new fedspark.data.BadInputException(root + ": its client index lists " + index.clients() + " clients, expected " + clients);
         }

@@ -59,7 +59,7 @@ public final class Experiment {
 
     private final Config config; // the resolved `fedspark` block
 
-    private long[] clientSizes; // n_k of the partitioning, read once (train checks the strategy, then runs it)
+    private ClientIndex clientIndex; // the partitioning's, read once (train checks the strategy, then runs it)
 
     public Experiment(Config config) {
         this.config = config;
@@ -416,7 +416,8 @@ public final class Experiment {
                 folder.root(), settings.algorithm(), settings.model(), info.clients(), settings.sampledClients(info.clients()),
                 settings.clientFraction(), settings.localEpochs(), settings.batchSizeText(), settings.learningRate(), settings.rounds()));
 
-        ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), info.clients(), dataset.features(), dataset.classes());
+        ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), clientIndex(spark), info.clients(), dataset.features(),
+                dataset.classes());
         ClientEvaluation clientEvaluation = info.localTestExamples() == 0 ? null
                 : new ClientEvaluation(new Path(partitionedData(), PartitionWriter.LOCAL_TEST).toString(), model, settings.localStep(), jsc);
         PrivacyAudit audit = new PrivacyAudit(from == null ? List.of() : folder.auditRows(from.round()));
@@ -500,11 +501,16 @@ public final class Experiment {
     }
 
     /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
-    private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
-        if (clientSizes == null) { // the config, and so the partitioning, is fixed for this instance
-            clientSizes = ClientIndex.read(partitionedData(), hadoop(spark)).size();
+    /** The partitioning's client index (n_k for strategies, where each client's rows are for the clients' RDD), read once. */
+    private ClientIndex clientIndex(SparkSession spark) {
+        if (clientIndex == null) { // the config, and so the partitioning, is fixed for this instance
+            clientIndex = ClientIndex.read(partitionedData(), hadoop(spark));
         }
-        return Strategies.create(settings, model, config.getConfig("train"), clientSizes);
+        return clientIndex;
+    }
+
+    private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
+        return Strategies.create(settings, model, config.getConfig("train"), clientIndex(spark).size());
     }
 
     private PrivacyAudit.OnRawDataMovement onRawDataMovement() {
