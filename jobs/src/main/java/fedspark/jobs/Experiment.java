@@ -352,12 +352,18 @@ public final class Experiment {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // checked before any work
         onRawDataMovement();
+        stopAtAccuracy(config);
         PartitionInfo info = partition(spark, log);
         strategy(spark, settings, modelSpec(settings, info), info); // the algorithm's own settings checked before a run folder exists
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
         return rounds(spark, info, folder, null, log);
+    }
+
+    /** This experiment without its fault injection (train.stop-after-round, train.fail-first-attempts-in-round), which is not part of it. */
+    public Experiment withoutFaultInjection() {
+        return set("train.stop-after-round", 0).set("train.fail-first-attempts-in-round", 0);
     }
 
     /** The experiment a run folder was started with (its config.conf), for the Spark settings of a resume. */
@@ -379,8 +385,7 @@ public final class Experiment {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Config saved = ConfigFactory.parseString(HadoopFiles.readString(new Path(runDir, "config.conf"), hadoop));
         KnownSettings.check(saved, new Path(runDir, "config.conf").toString());
-        Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark"))
-                .set("train.stop-after-round", 0).set("train.fail-first-attempts-in-round", 0); // fault injection is not part of the experiment
+        Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark")).withoutFaultInjection();
         if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop)) {
             // Stopped before its first checkpoint: nothing of it can be reused; it starts again in its own folder.
             log.accept("resuming " + runDir + ": no checkpoint yet, starting again from round 1");
@@ -388,11 +393,13 @@ public final class Experiment {
         }
         FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
         int rounds = experiment.config.getInt("train.rounds");
-        if (checkpoint.round() >= rounds && RunFolder.isComplete(runDir, hadoop)) {
-            log.accept("run " + runDir + " is complete (" + checkpoint.round() + " rounds); nothing to resume");
-            return new Trained(RunFolder.reopen(runDir, checkpoint.round(), hadoop), checkpoint.parameters());
-        }
+        double stopAtAccuracy = stopAtAccuracy(experiment.config);
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
+        boolean reached = stopAtAccuracy > 0 && folder.metrics().stream().anyMatch(row -> row.testAccuracy() >= stopAtAccuracy);
+        if ((checkpoint.round() >= rounds || reached) && RunFolder.isComplete(runDir, hadoop)) {
+            log.accept("run " + runDir + " is complete (" + checkpoint.round() + " rounds); nothing to resume");
+            return new Trained(folder, checkpoint.parameters());
+        }
         log.accept("resuming " + runDir + " after round " + checkpoint.round());
         return experiment.rounds(spark, experiment.partition(spark, log), folder, checkpoint, log);
     }
@@ -405,6 +412,7 @@ public final class Experiment {
         if (checkpointEvery < 1) {
             throw new IllegalArgumentException("train.checkpoint-every must be at least 1, got " + checkpointEvery);
         }
+        double stopAtAccuracy = stopAtAccuracy(config);
         DatasetInfo dataset = info.dataset();
         ModelSpec model = modelSpec(settings, info);
         Strategy<?> strategy = strategy(spark, settings, model, info);
@@ -454,13 +462,17 @@ public final class Experiment {
                     if (row.clients() == 0) {
                         audit.roundWithoutJob(row.round());
                     }
+                    boolean reached = stopAtAccuracy > 0 && row.testAccuracy() >= stopAtAccuracy;
                     boolean checkpoint = row.round() % checkpointEvery == 0 || row.round() == settings.rounds() || row.round() == stopAfter
-                            || run.refuses(row.round() + 1);
+                            || reached || run.refuses(row.round() + 1);
                     // audit.csv with the checkpoint, before it: a resumed run goes on from the audit rows up to its checkpoint's round
                     auditRound(audit, row.round(), onRawDataMovement, folder, checkpoint, log);
                     last[0] = global;
                     if (checkpoint) {
                         folder.writeCheckpoint(run.checkpoint(row.round(), global));
+                    }
+                    if (reached) {
+                        throw new TargetReached(row.round());
                     }
                     if (row.round() == stopAfter) {
                         throw new RunStopped("stopped after round " + row.round() + " (train.stop-after-round); go on with: fedspark resume "
@@ -470,6 +482,10 @@ public final class Experiment {
             } catch (FederatedRun.RoundRefused refused) {
                 log.accept(refused.getMessage() + "; the run is checkpointed after round " + (refused.round() - 1)
                         + " (raise the budget and fedspark resume " + folder.root() + " to go on)");
+                result = last[0];
+            } catch (TargetReached reached) {
+                log.accept(String.format("test accuracy reached %s (train.stop-at-accuracy) at round %d: the run is complete",
+                        stopAtAccuracy, reached.round));
                 result = last[0];
             }
             folder.writeMetricsParquet();
@@ -539,6 +555,25 @@ public final class Experiment {
         } catch (PrivacyAudit.RawDataMoved moved) {
             folder.writeAudit(audit);
             throw moved;
+        }
+    }
+
+    /** train.stop-at-accuracy, checked: 0 (off) or a test accuracy in (0, 1]. */
+    private static double stopAtAccuracy(Config config) {
+        double target = config.getDouble("train.stop-at-accuracy");
+        if (!(target >= 0 && target <= 1)) {
+            throw new BadInputException("train.stop-at-accuracy must be 0 (off) or a test accuracy in (0, 1], got " + target);
+        }
+        return target;
+    }
+
+    /** The round whose test accuracy reached train.stop-at-accuracy: the run ends there, complete. */
+    private static final class TargetReached extends RuntimeException {
+        private final int round;
+
+        TargetReached(int round) {
+            super("test accuracy target reached at round " + round, null, false, false);
+            this.round = round;
         }
     }
 

@@ -60,6 +60,11 @@ public final class Sweep {
             throw new BadInputException("a sweep needs sweep.axes: setting keys mapped to lists of values");
         }
         this.sweep = base.config().getConfig("sweep");
+        double stopAt = base.config().getDouble("train.stop-at-accuracy");
+        if (stopAt > 0 && stopAt < sweep.getDouble("target")) {
+            throw new BadInputException("train.stop-at-accuracy = " + stopAt + " is below sweep.target = " + sweep.getDouble("target")
+                    + ": the points would stop before reaching the target");
+        }
     }
 
     /** The grid's points, first axis slowest. */
@@ -107,18 +112,17 @@ public final class Sweep {
         Map<Point, Boolean> skipped = new LinkedHashMap<>();
         Map<Point, Long> examples = new LinkedHashMap<>();
         for (Point point : points) {
-            Experiment experiment = base;
-            for (Map.Entry<String, Object> s : point.settings().entrySet()) {
-                experiment = experiment.set(s.getKey(), s.getValue());
-            }
-            experiment = experiment.set("name", point.name());
+            Experiment experiment = experimentOf(point);
             Path runDir = new Path(dir, point.name());
-            int rounds = experiment.config().getInt("train.rounds");
-            List<RoundMetrics> finished = finishedRun(runDir, rounds, hadoop);
+            List<RoundMetrics> finished = finishedRun(runDir, experiment.config(), hadoop);
             if (finished != null) {
                 log.accept("sweep: " + point.name() + " finished before, skipped");
                 metrics.put(point, finished);
                 skipped.put(point, true);
+            } else if (checkpointOf(runDir, experiment, hadoop)) {
+                log.accept("sweep: " + point.name() + " goes on from its checkpoint");
+                metrics.put(point, Experiment.resume(spark, runDir, List.of(), log).folder().metrics());
+                skipped.put(point, false);
             } else {
                 removeUnfinished(runDir, hadoop, log);
                 log.accept("sweep: " + point.name());
@@ -138,13 +142,35 @@ public final class Sweep {
         return results;
     }
 
-    /** The metrics of a finished run in {@code runDir} (all rounds and the model written), or null. */
-    static List<RoundMetrics> finishedRun(Path runDir, int rounds, Configuration hadoop) {
+    /** The experiment of one point: the base configuration with the point's settings, named after it. */
+    public Experiment experimentOf(Point point) {
+        Experiment experiment = base;
+        for (Map.Entry<String, Object> s : point.settings().entrySet()) {
+            experiment = experiment.set(s.getKey(), s.getValue());
+        }
+        return experiment.set("name", point.name());
+    }
+
+    /**
+     * The metrics of a finished run in {@code runDir} (the model written after all rounds, or after the round that
+     * reached train.stop-at-accuracy), or null.
+     */
+    static List<RoundMetrics> finishedRun(Path runDir, Config point, Configuration hadoop) {
         if (!HadoopFiles.exists(new Path(runDir, "model.zip"), hadoop)) {
             return null;
         }
         List<RoundMetrics> rows = RunFolder.readMetricsCsv(runDir, hadoop);
-        return rows.size() == rounds ? rows : null;
+        double stopAt = point.getDouble("train.stop-at-accuracy");
+        boolean reached = stopAt > 0 && !rows.isEmpty() && rows.get(rows.size() - 1).testAccuracy() >= stopAt;
+        return rows.size() == point.getInt("train.rounds") || reached ? rows : null;
+    }
+
+    /** True when {@code runDir} holds a checkpointed, unfinished run of this very point (its saved configuration). */
+    private static boolean checkpointOf(Path runDir, Experiment point, Configuration hadoop) {
+        if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop) || !HadoopFiles.exists(new Path(runDir, "config.conf"), hadoop)) {
+            return false;
+        }
+        return Experiment.savedIn(runDir).withoutFaultInjection().config().equals(point.withoutFaultInjection().config());
     }
 
     private static void removeUnfinished(Path runDir, Configuration hadoop, Consumer<String> log) {

@@ -60,6 +60,8 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(missing._1 == 2 && missing._2.contains("missing configuration file"))
     val fraction = fedspark("train", conf, "--set", "train.C=1.5")
     assert(fraction._1 == 2 && fraction._2.contains("train.C must be in [0, 1]"), fraction._2)
+    val target = fedspark("train", conf, "--set", "train.stop-at-accuracy=1.5")
+    assert(target._1 == 2 && target._2.contains("train.stop-at-accuracy must be 0 (off) or a test accuracy in (0, 1]"), target._2)
     val model = fedspark("train", conf, "--set", "model=resnet")
     assert(model._1 == 2 && model._2.contains("unknown model 'resnet'"), model._2)
     val fedsgd = fedspark("train", conf, "--set", "train.algorithm=fedsgd")

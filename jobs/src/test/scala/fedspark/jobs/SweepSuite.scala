@@ -74,17 +74,54 @@ class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
 
     // The same seed gives the same runs: every point again in another folder, the same models to the bit.
     new Sweep(Experiment.load(conf.getPath).set("sweep.dir", s"$scratch/sweep-again")).run(spark, line => ())
-    def parameters(dir: String) = fedspark.models.FlatParameters.of(
-      org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(new File(dir, "model.zip")))
     for (r <- results) {
       assert(parameters(s"$scratch/sweep/${r.point.name}").sameElements(parameters(s"$scratch/sweep-again/${r.point.name}")), r.point.name)
     }
   }
+
+  test("train.stop-at-accuracy ends each point at the first round reaching it; a stopped point goes on from its checkpoint") {
+    val target = 0.3 // slow learning, so that points reach it after a few rounds or not at all
+    val base = Experiment.load(conf.getPath).set("sweep.dir", s"$scratch/sweep-to-target").set("train.rounds", 8)
+      .set("train.lr", 0.003).set("train.B", "inf").set("train.stop-at-accuracy", target).set("sweep.target", target).set("train.checkpoint-every", 1)
+    val sweep = new Sweep(base)
+    val point = sweep.points().asScala.find(_.name == "C=0.5_E=2").get
+    val pointDir = s"$scratch/sweep-to-target/${point.name}"
+    val stopped = intercept[Experiment.RunStopped](
+      sweep.experimentOf(point).set("train.stop-after-round", 2).train(spark, new org.apache.hadoop.fs.Path(pointDir), line => ()))
+    assert(stopped.getMessage.contains("stopped after round 2"))
+
+    val log = new java.util.ArrayList[String]()
+    val results = sweep.run(spark, line => log.add(line)).asScala
+    assert(log.asScala.contains(s"sweep: ${point.name} goes on from its checkpoint"), log)
+    for (r <- results) {
+      val accuracies = csvRows(s"$scratch/sweep-to-target/${r.point.name}/metrics.csv").tail.map(_.split(",")(5).toDouble)
+      val first = accuracies.indexWhere(_ >= target)
+      assert(accuracies.size == (if (first < 0) 8 else first + 1), s"${r.point.name}: $accuracies")
+      assert(Option(r.roundsToTarget).map(_.intValue) == Option(first + 1).filter(_ > 0))
+    }
+    assert(results.exists(_.rounds < 8) && results.exists(_.rounds == 8), "some points stop before the last round, some do not")
+    assert(results.find(_.point.name == point.name).get.rounds > 2, "the resumed point reaches the target after its checkpoint")
+    // read back, not run again: a point that stopped at the target is finished
+    assert(new Sweep(base).run(spark, line => ()).asScala.forall(_.skipped))
+
+    // the resumed point ends as it does run whole
+    new Sweep(base.set("sweep.dir", s"$scratch/sweep-to-target-whole")).run(spark, line => ())
+    assert(parameters(pointDir).sameElements(parameters(s"$scratch/sweep-to-target-whole/${point.name}")))
+    assert(csvRows(s"$pointDir/metrics.csv").map(withoutSeconds) ==
+      csvRows(s"$scratch/sweep-to-target-whole/${point.name}/metrics.csv").map(withoutSeconds))
+  }
+
+  private def parameters(dir: String) = fedspark.models.FlatParameters.of(
+    org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(new File(dir, "model.zip")))
+
+  private def withoutSeconds(row: String) = row.split(",").patch(6, Nil, 1).mkString(",")
 
   test("a sweep without axes, or with an axis that is not a setting, is refused") {
     val noAxes = intercept[fedspark.data.BadInputException](new Sweep(Experiment.defaults()))
     assert(noAxes.getMessage.contains("sweep.axes"))
     val bad = Experiment.load(conf.getPath).set("sweep.axes", java.util.Map.of("train.banana", java.util.List.of(1, 2)))
     assert(intercept[fedspark.data.BadInputException](new Sweep(bad).points()).getMessage.contains("train.banana"))
+    val early = Experiment.load(conf.getPath).set("train.stop-at-accuracy", 0.4)
+    assert(intercept[fedspark.data.BadInputException](new Sweep(early)).getMessage.contains("below sweep.target"))
   }
 }
