@@ -121,7 +121,8 @@ public final class Sweep {
                 skipped.put(point, true);
             } else if (checkpointOf(runDir, experiment, hadoop)) {
                 log.accept("sweep: " + point.name() + " goes on from its checkpoint");
-                metrics.put(point, Experiment.resume(spark, runDir, List.of(), log).folder().metrics());
+                List<String> rounds = List.of("train.rounds=" + experiment.config().getInt("train.rounds"));
+                metrics.put(point, Experiment.resume(spark, runDir, rounds, log).folder().metrics());
                 skipped.put(point, false);
             } else {
                 removeUnfinished(runDir, hadoop, log);
@@ -165,12 +166,17 @@ public final class Sweep {
         return rows.size() == point.getInt("train.rounds") || reached ? rows : null;
     }
 
-    /** True when {@code runDir} holds a checkpointed, unfinished run of this very point (its saved configuration). */
+    /**
+     * True when {@code runDir} holds a checkpoint of this point's run: its saved configuration is the point's but for
+     * train.rounds (a sweep whose budget was raised goes on from where its points ended, as resume does).
+     */
     private static boolean checkpointOf(Path runDir, Experiment point, Configuration hadoop) {
         if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop) || !HadoopFiles.exists(new Path(runDir, "config.conf"), hadoop)) {
             return false;
         }
-        return Experiment.savedIn(runDir).withoutFaultInjection().config().equals(point.withoutFaultInjection().config());
+        int rounds = point.config().getInt("train.rounds");
+        Experiment saved = Experiment.savedIn(runDir).withoutFaultInjection().set("train.rounds", rounds);
+        return RunFolder.readCheckpoint(runDir, hadoop).round() <= rounds && saved.config().equals(point.withoutFaultInjection().config());
     }
 
     private static void removeUnfinished(Path runDir, Configuration hadoop, Consumer<String> log) {

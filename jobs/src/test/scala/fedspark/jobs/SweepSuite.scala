@@ -79,7 +79,7 @@ class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
     }
   }
 
-  test("train.stop-at-accuracy ends each point at the first round reaching it; a stopped point goes on from its checkpoint") {
+  test("train.stop-at-accuracy ends each point at the first round reaching it; stopped points and raised budgets go on from checkpoints") {
     val target = 0.3 // slow learning, so that points reach it after a few rounds or not at all
     val base = Experiment.load(conf.getPath).set("sweep.dir", s"$scratch/sweep-to-target").set("train.rounds", 8)
       .set("train.lr", 0.003).set("train.B", "inf").set("train.stop-at-accuracy", target).set("sweep.target", target).set("train.checkpoint-every", 1)
@@ -90,9 +90,15 @@ class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
       sweep.experimentOf(point).set("train.stop-after-round", 2).train(spark, new org.apache.hadoop.fs.Path(pointDir), line => ()))
     assert(stopped.getMessage.contains("stopped after round 2"))
 
+    // the sweep with a smaller budget first: the stopped point goes on from its checkpoint, every point ends after round 4
+    val shortLog = new java.util.ArrayList[String]()
+    val short = new Sweep(base.set("train.rounds", 4)).run(spark, line => shortLog.add(line)).asScala
+    assert(shortLog.asScala.contains(s"sweep: ${point.name} goes on from its checkpoint"), shortLog)
+    assert(short.forall(_.rounds == 4))
+    // then its budget raised to 8: every point goes on from its last round
     val log = new java.util.ArrayList[String]()
     val results = sweep.run(spark, line => log.add(line)).asScala
-    assert(log.asScala.contains(s"sweep: ${point.name} goes on from its checkpoint"), log)
+    assert(results.forall(r => log.asScala.contains(s"sweep: ${r.point.name} goes on from its checkpoint")), log)
     for (r <- results) {
       val accuracies = csvRows(s"$scratch/sweep-to-target/${r.point.name}/metrics.csv").tail.map(_.split(",")(5).toDouble)
       val first = accuracies.indexWhere(_ >= target)
@@ -104,11 +110,13 @@ class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
     // read back, not run again: a point that stopped at the target is finished
     assert(new Sweep(base).run(spark, line => ()).asScala.forall(_.skipped))
 
-    // the resumed point ends as it does run whole
+    // stopped, resumed and extended, every point ends as it does run whole
     new Sweep(base.set("sweep.dir", s"$scratch/sweep-to-target-whole")).run(spark, line => ())
-    assert(parameters(pointDir).sameElements(parameters(s"$scratch/sweep-to-target-whole/${point.name}")))
-    assert(csvRows(s"$pointDir/metrics.csv").map(withoutSeconds) ==
-      csvRows(s"$scratch/sweep-to-target-whole/${point.name}/metrics.csv").map(withoutSeconds))
+    for (r <- results) {
+      val (pieces, whole) = (s"$scratch/sweep-to-target/${r.point.name}", s"$scratch/sweep-to-target-whole/${r.point.name}")
+      assert(parameters(pieces).sameElements(parameters(whole)), r.point.name)
+      assert(csvRows(s"$pieces/metrics.csv").map(withoutSeconds) == csvRows(s"$whole/metrics.csv").map(withoutSeconds), r.point.name)
+    }
   }
 
   private def parameters(dir: String) = fedspark.models.FlatParameters.of(
