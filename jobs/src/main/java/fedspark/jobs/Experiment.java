@@ -366,10 +366,9 @@ public final class Experiment {
         return set("train.stop-after-round", 0).set("train.fail-first-attempts-in-round", 0);
     }
 
-    /** The experiment a run folder was started with (its config.conf), for the Spark settings of a resume. */
-    public static Experiment savedIn(Path runDir) {
+    /** The experiment a run folder was started with (its config.conf), read through {@code hadoop}. */
+    public static Experiment savedIn(Path runDir, Configuration hadoop) {
         Path file = new Path(runDir, "config.conf");
-        Configuration hadoop = new Configuration();
         if (!HadoopFiles.exists(file, hadoop)) {
             throw new BadInputException("no run to resume in " + runDir + " (no config.conf)");
         }

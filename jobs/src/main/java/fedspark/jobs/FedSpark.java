@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 
@@ -102,7 +103,7 @@ public final class FedSpark implements Runnable {
         @Override
         public Integer call() {
             Path root = new Path(runDir);
-            Experiment saved = Experiment.savedIn(root);
+            Experiment saved = Experiment.savedIn(root, new Configuration()); // before any Spark session
             try (SparkSession spark = saved.spark()) {
                 Experiment.Trained trained = Experiment.resume(spark, root, overrides, FedSpark::say);
                 say("done: " + trained.folder().root());

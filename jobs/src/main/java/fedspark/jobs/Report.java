@@ -186,7 +186,7 @@ final class Report implements Callable<Integer> {
     private static void partitionPictures(StringBuilder html, Path run, Configuration hadoop) {
         Path partitioned;
         try {
-            partitioned = Experiment.savedIn(run).partitionedData();
+            partitioned = Experiment.savedIn(run, hadoop).partitionedData();
         } catch (RuntimeException e) {
             return; // no readable configuration: no pictures
         }

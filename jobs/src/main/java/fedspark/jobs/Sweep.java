@@ -175,7 +175,7 @@ public final class Sweep {
             return false;
         }
         int rounds = point.config().getInt("train.rounds");
-        Experiment saved = Experiment.savedIn(runDir).withoutFaultInjection().set("train.rounds", rounds);
+        Experiment saved = Experiment.savedIn(runDir, hadoop).withoutFaultInjection().set("train.rounds", rounds);
         return RunFolder.readCheckpoint(runDir, hadoop).round() <= rounds && saved.config().equals(point.withoutFaultInjection().config());
     }
 
