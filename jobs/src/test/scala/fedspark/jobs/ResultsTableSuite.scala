@@ -82,4 +82,24 @@ class ResultsTableSuite extends AnyFunSuite {
         "| run | none | sign-flip |", "|---|---|---|", "| mean | 87.50% | 25.00% |", "| median | 86.00% |  |"))
     } finally TestData.deleteRecursively(root)
   }
+
+  test("every table the docs give with its `bin/fedspark results` command is that command's output over the committed CSVs") {
+    val root = Iterator.iterate(new java.io.File(".").getCanonicalFile)(_.getParentFile).find(d => new java.io.File(d, "results").isDirectory).get
+    val command = """^`?(?:bin/fedspark results)\s+([^`#]*?)\s*`?:?\s*$""".r
+    val docs = Option(new java.io.File(root, "docs").listFiles()).getOrElse(Array()).filter(_.getName.endsWith(".md"))
+    var checked = 0
+    for (doc <- docs; text = Files.readString(doc.toPath); line <- text.replace("\\\n", " ").linesIterator) line.trim match {
+      case command(arguments) =>
+        val args = arguments.split("\\s+").toList
+        val withoutPlot = args.zipWithIndex.filterNot { case (a, i) => a == "--plot" || (i > 0 && args(i - 1) == "--plot") }.map(_._1)
+        val options = new ResultsTable()
+        new picocli.CommandLine(options).parseArgs(withoutPlot: _*)
+        val dirs = options.dirs.asScala.map(d => new java.io.File(root, d.getPath)).asJava
+        val table = if (options.pivot) ResultsTable.pivot(dirs) else ResultsTable.table(dirs, options.last, options.mean, options.reach, options.x)
+        assert(text.contains(table), s"${doc.getName}: the table of `bin/fedspark results $arguments` is not its output:\n$table")
+        checked += 1
+      case _ =>
+    }
+    assert(checked >= 10, s"only $checked commands found in ${root}/docs")
+  }
 }
