@@ -37,6 +37,7 @@ import fedspark.engine.evaluation.Evaluator;
 import fedspark.engine.FederatedRun;
 import fedspark.engine.ModelSpec;
 import fedspark.engine.PrivacyAudit;
+import fedspark.engine.RoundMetrics;
 import fedspark.engine.RunFolder;
 import fedspark.engine.ShardCache;
 import fedspark.engine.state.ClientStateStore;
@@ -392,10 +393,8 @@ public final class Experiment {
         }
         FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
         int rounds = experiment.config.getInt("train.rounds");
-        double stopAtAccuracy = stopAtAccuracy(experiment.config);
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
-        boolean reached = stopAtAccuracy > 0 && folder.metrics().stream().anyMatch(row -> row.testAccuracy() >= stopAtAccuracy);
-        if ((checkpoint.round() >= rounds || reached) && RunFolder.isComplete(runDir, hadoop)) {
+        if ((checkpoint.round() >= rounds || reachedStop(experiment.config, folder.metrics())) && RunFolder.isComplete(runDir, hadoop)) {
             log.accept("run " + runDir + " is complete (" + checkpoint.round() + " rounds); nothing to resume");
             return new Trained(folder, checkpoint.parameters());
         }
@@ -515,7 +514,6 @@ public final class Experiment {
                 settings.learningRate(), biases.equals("uniform"));
     }
 
-    /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
     /** The partitioning's client index (n_k for strategies, where each client's rows are for the clients' RDD), read once. */
     private ClientIndex clientIndex(SparkSession spark) {
         if (clientIndex == null) { // the config, and so the partitioning, is fixed for this instance
@@ -524,6 +522,7 @@ public final class Experiment {
         return clientIndex;
     }
 
+    /** The algorithm train.algorithm names, with its settings block train.<algorithm>, and the clients' sizes. */
     private Strategy<?> strategy(SparkSession spark, TrainSettings settings, ModelSpec model, PartitionInfo info) {
         return Strategies.create(settings, model, config.getConfig("train"), clientIndex(spark).size());
     }
@@ -564,6 +563,12 @@ public final class Experiment {
             throw new BadInputException("train.stop-at-accuracy must be 0 (off) or a test accuracy in (0, 1], got " + target);
         }
         return target;
+    }
+
+    /** True when {@code rows}, a run's metrics, end at a round that reached train.stop-at-accuracy (where such a run stops). */
+    static boolean reachedStop(Config config, List<RoundMetrics> rows) {
+        double target = stopAtAccuracy(config);
+        return target > 0 && !rows.isEmpty() && rows.get(rows.size() - 1).testAccuracy() >= target;
     }
 
     /** The round whose test accuracy reached train.stop-at-accuracy: the run ends there, complete. */

@@ -161,9 +161,7 @@ public final class Sweep {
             return null;
         }
         List<RoundMetrics> rows = RunFolder.readMetricsCsv(runDir, hadoop);
-        double stopAt = point.getDouble("train.stop-at-accuracy");
-        boolean reached = stopAt > 0 && !rows.isEmpty() && rows.get(rows.size() - 1).testAccuracy() >= stopAt;
-        return rows.size() == point.getInt("train.rounds") || reached ? rows : null;
+        return rows.size() == point.getInt("train.rounds") || Experiment.reachedStop(point, rows) ? rows : null;
     }
 
     /**
