@@ -19,33 +19,60 @@ class LeanNetworkSuite extends AnyFunSuite {
     new ClientShard(3, 784, Array.fill(n * 784)(random.nextFloat()), Array.fill(n)(random.nextInt(10)))
   }
 
-  /** A whole client update (E epochs of minibatch SGD) through both steps; the largest parameter difference. */
-  private def difference(model: String, batch: Int, epochs: Int, lr: Double): (Double, Double) = {
-    val spec = new ModelSpec(model, InputShape.MNIST, 10, lr)
-    val data = shard(130, 5L) // 130: every epoch ends with a partial batch
-    val global = FlatParameters.of(spec.newNetwork(9L))
-    def update(step: TrainSettings.LocalStep) =
-      new LocalSgd(spec, step, epochs, batch, 4L).train(data, global, StepRule.sgd(lr), 1)
-    val lean = update(TrainSettings.LocalStep.AUTO)
-    val reference = update(TrainSettings.LocalStep.DL4J)
-    val moved = FlatParameters.maxAbsDifference(reference.parameters, global)
-    assert(math.abs(lean.lossSum - reference.lossSum) / reference.lossSum < 1e-5)
-    (FlatParameters.maxAbsDifference(lean.parameters, reference.parameters), moved)
+  /** Steps `lean` and `reference` from `start` through the same batches, each lean step from the reference's
+    * parameters: the largest parameter difference after each step, and how far the reference moved. */
+  private def stepByStep(lean: LocalTrainer, reference: LocalTrainer, start: Array[Float], data: ClientShard,
+                         batches: Seq[(Array[Int], Int, Int)]): (Seq[Double], Double) = {
+    reference.setParameters(start)
+    val differences = for ((order, from, to) <- batches) yield {
+      lean.setParameters(reference.parameters())
+      lean.step(data, order, from, to)
+      reference.step(data, order, from, to)
+      FlatParameters.maxAbsDifference(lean.parameters(), reference.parameters())
+    }
+    (differences, FlatParameters.maxAbsDifference(reference.parameters(), start))
   }
 
-  // Float sums in another order differ in the last bits (measured: 1.5e-8 to 7e-8 over these updates, 7.0e-7 for
-  // niid-cnn, where a ReLU or a pooling maximum decided by the last bit sends one gradient elsewhere; another data
-  // seed gave 5.5e-6 that way, with per-example and wide columns alike), while the update moves parameters by
-  // about 1e-1: the two compute the same SGD.
+  // From the same parameters a lean step and DL4J's agree within 1.5e-8 (float sums in another order; measured over
+  // 936 steps of the three CNNs, 12 data seeds), while a client update moves parameters by about 1e-1. Where two
+  // values tie to their last bits, rounding decides a ReLU or a pooling maximum and one example's gradient reaches
+  // another position: 2 of those 936 steps (mcmahan-cnn) differed that way, by 7.0e-6 and 7.6e-6, in the first two
+  // layers' weights. So at most one step in ten may exceed the tolerance, and then by no more than tieBound; a wrong
+  // step differs in every step (a lean step at 1% more learning rate: 5e-5 to 4e-4 apart in all of them). (Compared over a whole update instead, one tie decided the outcome: the same
+  // mcmahan-cnn update differed by 4e-8 on one machine's BLAS kernels and by 1.05e-6 on another's.)
   private val tolerance = 1e-6
+  private val tieBound = 1e-4
+
+  private def assertSameSteps(differences: Seq[Double], moved: Double): Unit = {
+    val tied = differences.filter(_ > tolerance)
+    val listed = differences.map(d => f"$d%.1e").mkString(" ")
+    assert(tied.size <= differences.size / 10 && tied.forall(_ <= tieBound), s"per-step differences: $listed")
+    assert(moved > 1e-2, s"the steps moved parameters by only $moved")
+    info(f"largest per-step difference ${differences.max}%.2e, ${tied.size} of ${differences.size} steps above " +
+      f"$tolerance; the steps moved parameters by up to $moved%.2e")
+  }
 
   for ((model, batch, epochs) <- Seq(("mcmahan-2nn", 10, 5), ("mcmahan-2nn", 50, 5), ("thesis-2nn", 10, 5), ("logreg", 10, 5),
     ("lenet5", 10, 2), ("niid-cnn", 10, 2), ("mcmahan-cnn", 10, 1))) {
-    test(s"$model, B=$batch, E=$epochs: the lean client update equals DL4J's within $tolerance") {
-      val (diff, moved) = difference(model, batch, epochs, 0.05)
-      assert(diff <= tolerance, s"max abs parameter difference $diff (the update moved parameters by up to $moved)")
-      assert(moved > 1e-2)
-      info(f"max abs parameter difference $diff%.2e; the update moved parameters by up to $moved%.2e")
+    test(s"$model, B=$batch, E=$epochs: each lean step of a client update equals DL4J's within $tolerance") {
+      val spec = new ModelSpec(model, InputShape.MNIST, 10, 0.05)
+      val n = 130 // with B=50, every epoch ends with a partial batch
+      val data = shard(n, 5L)
+      val global = FlatParameters.of(spec.newNetwork(9L))
+      val batches = for (epoch <- 0 until epochs; order = LocalBatches.order(n, 4L, 1, data.client(), epoch);
+                         from <- 0 until n by batch) yield (order, from, math.min(n, from + batch))
+      val (lean, reference) = (spec.threadTrainer(TrainSettings.LocalStep.AUTO), spec.threadTrainer(TrainSettings.LocalStep.DL4J))
+      Seq(lean, reference).foreach(_.setStepRule(StepRule.sgd(0.05))) // thread trainers keep the rule last set
+      val (differences, moved) = stepByStep(lean, reference, global, data, batches)
+      assertSameSteps(differences, moved)
+
+      // LocalSgd takes these batches (its DL4J update is the reference's, bit for bit) and its lean update's loss agrees.
+      val referenceUpdate = reference.parameters()
+      def update(step: TrainSettings.LocalStep) = new LocalSgd(spec, step, epochs, batch, 4L).train(data, global, StepRule.sgd(0.05), 1)
+      val (leanUpdate, dl4jUpdate) = (update(TrainSettings.LocalStep.AUTO), update(TrainSettings.LocalStep.DL4J))
+      assert(dl4jUpdate.parameters.sameElements(referenceUpdate) && leanUpdate.steps == batches.size)
+      assert(math.abs(leanUpdate.lossSum - dl4jUpdate.lossSum) / dl4jUpdate.lossSum < 1e-5,
+        s"loss sums ${leanUpdate.lossSum} and ${dl4jUpdate.lossSum}")
     }
   }
 
@@ -77,19 +104,11 @@ class LeanNetworkSuite extends AnyFunSuite {
       val net = new MultiLayerNetwork(conf)
       net.init()
       val global = FlatParameters.of(net)
-      val lean = new LeanNetwork(conf)
-      lean.setParameters(global)
-      val reference = new Dl4jTrainer(net, 10)
       val data = shard(3 * batch, 7L)
       val order = (0 until 3 * batch).toArray
-      for (from <- 0 until 3 * batch by batch) {
-        lean.step(data, order, from, from + batch)
-        reference.step(data, order, from, from + batch)
-      }
-      val diff = FlatParameters.maxAbsDifference(lean.parameters(), reference.parameters())
-      val moved = FlatParameters.maxAbsDifference(reference.parameters(), global)
-      assert(diff <= tolerance && moved > 1e-2, s"max abs parameter difference $diff, moved $moved")
-      info(f"max abs parameter difference $diff%.2e; the update moved parameters by up to $moved%.2e")
+      val (differences, moved) = stepByStep(new LeanNetwork(conf), new Dl4jTrainer(net, 10), global, data,
+        (0 until 3 * batch by batch).map(from => (order, from, from + batch)))
+      assertSameSteps(differences, moved)
     }
   }
 
