@@ -2,7 +2,9 @@ package fedspark.engine.local;
 
 import java.nio.FloatBuffer;
 
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.dataset.DataSet;
 
 import fedspark.data.ClientShard;
@@ -17,9 +19,10 @@ public final class Dl4jTrainer implements LocalTrainer {
     private final MultiLayerNetwork net;
     private final int classes;
     private StepRule rule;
+    private boolean fitApplies = true;
     private float[] velocity;
 
-    /** {@code net}'s own updater must be plain SGD: fit() uses it for plain steps. */
+    /** {@code net}'s own updater must be plain SGD: fit() uses it for plain steps at its learning rate. */
     public Dl4jTrainer(MultiLayerNetwork net, int classes) {
         this.net = net;
         this.classes = classes;
@@ -34,12 +37,17 @@ public final class Dl4jTrainer implements LocalTrainer {
     @Override
     public void setStepRule(StepRule rule) {
         this.rule = rule;
+        fitApplies = rule == null || rule.isPlainSgd() && rule.learningRate() == updaterLearningRate();
+    }
+
+    private double updaterLearningRate() {
+        return ((Sgd) ((BaseLayer) net.getLayerWiseConfigurations().getConf(0).getLayer()).getIUpdater()).getLearningRate();
     }
 
     @Override
     public double step(ClientShard shard, int[] order, int from, int to) {
         DataSet batch = Batches.of(shard, order, from, to, classes);
-        if (rule == null || rule.isPlainSgd()) {
+        if (fitApplies) {
             net.fit(batch);
             return net.score();
         }

@@ -76,6 +76,22 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
+  test("a plain SGD rule at another learning rate than the model's: both steps follow the rule") {
+    val spec = new ModelSpec("lenet5", InputShape.MNIST, 10, 0.05)
+    val data = shard(40, 5L)
+    val global = FlatParameters.of(spec.newNetwork(9L))
+    val order = (0 until 40).toArray
+    def stepped(lr: Double) = {
+      val (lean, reference) = (spec.threadTrainer(TrainSettings.LocalStep.AUTO), spec.threadTrainer(TrainSettings.LocalStep.DL4J))
+      Seq(lean, reference).foreach(_.setStepRule(StepRule.sgd(lr)))
+      val (differences, moved) = stepByStep(lean, reference, global, data, (0 until 40 by 10).map(from => (order, from, from + 10)))
+      (differences, moved, reference.parameters())
+    }
+    val (differences, moved, faster) = stepped(0.2)
+    assertSameSteps(differences, moved)
+    assert(FlatParameters.maxAbsDifference(faster, stepped(0.05)._3) > 1e-2, "DL4J's step kept the model's learning rate")
+  }
+
   private def convolutionNet(stride: Int, padding: Int, kernel: Int = 3) = {
     import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
     import org.deeplearning4j.nn.conf.inputs.InputType
