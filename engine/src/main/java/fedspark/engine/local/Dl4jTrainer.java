@@ -2,9 +2,7 @@ package fedspark.engine.local;
 
 import java.nio.FloatBuffer;
 
-import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.dataset.DataSet;
 
 import fedspark.data.ClientShard;
@@ -18,6 +16,7 @@ public final class Dl4jTrainer implements LocalTrainer {
 
     private final MultiLayerNetwork net;
     private final int classes;
+    private final double fitLearningRate;
     private StepRule rule;
     private boolean fitApplies = true;
     private float[] velocity;
@@ -26,6 +25,7 @@ public final class Dl4jTrainer implements LocalTrainer {
     public Dl4jTrainer(MultiLayerNetwork net, int classes) {
         this.net = net;
         this.classes = classes;
+        this.fitLearningRate = StepRule.configuredIn(net.getLayerWiseConfigurations()).learningRate();
     }
 
     @Override
@@ -37,11 +37,7 @@ public final class Dl4jTrainer implements LocalTrainer {
     @Override
     public void setStepRule(StepRule rule) {
         this.rule = rule;
-        fitApplies = rule == null || rule.isPlainSgd() && rule.learningRate() == updaterLearningRate();
-    }
-
-    private double updaterLearningRate() {
-        return ((Sgd) ((BaseLayer) net.getLayerWiseConfigurations().getConf(0).getLayer()).getIUpdater()).getLearningRate();
+        fitApplies = rule == null || rule.isPlainSgd() && rule.learningRate() == fitLearningRate;
     }
 
     @Override

@@ -2,6 +2,10 @@ package fedspark.engine.local;
 
 import java.io.Serializable;
 
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.nd4j.linalg.learning.config.Sgd;
+
 /**
  * How a client's local optimizer turns a minibatch gradient g into a step, with PyTorch's SGD conventions:
  * <pre>
@@ -41,6 +45,11 @@ public record StepRule(double learningRate, double momentum, double weightDecay,
     /** Plain SGD with learning rate {@code lr}. */
     public static StepRule sgd(double lr) {
         return new StepRule(lr, 0, 0, 0, null, null);
+    }
+
+    /** The plain SGD a network configuration was built with: its first layer's {@link Sgd} updater. */
+    public static StepRule configuredIn(MultiLayerConfiguration conf) {
+        return sgd(((Sgd) ((BaseLayer) conf.getConf(0).getLayer()).getIUpdater()).getLearningRate());
     }
 
     /** SGD with momentum and weight decay (PyTorch's torch.optim.SGD). */

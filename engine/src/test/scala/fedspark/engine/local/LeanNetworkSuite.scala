@@ -38,8 +38,9 @@ class LeanNetworkSuite extends AnyFunSuite {
   // values tie to their last bits, rounding decides a ReLU or a pooling maximum and one example's gradient reaches
   // another position: 2 of those 936 steps (mcmahan-cnn) differed that way, by 7.0e-6 and 7.6e-6, in the first two
   // layers' weights. So at most one step in ten may exceed the tolerance, and then by no more than tieBound; a wrong
-  // step differs in every step (a lean step at 1% more learning rate: 5e-5 to 4e-4 apart in all of them). (Compared over a whole update instead, one tie decided the outcome: the same
-  // mcmahan-cnn update differed by 4e-8 on one machine's BLAS kernels and by 1.05e-6 on another's.)
+  // step differs in every step (a lean step at 1% more learning rate: 5e-5 to 4e-4 apart in all of them). Compared
+  // over a whole update instead, one tie decided the outcome: the same mcmahan-cnn update differed by 4e-8 on one
+  // machine's BLAS kernels and by 1.05e-6 on another's.
   private val tolerance = 1e-6
   private val tieBound = 1e-4
 

@@ -96,7 +96,7 @@ public final class LeanNetwork implements LocalTrainer {
         }
         parameterCount = count;
         parameters = allocate(count);
-        setStepRule(StepRule.sgd(((Sgd) ((BaseLayer) conf.getConf(0).getLayer()).getIUpdater()).getLearningRate()));
+        setStepRule(StepRule.configuredIn(conf));
         ensureCapacity(16);
     }
 
