@@ -134,6 +134,91 @@ class StrategiesSuite extends AnyFunSuite {
     assert(!run(strategy("fedavgm", "server-lr = 1.0, server-momentum = 0.9"), two, 3)(2).sameElements(fedavg(2)))
   }
 
+  test("FedAvgM over three rounds against server momentum by hand: v = beta v + Delta, x += eta v (not an average of Deltas)") {
+    val (eta, beta) = (0.7, 0.9)
+    val globals = run(strategy("fedavgm", s"server-lr = $eta, server-momentum = $beta"), two, 3)
+    var x = start.map(_.toDouble)
+    val v = new Array[Double](x.length)
+    val n = two.map(_.size.toDouble)
+    for (round <- 1 to 3) {
+      val y = two.map(s => HandSgd.train(s, x, classes, 2, 10, 4L, round, HandSgd.Rule(lr))._1)
+      val average = x.indices.map(k => two.indices.map(i => n(i) * y(i)(k)).sum / n.sum).toArray
+      for (k <- x.indices) v(k) = beta * v(k) + (average(k) - x(k))
+      x = x.indices.map(k => x(k) + eta * v(k)).toArray
+      assert(HandSgd.maxDifference(globals(round - 1), x) <= 1e-5, s"round $round: ${HandSgd.maxDifference(globals(round - 1), x)}")
+    }
+  }
+
+  /** Tiny data (4 features, 3 classes) for runs of many local steps. */
+  private val tinySpec = new ModelSpec("logreg", InputShape.ofFlatSize(4), 3, lr)
+  private def tinyShard(client: Int, n: Int, seed: Long): ClientShard = {
+    val random = new scala.util.Random(seed)
+    new ClientShard(client, 4, Array.fill(n * 4)(random.nextFloat()), Array.fill(n)(random.nextInt(3)))
+  }
+
+  /**
+   * One FedNova round over `shards` (B = 1, momentum rho) and the same round by hand in double from the client models
+   * y_i that FedAvg's clients (the same local training) return: x - tau_eff sum_i p_i (x - y_i) / a_i.
+   */
+  private def novaAgainstHand(shards: Seq[ClientShard], e: Int, rho: Double): (Array[Float], Array[Double]) = {
+    def settings1(algorithm: String) =
+      new TrainSettings("logreg", 1, 1.0, e, 1, lr, 4L, algorithm, 1, TrainSettings.LocalStep.AUTO, rho, 0.0)
+    val sizes = shards.map(_.size.toLong).toArray
+    val x0 = FlatParameters.of(tinySpec.newNetwork(2L))
+    def round(s: Strategy[_]): WeightedSum = {
+      val update = s.clientUpdate()
+      val input = new RoundInput(1, x0, java.util.Map.of(), null)
+      shards.foldLeft(s.asInstanceOf[Strategy[WeightedSum]].newAggregate())((agg, c) => agg.add(update.update(c, input, new MemoryState)))
+    }
+    val nova = TestRuns.strategyWith(settings1("fednova"), tinySpec, sizes, "").asInstanceOf[Strategy[WeightedSum]]
+    val next = nova.serverStep(1, x0, round(nova))
+    val x = x0.map(_.toDouble)
+    val ys = shards.map { c => // y_i as FedAvg's client returns it
+      val fedavg = TestRuns.strategyWith(settings1("fedavg"), tinySpec, sizes, "")
+      fedavg.clientUpdate().update(c, new RoundInput(1, x0, java.util.Map.of(), null), new MemoryState).vector.map(_.toDouble)
+    }
+    val tau = shards.map(c => e * c.size) // B = 1: E n_i steps
+    val a = tau.map(t => if (rho == 0) t.toDouble else (t - rho * (1 - math.pow(rho, t)) / (1 - rho)) / (1 - rho))
+    val p = shards.map(_.size.toDouble / shards.map(_.size).sum)
+    val tauEff = p.zip(a).map { case (pi, ai) => pi * ai }.sum
+    val hand = x.indices.map(k => x(k) - tauEff * shards.indices.map(i => p(i) * (x(k) - ys(i)(k)) / a(i)).sum).toArray
+    (next, hand)
+  }
+
+  test("FedNova's sums stay in range where n tau_eff passes 2^30, and its step is exact to float precision at a million local steps") {
+    // n_1 a_1 + n_2 a_2 = 30000^2 + 20000^2 = 1.3e9 > 2^30: a_i weighted by n_i left the fixed-point range here
+    val (big, bigHand) = novaAgainstHand(Seq(tinyShard(0, 30000, 1L), tinyShard(1, 20000, 2L)), 1, 0.5)
+    assert(HandSgd.maxDifference(big, bigHand) <= 1e-6, s"${HandSgd.maxDifference(big, bigHand)}")
+    // tau_eff about 5.8e5 within range: d_i rounded to 2^-32 before tau_eff multiplied it was off by up to 1e-4
+    val (long, longHand) = novaAgainstHand(Seq(tinyShard(0, 700, 3L), tinyShard(1, 300, 4L)), 1000, 0.0)
+    assert(HandSgd.maxDifference(long, longHand) <= 1e-6, s"${HandSgd.maxDifference(long, longHand)}")
+    assert(longHand.indices.map(k => math.abs(longHand(k) - FlatParameters.of(tinySpec.newNetwork(2L))(k))).max > 1e-3, "the round moved the model")
+  }
+
+  test("Ditto: the personal model's step has the proximal term lambda (v - w) towards the global model received, and carries over rounds") {
+    val lambda = 2.0
+    val personalSeed = fedspark.engine.Seeds.mix(4L, fedspark.engine.Seeds.PERSONAL)
+    def ditto(l: Double) = strategy("ditto", s"lambda = $l, epochs = 0")
+    val after1 = Map(0 -> new MemoryState, 1 -> new MemoryState)
+    val globals1 = run(ditto(lambda), two, 1, after1)
+    val after2 = Map(0 -> new MemoryState, 1 -> new MemoryState)
+    val globals2 = run(ditto(lambda), two, 2, after2)
+    assert(globals2.zip(run(strategy("fedavg"), two, 2)).forall { case (a, b) => a.sameElements(b) }, "the global model is FedAvg's")
+    val x1 = start.map(_.toDouble)
+    val x2 = globals1.head.map(_.toDouble)
+    for (i <- two.indices) {
+      // round 1: v starts at the global model it received; round 2: at its round-1 v, pulled towards the round-2 global
+      val (v1, _) = HandSgd.train(two(i), x1, classes, 2, 10, personalSeed, 1, HandSgd.Rule(lr, proximalMu = lambda, anchor = x1))
+      val (v2, _) = HandSgd.train(two(i), v1, classes, 2, 10, personalSeed, 2, HandSgd.Rule(lr, proximalMu = lambda, anchor = x2))
+      assert(HandSgd.maxDifference(after1(i).vectors("personal"), v1) <= 1e-5, s"client $i round 1")
+      assert(HandSgd.maxDifference(after2(i).vectors("personal"), v2) <= 1e-5, s"client $i round 2")
+      val (noProximal, _) = HandSgd.train(two(i), v1, classes, 2, 10, personalSeed, 2, HandSgd.Rule(lr))
+      val (fromGlobal, _) = HandSgd.train(two(i), x2, classes, 2, 10, personalSeed, 2, HandSgd.Rule(lr, proximalMu = lambda, anchor = x2))
+      assert(HandSgd.maxDifference(after2(i).vectors("personal"), noProximal) > 1e-3, "lambda must change the step")
+      assert(HandSgd.maxDifference(after2(i).vectors("personal"), fromGlobal) > 1e-3, "v must carry over from round 1")
+    }
+  }
+
   /** Three rounds of a server optimizer on given client vectors, and Reddi et al.'s Algorithm 2 by hand. */
   private def serverOptimizer(algorithm: String, secondMoment: (Double, Double) => Double): Array[Float] = {
     val (eta, beta1, beta2, tau) = (0.03, 0.9, 0.99, 1e-3)
