@@ -6,7 +6,7 @@ import com.typesafe.config.ConfigFactory
 import org.scalatest.funsuite.AnyFunSuite
 
 import fedspark.data.ClientShard
-import fedspark.engine.{TestClients, TestRuns, TrainSettings}
+import fedspark.engine.{HandSgd, TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
 import fedspark.engine.strategy.{RoundInput, Strategy}
 
@@ -50,6 +50,13 @@ class RobustSuite extends AnyFunSuite {
     val bounded = new NormBounding(1.0).combine(two)
     assert(math.abs(bounded(0) - 0.6f) < 1e-6 && math.abs(bounded(1) - 0.8f) < 1e-6)
     assert(RobustRule.weightedMean(two).toSeq == Seq(1.2f, 1.6f))
+  }
+
+  test("norm bounding scales down only the updates above M: one above and one below give neither the mean nor everything at M") {
+    val two = java.util.List.of(new ClientVectors.Entry(0, 1.0, Array(3f, 4f)), new ClientVectors.Entry(1, 3.0, Array(0.3f, 0.4f)))
+    // (3, 4) -> (0.6, 0.8); (0.3, 0.4) stays; weights 1 and 3: ((0.6 + 0.9) / 4, (0.8 + 1.2) / 4)
+    val bounded = new NormBounding(1.0).combine(two)
+    assert(math.abs(bounded(0) - 0.375) < 1e-6 && math.abs(bounded(1) - 0.5) < 1e-6, bounded.toSeq)
   }
 
   private def attack(kind: String, clients: Int = 100, fraction: Double = 0.2, z: Double = 0) = new Attack(
@@ -111,5 +118,95 @@ class RobustSuite extends AnyFunSuite {
     assert(next.zip(plain).forall { case (a, b) => math.abs(a - b) < 1e-6 })
     val error = intercept[IllegalArgumentException](TestRuns.strategyWith(settings, spec, Array.fill(6)(10L), "robust.rule = mode"))
     assert(error.getMessage.contains("train.robust.rule"))
+  }
+
+  // A real round of the robust strategy: six clients of unequal n_k, two of them Byzantine under each attack. The
+  // expectation is built in double from each client's update trained by hand (HandSgd), attacked by hand, and combined
+  // by each rule written out here.
+  private val six = Seq(12, 20, 31, 45, 17, 60).zipWithIndex.map { case (n, k) => shard(k, n, 100L + k) }
+  private val x0 = start.map(_.toDouble)
+  private def handDelta(s: ClientShard): Array[Double] = {
+    val (w, _) = HandSgd.train(s, x0, classes, 1, 10, 4L, 1, HandSgd.Rule(0.05))
+    w.indices.map(k => w(k) - x0(k)).toArray
+  }
+  private lazy val honestDeltas = six.map(handDelta)
+  private lazy val flippedDeltas = six.map(s => handDelta(new ClientShard(s.client, s.featureSize, s.features, s.labels.map(y => classes - 1 - y))))
+
+  private def squaredDistance(a: Array[Double], b: Array[Double]) = a.indices.map(j => (a(j) - b(j)) * (a(j) - b(j))).sum
+  private def norm(a: Array[Double]) = math.sqrt(a.map(v => v * v).sum)
+  private def column(updates: Seq[Array[Double]], j: Int) = updates.map(_(j)).sorted
+
+  /** Each rule by hand on the received updates (by client) and their weights n_k. */
+  private def byHand(rule: String, updates: Seq[Array[Double]], n: Seq[Double], bound: Double): Array[Double] = {
+    val m = updates.size
+    val d = updates.head.length
+    def meanOf(chosen: Seq[Int]) = Array.tabulate(d)(j => chosen.map(updates(_)(j)).sum / chosen.size)
+    def krumOrder = { // f = floor(0.34 m); score: the m - f - 2 smallest squared distances to the others
+      val f = math.floor(0.34 * m).toInt
+      val scores = (0 until m).map(a => (0 until m).filter(_ != a).map(b => squaredDistance(updates(a), updates(b))).sorted.take(m - f - 2).sum)
+      (0 until m).sortBy(a => (scores(a), a))
+    }
+    rule match {
+      case "mean" => Array.tabulate(d)(j => updates.indices.map(i => n(i) * updates(i)(j)).sum / n.sum)
+      case "median" => Array.tabulate(d) { j => val c = column(updates, j); if (m % 2 == 1) c(m / 2) else (c(m / 2 - 1) + c(m / 2)) / 2 }
+      case "trimmed-mean" => Array.tabulate(d) { j => val c = column(updates, j).slice(1, m - 1); c.sum / c.size } // floor(0.2 x 6) = 1 each end
+      case "krum" => updates(krumOrder.head).clone()
+      case "multi-krum" => meanOf(krumOrder.take(3))
+      case "norm-bounding" =>
+        val scaled = updates.map(u => { val s = math.min(1.0, bound / norm(u)); u.map(_ * s) })
+        Array.tabulate(d)(j => scaled.indices.map(i => n(i) * scaled(i)(j)).sum / n.sum)
+    }
+  }
+
+  for (kind <- Seq("none", "sign-flip", "scale", "gaussian", "label-flip", "little-is-enough")) {
+    test(s"every robust rule in a round of clients of unequal n_k, attack $kind: the rule applied by hand to the clients' updates") {
+      val attackBlock = s"attack { kind = $kind, fraction = 0.34, scale = 10, noise-std = 0.01, z = 1.5 }"
+      val malicious = new Attack(TestRuns.trainBlock(attackBlock).getConfig("attack"), 6, classes, 4L)
+      val bad = (0 until 6).filter(malicious.isMalicious)
+      assert(bad.size == (if (kind == "none") 0 else 2))
+      val n = six.map(_.size.toDouble)
+      val settings = new TrainSettings("logreg", 1, 1.0, 1, 10, 0.05, 4L, "robust", 1, TrainSettings.LocalStep.AUTO)
+      def round(rule: String, bound: Double): (Array[Float], Seq[Array[Float]]) = {
+        val robust = TestRuns.strategyWith(settings, spec, six.map(_.size.toLong).toArray,
+          s"$attackBlock, robust { rule = $rule, trim = 0.2, byzantine = 0.34, multi-krum = 3, norm-bound = $bound }").asInstanceOf[Strategy[ClientVectors]]
+        val sampled = robust.sample(1, 6)
+        assert(sampled.toSeq == (0 until 6) && robust.metrics().get("malicious") == bad.size)
+        val input = new RoundInput(1, start, robust.shared(1, start), null)
+        val update = robust.clientUpdate()
+        val results = six.map(c => update.update(c, input, NoState))
+        (robust.serverStep(1, start, results.foldLeft(robust.newAggregate())(_ add _)), results.map(_.vector))
+      }
+      val (_, sent) = round("mean", 1.0)
+      // what each client sends, by hand (Gaussian noise taken from what was sent, checked to be noise of that size)
+      val honest = six.indices.filterNot(bad.contains)
+      val received: Seq[Array[Double]] = six.indices.map { k =>
+        if (!bad.contains(k)) honestDeltas(k)
+        else kind match {
+          case "sign-flip" => honestDeltas(k).map(-_)
+          case "scale" => honestDeltas(k).map(_ * 10)
+          case "label-flip" => flippedDeltas(k)
+          case "gaussian" =>
+            val noise = sent(k).map(_.toDouble)
+            assert(math.abs(norm(noise) / math.sqrt(noise.length) - 0.01) < 0.001 && math.abs(noise.sum / noise.length) < 0.001)
+            noise
+          case "little-is-enough" => Array.tabulate(x0.length) { j =>
+            val values = honest.map(honestDeltas(_)(j))
+            val mu = values.sum / values.size
+            mu - 1.5 * math.sqrt(values.map(v => (v - mu) * (v - mu)).sum / values.size)
+          }
+        }
+      }
+      for (k <- six.indices if kind != "little-is-enough") { // that attack is crafted on the server from the honest updates
+        assert(HandSgd.maxDifference(sent(k), received(k)) <= 1e-5, s"client $k sent another update")
+      }
+      val norms = received.map(norm).sorted
+      val bound = (norms(2) + norms(3)) / 2 // three updates above M, three below
+      val errors = Seq("mean", "median", "trimmed-mean", "krum", "multi-krum", "norm-bounding").map { rule =>
+        val (next, _) = round(rule, bound)
+        val hand = byHand(rule, received, n, bound)
+        rule -> hand.indices.map(j => math.abs(next(j).toDouble - start(j) - hand(j))).max
+      }
+      assert(errors.forall(_._2 <= 1e-5), errors.filter(_._2 > 1e-5).map { case (rule, e) => s"rule $rule: off by $e" }.mkString("; "))
+    }
   }
 }
