@@ -15,7 +15,8 @@ object TestRuns {
       |  selective-sgd { theta = 0.1 }, quantize { bits = 8 } }
       |privacy { mode = off, clip = 1.0, per-layer-clip = false, noise-multiplier = 1.0, delta = 1e-5, target-epsilon = 0,
       |  target-mode = size, sampling = poisson, estimator = fixed, weight-cap = 1,
-      |  adaptive-clip { enabled = false, target-quantile = 0.5, learning-rate = 0.2, count-noise = 1.0 }, local-max-rounds = 0 }
+      |  adaptive-clip { enabled = false, target-quantile = 0.5, learning-rate = 0.2, count-noise = 1.0 }, local-max-rounds = 0,
+      |  accountant = rdp, audit.canaries = 0 }
       |secure-aggregation { enabled = false, dropout = 0, threshold = 0.6 }
       |robust { rule = median, trim = 0.2, byzantine = 0.2, multi-krum = 0, norm-bound = 1.0 }
       |attack { kind = none, fraction = 0.2, scale = 10, noise-std = 1.0, z = 0 }

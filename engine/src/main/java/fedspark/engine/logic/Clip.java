@@ -5,7 +5,8 @@ package fedspark.engine.logic;
  * Language Models"): scaled by min(1, S / ||update||), so one client moves the sum by at most S. Per layer, each
  * layer's part is clipped to S / sqrt(L) for L layers, which bounds the whole by S as well. The clip is fixed, or the
  * value the server shares under {@link #SHARED_CLIP} (adaptive clipping), in which case the client also reports
- * whether its update's norm was within the clip ({@link #BELOW_CLIP}, weight 1; Andrew et al. 2021).
+ * whether its update's norm was within the clip ({@link #BELOW_CLIP}, weight 1, centred: {@link #belowClipReport};
+ * Andrew et al. 2021).
  */
 public final class Clip implements UpdateTransform {
 
@@ -42,7 +43,7 @@ public final class Clip implements UpdateTransform {
         }
         double total = update.norm();
         if (adaptive && reports) {
-            context.report(BELOW_CLIP, 1, total <= clip ? 1f : 0f);
+            context.report(BELOW_CLIP, 1, belowClipReport(total, clip));
         }
         if (!perLayer) {
             return total <= clip ? update : update.withValues(scaled(update.values(), 0, update.values().length, clip / total,
@@ -60,6 +61,15 @@ public final class Clip implements UpdateTransform {
             from += size;
         }
         return out == null ? update : update.dense(out, update.bits());
+    }
+
+    /**
+     * What a client reports under adaptive clipping: +1/2 when its update's norm is within the clip, -1/2 when it is
+     * not. Centred, so that adding or removing one client moves the sum by at most 1/2 (Andrew et al. 2021, Section 3;
+     * an uncentred 0/1 bit moves it by 1 and would spend four times the privacy the count's noise is sized for).
+     */
+    public static float belowClipReport(double norm, double clip) {
+        return norm <= clip ? 0.5f : -0.5f;
     }
 
     private static double[] scaled(double[] values, int from, int to, double factor, double[] out) {

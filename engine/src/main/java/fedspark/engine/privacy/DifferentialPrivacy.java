@@ -25,14 +25,21 @@ import fedspark.engine.logic.UpdateTransform;
  * take part by Poisson sampling with probability q = C; each clips its update to norm S ({@link Clip}); client k
  * weighs min(n_k, cap) (weights capped, in units of the cap); the server divides the weighted sum by q W, W the total
  * weight of all K clients (the fixed-denominator estimator, whose sensitivity to one client is S cap / (q W)) and
- * adds Gaussian noise of std z S cap / (q W) once. The accountant ({@link RdpAccountant}) composes the sampled
- * Gaussian mechanism over the rounds. With adaptive clipping (Andrew et al. 2021, "Differentially Private Learning
- * with Adaptive Clipping") clients also report whether their norm was within the clip; the server noises that count
- * with std sigma_b and moves the clip geometrically towards the target quantile; the update's noise multiplier is
- * then (z^-2 - (2 sigma_b)^-2)^-1/2, so that both releases together spend what z alone would.
- * <p>Local: each client clips its update and adds N(0, (z S)^2) itself ({@link GaussianNoise}); a client's guarantee
- * is the Gaussian mechanism composed over the rounds it takes part in (sampling does not amplify it: the server sees
- * who sends), at most local-max-rounds of them.
+ * adds Gaussian noise of std z S cap / (q W) once. The guarantee: user-level (epsilon, delta)-DP of the sequence of
+ * global models under add/remove-one-client neighbouring, for Poisson sampling and the fixed denominator, from the
+ * RDP ({@link RdpAccountant}) or PLD ({@link PldAccountant}) accountant of the Poisson-sampled Gaussian mechanism
+ * composed over the rounds. Uniform (fixed-size) sampling and the ratio estimator (whose denominator, the sampled
+ * weight, is released exactly) are refused under noise: no accountant here covers them.
+ * <p>Adaptive clipping (Andrew et al. 2021, "Differentially Private Learning with Adaptive Clipping"): clients also
+ * report +1/2 when their norm was within the clip and -1/2 when not ({@link Clip#belowClipReport}: sensitivity 1/2);
+ * the server noises that sum with std sigma_b, estimates the fraction below the clip (clamped to [0, 1]) and moves
+ * the clip geometrically towards the target quantile. The two releases are one Gaussian mechanism of multiplier
+ * ((z_u)^-2 + (sigma_b / (1/2))^-2)^-1/2, so the update's multiplier is z_u = (z^-2 - (2 sigma_b)^-2)^-1/2 for the
+ * pair to spend what z alone would.
+ * <p>Local: each client clips its update and adds N(0, (z S)^2) itself ({@link GaussianNoise}); what is protected is
+ * any two data sets of one client (replace-one: the clipped updates differ by up to 2S, so the mechanism is the
+ * Gaussian one of multiplier z / 2), composed over the rounds the client takes part in (sampling does not amplify it:
+ * the server sees who sends), at most local-max-rounds of them.
  */
 public final class DifferentialPrivacy {
 
@@ -61,6 +68,9 @@ public final class DifferentialPrivacy {
     private final int expectedClients;
     private final double totalWeight;
     private final double weightUnit;
+    private final boolean pld;
+    private final CanaryAudit canaries; // null: no audit
+    private double appliedNoiseScale = 1; // 1 but in a test that hides a mechanism weaker than the accountant assumes
 
     // Server state (checkpointed): the clip, and for local DP every client's rounds so far.
     private double clip;
@@ -74,11 +84,14 @@ public final class DifferentialPrivacy {
         return new DifferentialPrivacy(com.typesafe.config.ConfigFactory.parseString("mode = off, clip = 1, per-layer-clip = false, "
                 + "noise-multiplier = 0, delta = 1e-5, target-epsilon = 0, target-mode = size, sampling = uniform, estimator = ratio, "
                 + "weight-cap = inf, adaptive-clip { enabled = false, target-quantile = 0.5, learning-rate = 1, count-noise = 1 }, "
-                + "local-max-rounds = 1"), settings, new long[clients]);
+                + "local-max-rounds = 1, accountant = rdp, audit.canaries = 0"), settings, new long[clients], 0);
     }
 
-    /** From the train.privacy block; {@code clientSizes} are the K clients' example counts. */
-    public DifferentialPrivacy(Config privacy, TrainSettings settings, long[] clientSizes) {
+    /**
+     * From the train.privacy block; {@code clientSizes} are the K clients' example counts, {@code parameters} the
+     * model's size (for the canary audit).
+     */
+    public DifferentialPrivacy(Config privacy, TrainSettings settings, long[] clientSizes, int parameters) {
         String modeName = privacy.getString("mode");
         this.mode = switch (modeName) {
             case "off" -> Mode.OFF;
@@ -116,11 +129,16 @@ public final class DifferentialPrivacy {
             total += weight(n);
         }
         this.totalWeight = total;
+        String accountant = privacy.getString("accountant");
+        require(accountant.equals("rdp") || accountant.equals("pld"), "train.privacy.accountant must be rdp or pld, got '" + accountant + "'");
+        this.pld = accountant.equals("pld");
         int maxRounds = privacy.getInt("local-max-rounds");
         this.localMaxRounds = maxRounds > 0 ? maxRounds : (int) Math.ceil(2 * q * settings.rounds());
+        int canaryCount = privacy.getInt("audit.canaries");
         if (mode == Mode.OFF) {
             this.noiseMultiplier = 0;
             this.clip = (float) initialClip;
+            this.canaries = null;
             return;
         }
         require(initialClip > 0 && Double.isFinite(initialClip), "train.privacy.clip must be positive, got " + initialClip);
@@ -134,14 +152,37 @@ public final class DifferentialPrivacy {
         require(localMaxRounds >= 1, "train.privacy.local-max-rounds must be at least 1, got " + localMaxRounds);
         double z = privacy.getDouble("noise-multiplier");
         if (targetEpsilon > 0 && !stopAtTarget) {
-            z = mode == Mode.CENTRAL ? RdpAccountant.noiseFor(targetEpsilon, delta, q, settings.rounds())
-                    : RdpAccountant.noiseFor(targetEpsilon, delta, 1, localMaxRounds);
+            // local DP's mechanism is the Gaussian one at z / 2 (replace-one): z is twice the multiplier that spends the target
+            z = mode == Mode.CENTRAL ? noiseFor(targetEpsilon, q, settings.rounds()) : 2 * noiseFor(targetEpsilon, 1, localMaxRounds);
         }
         require(z >= 0 && Double.isFinite(z), "train.privacy.noise-multiplier must be finite and not negative, got " + z);
+        boolean noised = z > 0 || targetEpsilon > 0;
+        require(mode != Mode.CENTRAL || !noised || poisson, "train.privacy.sampling = uniform is not accounted under central DP: "
+                + "the accountants cover Poisson sampling (each client with probability q = C), which train.privacy.sampling = poisson "
+                + "gives; uniform sampling is offered with noise-multiplier = 0 only (clipping alone, epsilon infinite)");
+        require(mode != Mode.CENTRAL || !noised || fixedDenominator, "train.privacy.estimator = ratio is not accounted under central DP: "
+                + "its denominator, the sampled clients' weight, is released without noise; use estimator = fixed (the default), or "
+                + "ratio with noise-multiplier = 0 only");
+        require(canaryCount == 0 || mode == Mode.CENTRAL, "train.privacy.audit.canaries audits central DP's released models; "
+                + "under local DP every client's own update is the release");
         require(!adaptive || z == 0 || 1 / (z * z) > 1 / (4 * countNoise * countNoise),
                 "adaptive clipping with count-noise " + countNoise + " needs noise-multiplier above " + 2 * countNoise);
         this.noiseMultiplier = z;
         this.clip = (float) initialClip;
+        this.canaries = canaryCount > 0 ? new CanaryAudit(canaryCount, parameters, q, seed) : null;
+    }
+
+    private double noiseFor(double target, double rate, long steps) {
+        return pld ? PldAccountant.noiseFor(target, delta, rate, steps) : RdpAccountant.noiseFor(target, delta, rate, steps);
+    }
+
+    private double epsilonOf(double rate, double multiplier, long steps) {
+        return pld ? PldAccountant.epsilonOf(rate, multiplier, steps, delta) : RdpAccountant.epsilonOf(rate, multiplier, steps, delta);
+    }
+
+    /** Test only: the noise the server adds, times {@code scale}, while the accountant still assumes z (a broken mechanism). */
+    void scaleAppliedNoiseForTest(double scale) {
+        this.appliedNoiseScale = scale;
     }
 
     private static void require(boolean condition, String message) {
@@ -244,11 +285,14 @@ public final class DifferentialPrivacy {
             adaptClip(round, aggregate);
             return anyClient ? aggregate.meanModel(global) : global.clone();
         }
-        double updateNoise = adaptive && noiseMultiplier > 0
-                ? Math.pow(Math.pow(noiseMultiplier, -2) - Math.pow(2 * countNoise, -2), -0.5) : noiseMultiplier;
+        double updateNoise = updateNoiseMultiplier();
         double denominator = fixedDenominator ? q * totalWeight : aggregate.vectors().weight();
         double[] mean = anyClient ? aggregate.vectors().sum() : new double[global.length];
-        double std = updateNoise * clip * weightUnit / denominator;
+        if (canaries != null) {
+            canaries.observe(global);
+            canaries.insert(round, mean, clip * weightUnit); // each: the largest update a client may send
+        }
+        double std = updateNoise * clip * weightUnit / denominator * appliedNoiseScale;
         SplittableRandom random = new SplittableRandom(Seeds.mix(seed, NOISE, round));
         double[] noise = new double[global.length];
         Gaussian.addNoise(noise, std, random);
@@ -258,17 +302,28 @@ public final class DifferentialPrivacy {
         }
         account();
         adaptClip(round, aggregate);
+        if (canaries != null) {
+            canaries.measure(global, next, delta);
+        }
         return next;
     }
+
+    /** The update's noise multiplier: z, or under adaptive clipping what z leaves once the count's noise is spent. */
+    double updateNoiseMultiplier() {
+        return adaptive && noiseMultiplier > 0 ? Math.pow(Math.pow(noiseMultiplier, -2) - Math.pow(2 * countNoise, -2), -0.5) : noiseMultiplier;
+    }
+
+    /** The noised count's sensitivity: one client's report is +1/2 or -1/2 ({@link Clip#belowClipReport}). */
+    static final double COUNT_SENSITIVITY = 0.5;
 
     private void adaptClip(int round, WeightedSum aggregate) {
         if (!adaptive) {
             return;
         }
-        double below = aggregate.clients() > 0 ? aggregate.named(Clip.BELOW_CLIP).sum()[0] : 0;
+        double centred = aggregate.clients() > 0 ? aggregate.named(Clip.BELOW_CLIP).sum()[0] : 0; // sum of +-1/2
         double[] noise = new double[1];
-        Gaussian.addNoise(noise, countNoise, new SplittableRandom(Seeds.mix(seed, NOISE, round, 1)));
-        lastBelowClip = (below + noise[0]) / (q * clients);
+        Gaussian.addNoise(noise, countNoise * appliedNoiseScale, new SplittableRandom(Seeds.mix(seed, NOISE, round, 1)));
+        lastBelowClip = Math.min(1, Math.max(0, (centred + noise[0]) / (q * clients) + 0.5));
         clip = (float) (clip * Math.exp(-clipLearningRate * (lastBelowClip - targetQuantile))); // a float, as checkpoints keep it
     }
 
@@ -280,11 +335,14 @@ public final class DifferentialPrivacy {
     /** Epsilon spent after {@code rounds} rounds (local: by the client that took part most). */
     private double epsilonAfter(int rounds) {
         if (mode == Mode.CENTRAL) {
-            return RdpAccountant.epsilonOf(q, noiseMultiplier, rounds, delta);
+            return epsilonOf(q, noiseMultiplier, rounds);
         }
         int most = participations == null ? 0 : Arrays.stream(participations).max().orElse(0);
-        return most == 0 ? 0 : RdpAccountant.epsilonOf(1, noiseMultiplier, most, delta);
+        return most == 0 ? 0 : epsilonOf(1, noiseMultiplier / LOCAL_SENSITIVITY, most);
     }
+
+    /** Local DP's sensitivity in units of the clip: two clipped updates of one client differ by up to 2S. */
+    static final double LOCAL_SENSITIVITY = 2;
 
     /**
      * Null, or why round {@code round} must not run: with target-mode = stop, the epsilon it would bring the run to
@@ -294,7 +352,7 @@ public final class DifferentialPrivacy {
         if (mode != Mode.CENTRAL || !stopAtTarget || targetEpsilon <= 0) {
             return null;
         }
-        double next = RdpAccountant.epsilonOf(q, noiseMultiplier, roundsAccounted + 1, delta);
+        double next = epsilonOf(q, noiseMultiplier, roundsAccounted + 1);
         return next <= targetEpsilon ? null : String.format(Locale.ROOT,
                 "the privacy budget: round %d would bring epsilon to %.4g, above train.privacy.target-epsilon = %s (delta %s)",
                 round, next, targetEpsilon, delta);
@@ -311,6 +369,9 @@ public final class DifferentialPrivacy {
         columns.put("noise_multiplier", noiseMultiplier);
         if (adaptive) {
             columns.put("below_clip", lastBelowClip);
+        }
+        if (canaries != null) {
+            columns.putAll(canaries.metrics());
         }
         return columns;
     }
@@ -330,6 +391,9 @@ public final class DifferentialPrivacy {
             }
             state.put("dp_participations", counts);
         }
+        if (canaries != null) {
+            state.putAll(canaries.state());
+        }
         return state;
     }
 
@@ -338,6 +402,9 @@ public final class DifferentialPrivacy {
         float[] rounds = state.remove("dp_rounds");
         float[] savedClip = state.remove("dp_clip");
         float[] counts = state.remove("dp_participations");
+        if (canaries != null) {
+            canaries.restore(state);
+        }
         if (rounds != null) {
             roundsAccounted = (int) rounds[0];
             lastEpsilon = epsilonAfterRestore();
@@ -354,6 +421,6 @@ public final class DifferentialPrivacy {
     }
 
     private double epsilonAfterRestore() {
-        return mode == Mode.CENTRAL ? RdpAccountant.epsilonOf(q, noiseMultiplier, roundsAccounted, delta) : Double.NaN;
+        return mode == Mode.CENTRAL ? epsilonOf(q, noiseMultiplier, roundsAccounted) : Double.NaN;
     }
 }

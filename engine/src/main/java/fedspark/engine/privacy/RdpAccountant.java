@@ -179,16 +179,22 @@ public final class RdpAccountant {
         return logA;
     }
 
+    /**
+     * Mironov, Talwar and Zhang's series for a fractional order (their Section 3.3), summed as dp_accounting 0.4.4's
+     * {@code _compute_log_a_frac} sums it (python/dp_accounting/dp_accounting/rdp/rdp_privacy_accountant.py at that
+     * release): each term with the sign of its binomial coefficient, until both parts' terms are below e^-30. The terms'
+     * exponents fall only polynomially in i once i passes alpha, so this can take thousands of terms; a cap on the
+     * count would leave an order without a bound where the series converges.
+     */
     private static double logAFractional(double q, double sigma, double alpha) {
         double logA0 = Double.NEGATIVE_INFINITY;
         double logA1 = Double.NEGATIVE_INFINITY;
         double z0 = sigma * sigma * Math.log(1 / q - 1) + 0.5;
         double log1mq = Math.log1p(-q);
         double logQ = Math.log(q);
-        double lastS0 = Double.NEGATIVE_INFINITY;
-        double lastS1 = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < 1000; i++) {
+        for (long i = 0; i < MAX_FRACTIONAL_TERMS; i++) {
             double logCoef = logBinomial(alpha, i);
+            boolean positive = binomialSignPositive(alpha, i);
             double j = alpha - i;
             double logT0 = logCoef + i * logQ + j * log1mq;
             double logT1 = logCoef + j * logQ + i * log1mq;
@@ -196,16 +202,40 @@ public final class RdpAccountant {
             double logE1 = Math.log(0.5) + logErfc((z0 - j) / (Math.sqrt(2) * sigma));
             double logS0 = logT0 + (i * (double) i - i) / (2 * sigma * sigma) + logE0;
             double logS1 = logT1 + (j * j - j) / (2 * sigma * sigma) + logE1;
-            logA0 = logAdd(logA0, logS0);
-            logA1 = logAdd(logA1, logS1);
-            double total = logAdd(logA0, logA1);
-            if (logS0 < lastS0 && logS1 < lastS1 && Math.max(logS0, logS1) < total - 30) {
-                return total;
+            if (positive) {
+                logA0 = logAdd(logA0, logS0);
+                logA1 = logAdd(logA1, logS1);
+            } else {
+                logA0 = logSub(logA0, logS0, q, sigma, alpha);
+                logA1 = logSub(logA1, logS1, q, sigma, alpha);
             }
-            lastS0 = logS0;
-            lastS1 = logS1;
+            if (Math.max(logS0, logS1) < -30) {
+                return logAdd(logA0, logA1);
+            }
         }
-        return Double.POSITIVE_INFINITY; // did not converge: the order gives no bound
+        return Double.POSITIVE_INFINITY; // not reached in practice: the order then gives no bound
+    }
+
+    /** Terms after which a fractional order gives up (dp_accounting 0.4.4 has no cap; this one only stops a runaway). */
+    private static final long MAX_FRACTIONAL_TERMS = 10_000_000L;
+
+    /** The sign of binomial(alpha, i) for alpha > 0: one factor (alpha - k) is negative for each k < i above alpha. */
+    static boolean binomialSignPositive(double alpha, long i) {
+        long negativeFactors = Math.max(0, i - (long) Math.floor(alpha) - 1);
+        return negativeFactors % 2 == 0;
+    }
+
+    private static double logSub(double x, double y, double q, double sigma, double alpha) {
+        if (y == Double.NEGATIVE_INFINITY) {
+            return x;
+        }
+        if (x < y) {
+            throw new IllegalStateException("the fractional-order series went negative at q = " + q + ", z = " + sigma + ", order " + alpha);
+        }
+        if (x == y) {
+            return Double.NEGATIVE_INFINITY;
+        }
+        return Math.log(Math.expm1(x - y)) + y;
     }
 
     private static double logAdd(double x, double y) {

@@ -31,6 +31,8 @@ import fedspark.engine.Seeds;
 public final class SecureAggregation {
 
     private static final long DROPOUT = 5;
+    /** A sum of fewer clients is one client's update in the clear. */
+    public static final int MIN_CLIENTS = 2;
     private static final int PRIVATE_KEY_BYTES = 48; // PKCS#8 of an X25519 key
     private static final int SEED_BYTES = 32;
 
@@ -63,7 +65,12 @@ public final class SecureAggregation {
     /** The round's key setup over {@code sampled} (ascending client ids). */
     public SecureRound setup(int round, int[] sampled) {
         int m = sampled.length;
-        int t = Math.min(m, Math.max(2, (int) Math.ceil(thresholdFraction * m)));
+        if (m < MIN_CLIENTS) {
+            throw new IllegalStateException("round " + round + ": secure aggregation needs at least " + MIN_CLIENTS
+                    + " clients in a round, " + m + " was sampled (the masked sum of one client is that client's update); "
+                    + "raise train.C or the number of clients");
+        }
+        int t = Math.min(m, Math.max(MIN_CLIENTS, (int) Math.ceil(thresholdFraction * m)));
         Map<Integer, byte[]> publicKeys = new TreeMap<>();
         Map<Integer, SecureRound.ClientSecrets> secrets = new TreeMap<>();
         BigInteger[][] keyShares = new BigInteger[m][];
@@ -107,9 +114,11 @@ public final class SecureAggregation {
         if (held == null) {
             throw new IllegalStateException("no key setup for round " + round.round());
         }
-        if (delivered.size() < held.threshold()) {
-            throw new IllegalStateException("round " + round.round() + ": " + delivered.size() + " clients delivered, fewer than the "
-                    + held.threshold() + " whose shares can rebuild the masks");
+        int needed = Math.max(MIN_CLIENTS, held.threshold());
+        if (delivered.size() < needed) {
+            throw new IllegalStateException("round " + round.round() + ": secure aggregation refuses to unmask a sum of "
+                    + delivered.size() + " delivering clients, fewer than the " + needed + " it needs (max(2, t), t = "
+                    + held.threshold() + "): the sum would show a single client's update or could not be rebuilt");
         }
         long[] correction = new long[length];
         for (int i = 0; i < held.clients().length; i++) {

@@ -24,7 +24,7 @@ public final class Shamir {
         BigInteger[] coefficients = new BigInteger[t];
         coefficients[0] = new BigInteger(1, secret);
         for (int j = 1; j < t; j++) {
-            coefficients[j] = new BigInteger(PRIME.bitLength() - 1, random);
+            coefficients[j] = uniformElement(random);
         }
         BigInteger[] shares = new BigInteger[n];
         for (int i = 1; i <= n; i++) {
@@ -36,6 +36,19 @@ public final class Shamir {
             shares[i - 1] = y;
         }
         return shares;
+    }
+
+    /**
+     * A coefficient uniform over the whole field [0, p): fewer than t shares then tell nothing about the secret. (Drawn
+     * from [0, 2^520), half the field, a share f(i) = s + ... would carry information about s.) Rejection sampling from
+     * 521 random bits: a draw is kept with probability 1 - 2^-521.
+     */
+    static BigInteger uniformElement(SecureRandom random) {
+        BigInteger value;
+        do {
+            value = new BigInteger(PRIME.bitLength(), random);
+        } while (value.compareTo(PRIME) >= 0);
+        return value;
     }
 
     /** The secret (as {@code length} bytes) from shares keyed by their x = 1..n; needs at least the threshold of them. */

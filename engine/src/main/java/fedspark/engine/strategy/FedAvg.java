@@ -41,7 +41,8 @@ public class FedAvg extends Strategy<WeightedSum> {
     public FedAvg(StrategyContext context) {
         super(context);
         privacy = context.train().hasPath("privacy")
-                ? new DifferentialPrivacy(context.train().getConfig("privacy"), context.settings(), context.clientSizes())
+                ? new DifferentialPrivacy(context.train().getConfig("privacy"), context.settings(), context.clientSizes(),
+                        context.model().parameterCount())
                 : DifferentialPrivacy.off(context.settings(), context.clients());
         if (privacy.on() && !sendsOnlyModel()) {
             throw new IllegalArgumentException("train.privacy covers algorithms whose clients send only their model; "

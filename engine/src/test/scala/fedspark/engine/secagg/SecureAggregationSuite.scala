@@ -8,7 +8,10 @@ import fedspark.engine.{TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
 import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
 
-/** Secure aggregation's parts and its rounds without Spark (with Spark: LogicLayerRunSuite). */
+/**
+ * Secure aggregation's parts and its rounds without Spark (with Spark, from configuration: fedspark.jobs.CommandLineSuite's
+ * "privacy: secure aggregation gives plain FedAvg's parameters through Spark's merges" and its top-k-secure resume test).
+ */
 class SecureAggregationSuite extends AnyFunSuite {
   import TestClients._
   private val NoState = new MemoryState
@@ -99,5 +102,26 @@ class SecureAggregationSuite extends AnyFunSuite {
       new TrainSettings("logreg", 3, 1.0, 1, 10, 0.05, 4L, "scaffold", 1, TrainSettings.LocalStep.AUTO), spec,
       clients.map(_.size.toLong).toArray, "secure-aggregation.enabled = true"))
     assert(error.getMessage.contains("scaffold"))
+  }
+
+  test("Shamir's coefficients cover the whole field: a 2-of-n share of 0 is its coefficient, above 2^520 about half the time") {
+    val random = new java.security.SecureRandom()
+    val half = java.math.BigInteger.ONE.shiftLeft(520)
+    val shares = (1 to 64).map(_ => Shamir.split(new Array[Byte](32), 2, 2, random)(0)) // f(1) = 0 + a_1
+    assert(shares.forall(s => s.signum >= 0 && s.compareTo(Shamir.PRIME) < 0))
+    val upper = shares.count(_.compareTo(half) >= 0)
+    assert(upper >= 16 && upper <= 48, s"$upper of 64 coefficients at or above 2^520")
+  }
+
+  test("secure aggregation refuses a round of one client and an unmasking with fewer than max(2, t) deliverers") {
+    val secure = new SecureAggregation(0, 0.6, 7L)
+    val one = intercept[IllegalStateException](secure.setup(1, Array(3)))
+    assert(one.getMessage.contains("at least 2") && one.getMessage.contains("round 1"))
+    val round = secure.setup(2, Array(0, 1, 2, 3, 4)) // t = 3
+    val few = intercept[IllegalStateException](secure.unmask(round, new java.util.HashSet(java.util.Arrays.asList(Int.box(0), Int.box(1))), 4))
+    assert(few.getMessage.contains("2 delivering clients") && few.getMessage.contains("t = 3"), few.getMessage)
+    val sole = new SecureAggregation(0, 0.6, 7L)
+    val pair = sole.setup(3, Array(5, 6)) // t = 2
+    assert(intercept[IllegalStateException](sole.unmask(pair, java.util.Collections.singleton(Int.box(5)), 4)).getMessage.contains("1 delivering"))
   }
 }
