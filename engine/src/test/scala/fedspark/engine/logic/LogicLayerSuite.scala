@@ -10,8 +10,9 @@ import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
 
 /**
  * The logic layer without Spark: each transform against its definition, and DP-FedAvg's server side, driven round
- * by round as StrategiesSuite drives the algorithms (the round's Spark job is FederatedRunSuite's and
- * PrivacyRunSuite's).
+ * by round as StrategiesSuite drives the algorithms (the round's Spark job is FederatedRunSuite's; the logic layer
+ * and DP-FedAvg through Spark, from configuration: fedspark.jobs.CommandLineSuite's "privacy: ..." tests and its
+ * top-k-secure, dp-central and dp-local resume tests).
  */
 class LogicLayerSuite extends AnyFunSuite {
   import TestClients._
@@ -120,8 +121,10 @@ class LogicLayerSuite extends AnyFunSuite {
   }
 
   test("sign compression: one bit a value and the mean magnitude") {
-    val sent = new SignCompression().apply(update(Array(0.5, -1.5, 0.0, 2.0)), context())
-    assert(sent.values.toSeq == Seq(1.0, -1.0, 0.0, 1.0) && sent.bits == 32 + 4)
+    val values = Array(0.25, -1.5, 0.0, 3.0, -0.5) // mean magnitude 5.25 / 5 = 1.05: a sign without its scale is off
+    val scale = values.map(math.abs).sum / values.length
+    val sent = new SignCompression().apply(update(values), context())
+    assert(sent.values.toSeq == Seq(scale, -scale, 0.0, scale, -scale) && sent.bits == 32 + 5)
   }
 
   test("a sparse update adds into the sum as its dense equivalent does, bit for bit") {
@@ -159,10 +162,18 @@ class LogicLayerSuite extends AnyFunSuite {
   test("central DP: the fixed-denominator mean divides the clipped, capped sum by q W") {
     val clients = (0 until 4).map(k => shard(k, 10 * (k + 1), k))
     val s = strategy("privacy { mode = central, noise-multiplier = 0, clip = 1e9, weight-cap = 20, sampling = uniform }", clients, settings(c = 0.5))
-    val (next, sum) = run(s, clients, 1).head
-    // weights min(n_k, 20): 10, 20, 20, 20; W = 70, q = 2 / 4
-    val expected = sum.vectors().sum().zip(start).map { case (v, x) => (x + v / (0.5 * 70)).toFloat }
-    assert(next.sameElements(expected))
+    val (next, _) = run(s, clients, 1).head
+    // weights min(n_k, 20): 10, 20, 20, 20; W = 70, q = 2 / 4; each sampled client's change trained by hand
+    val sampled = s.sample(1, 4)
+    assert(sampled.length == 2)
+    val x = start.map(_.toDouble)
+    val sum = new Array[Double](x.length)
+    for (k <- sampled) {
+      val (y, _) = fedspark.engine.HandSgd.train(clients(k), x, classes, 1, 10, 4L, 1, fedspark.engine.HandSgd.Rule(0.05))
+      for (j <- x.indices) sum(j) += math.min(clients(k).size, 20) * (y(j) - x(j))
+    }
+    val expected = x.indices.map(j => x(j) + sum(j) / (0.5 * 70)).toArray
+    assert(fedspark.engine.HandSgd.maxDifference(next, expected) <= 1e-5, fedspark.engine.HandSgd.maxDifference(next, expected))
   }
 
   test("Poisson sampling: each client independently with probability q, seeded by the round") {
