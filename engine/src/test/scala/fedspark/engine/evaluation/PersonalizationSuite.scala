@@ -100,6 +100,29 @@ class PersonalizationSuite extends AnyFunSuite with LocalSpark {
     assert(tunedScores.last.forall(score => score.personalLoss != score.loss))
   }
 
+  test("fine-tuning trains on the client's training rows only, never its test rows: each personal loss against a fine-tune by hand") {
+    val s = new TrainSettings("logreg", 2, 0.5, 2, 10, 0.1, 7L, "fedavg-ft", 1, TrainSettings.LocalStep.AUTO)
+    val (parameters, _, scores) = train(s, "epochs = 2")
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val global = parameters.map(_.toDouble)
+    val personalSeed = fedspark.engine.Seeds.mix(7L, fedspark.engine.Seeds.PERSONAL)
+    def loss(w: Array[Double], data: fedspark.data.ClientShard): Double = (0 until data.size).map { e =>
+      val z = Array.tabulate(classes)(j => (0 until d).map(i => data.features()(e * d + i) * w(i + d * j)).sum + w(d * classes + j))
+      val m = z.max
+      -(z(data.labels()(e)) - m - math.log(z.map(v => math.exp(v - m)).sum))
+    }.sum / data.size
+    assert(scores.last.size == 5)
+    for (score <- scores.last) {
+      val trainRows = ClientLayout.read(new Path(trainRoot), score.client, d, classes, hadoop)
+      val testRows = ClientLayout.read(new Path(testRoot), score.client, d, classes, hadoop)
+      val rule = fedspark.engine.HandSgd.Rule(0.1)
+      val (tuned, _) = fedspark.engine.HandSgd.train(trainRows, global, classes, 2, 10, personalSeed, 2, rule)
+      val (onTest, _) = fedspark.engine.HandSgd.train(testRows, global, classes, 2, 10, personalSeed, 2, rule)
+      assert(math.abs(score.personalLoss - loss(tuned, testRows)) < 1e-4, s"client ${score.client}: ${score.personalLoss} vs ${loss(tuned, testRows)}")
+      assert(math.abs(score.personalLoss - loss(onTest, testRows)) > 1e-3, s"client ${score.client}: tuning on test rows would give the same loss")
+    }
+  }
+
   test("FedPer with no personal layer is FedAvg, bit for bit; with one, the global head never moves and clients keep their own") {
     val (fedavg, fedavgMetrics, _) = train(settings("fedavg"))
     val (empty, emptyMetrics, emptyScores) = train(settings("fedper"), "personal-layers = 0")
