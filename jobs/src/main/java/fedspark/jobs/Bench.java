@@ -40,8 +40,14 @@ final class Bench implements Callable<Integer> {
     @CommandLine.Mixin
     FedSpark.ExperimentOptions options;
 
-    @Option(names = "--peer", paramLabel = "SCRIPT", description = "the peer script (default: ${DEFAULT-VALUE})")
-    File peer = new File("../shared/bench/torch_fedavg.py");
+    /** The project's PyTorch peer, relative to the installation (the folder holding bin/ and peers/), and in the jars. */
+    static final String PEER = "peers/pytorch_fedavg.py";
+
+    /** What a machine without the peer's interpreter or torch installs, the one line bench prints then. */
+    static final String INSTALL = "apt-get install -y python3-torch libopenblas0-pthread";
+
+    @Option(names = "--peer", paramLabel = "SCRIPT", description = "the peer script (default: " + PEER + " of this installation)")
+    File peer;
 
     @Option(names = "--python", paramLabel = "PYTHON", description = "interpreter with torch (default: ${DEFAULT-VALUE})")
     String python = "/usr/bin/python3";
@@ -67,6 +73,7 @@ final class Bench implements Callable<Integer> {
     public Integer call() throws Exception {
         Experiment experiment = options.load();
         List<String> peerCommand = peerCommand(experiment.config());
+        checkPython(); // before anything runs: a machine without torch learns it at once
         List<Result> results = new ArrayList<>();
         // Both sides inherit it (bin/fedspark sets it on CPUs with AVX-512); say which kernels ran.
         FedSpark.say("OPENBLAS_CORETYPE=" + System.getenv().getOrDefault("OPENBLAS_CORETYPE", "(unset: OpenBLAS picks)"));
@@ -184,10 +191,77 @@ final class Bench implements Callable<Integer> {
         return command;
     }
 
-    List<String> peerCommand(Config c) {
-        if (!peer.isFile()) {
-            throw new BadInputException("peer script not found: " + peer + " (set --peer)");
+    /**
+     * The peer script: --peer, else peers/pytorch_fedavg.py of this installation (the folder bin/fedspark passes as
+     * fedspark.home, else the one holding jobs/target/ this class was loaded from), else the copy the jars carry,
+     * written to a temporary file (fedspark.jar alone, away from the source tree).
+     */
+    File peerScript() {
+        if (peer != null) {
+            if (!peer.isFile()) {
+                throw new BadInputException("peer script not found: " + peer);
+            }
+            return peer;
         }
+        for (File home : installations()) {
+            File script = new File(home, PEER);
+            if (script.isFile()) {
+                return script;
+            }
+        }
+        try (java.io.InputStream packaged = Bench.class.getResourceAsStream("/fedspark/" + PEER)) {
+            if (packaged == null) {
+                throw new BadInputException("the PyTorch peer is missing: no " + PEER + " beside bin/fedspark and none in the jar (set --peer)");
+            }
+            java.nio.file.Path copy = Files.createTempFile("fedspark-peer-", ".py");
+            copy.toFile().deleteOnExit();
+            Files.copy(packaged, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return copy.toFile();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Where an installation may be: fedspark.home (bin/fedspark sets it), the folder above jobs/target/ of this class's jar or classes. */
+    static List<File> installations() {
+        List<File> homes = new ArrayList<>();
+        String home = System.getProperty("fedspark.home");
+        if (home != null) {
+            homes.add(new File(home));
+        }
+        try {
+            File loadedFrom = new File(Bench.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            File target = loadedFrom.getParentFile(); // jobs/target/fedspark-jobs.jar or jobs/target/classes
+            if (target != null && target.getParentFile() != null && target.getParentFile().getParentFile() != null) {
+                homes.add(target.getParentFile().getParentFile());
+            }
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            // no code source (an unusual class loader): fedspark.home or the packaged copy
+        }
+        return homes;
+    }
+
+    /** Stops, in one line saying what to install, unless the interpreter runs and imports torch. */
+    void checkPython() {
+        String problem;
+        try {
+            Process probe = new ProcessBuilder(python, "-c", "import torch").redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            problem = probe.waitFor() == 0 ? null : python + " cannot import torch";
+        } catch (IOException e) {
+            problem = "no interpreter " + python;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        if (problem != null) {
+            throw new BadInputException("the PyTorch peer needs Python 3 with torch: " + problem + "; install them with: " + INSTALL
+                    + (python.equals("/usr/bin/python3") ? "" : " (or set --python)"));
+        }
+    }
+
+    List<String> peerCommand(Config c) {
+        File script = peerScript();
         if (!c.getString("data.source.format").equals("idx")) {
             throw new BadInputException("the peer reads IDX files only; data.source.format is " + c.getString("data.source.format"));
         }
@@ -206,7 +280,7 @@ final class Bench implements Callable<Integer> {
             throw new BadInputException("the peer runs FedAvg without weight decay only; train.algorithm is " + t.algorithm()
                     + ", train.weight-decay " + t.weightDecay());
         }
-        return List.of(python, peer.getPath(), "--data", c.getString("data.source.path"), "--model", model,
+        return List.of(python, script.getPath(), "--data", c.getString("data.source.path"), "--model", model,
                 "--split", scheme, "--K", c.getString("partition.clients"),
                 "--shards-per-client", c.getString("partition.shards-per-client"),
                 "--C", Double.toString(t.clientFraction()), "--E", Integer.toString(t.localEpochs()),
@@ -222,12 +296,17 @@ final class Bench implements Callable<Integer> {
         long start = System.nanoTime();
         Process process = builder.start();
         List<double[]> rows = new ArrayList<>();
+        int accuracy = -1;
+        int seconds = -1;
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line = out.readLine(); line != null; line = out.readLine()) {
                 FedSpark.say(system + ": " + line);
-                if (!line.isEmpty() && Character.isDigit(line.charAt(0))) {
-                    String[] f = line.split(",");
-                    rows.add(new double[] {Double.parseDouble(f[5]), Double.parseDouble(f[6])});
+                List<String> f = List.of(line.split(","));
+                if (f.contains("test_accuracy") && f.contains("seconds")) { // the header: round,...,test_accuracy,seconds
+                    accuracy = f.indexOf("test_accuracy");
+                    seconds = f.indexOf("seconds");
+                } else if (accuracy >= 0 && !line.isEmpty() && Character.isDigit(line.charAt(0))) {
+                    rows.add(new double[] {Double.parseDouble(f.get(accuracy)), Double.parseDouble(f.get(seconds))});
                 }
             }
         }
