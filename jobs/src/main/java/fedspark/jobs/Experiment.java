@@ -54,7 +54,7 @@ import fedspark.partition.stats.PartitionStatistics;
 
 /**
  * One experiment configuration and its three stages: prepare (source to canonical Parquet), partition
- * (canonical table to one directory per client) and train. Each stage reuses what an earlier one wrote.
+ * (canonical table to Parquet files sorted by client, with a client index) and train. Each stage reuses what an earlier one wrote.
  */
 public final class Experiment {
 
@@ -62,8 +62,16 @@ public final class Experiment {
 
     private ClientIndex clientIndex; // the partitioning's, read once (train checks the strategy, then runs it)
 
+    // A new run folder's name before its timestamp (what ran: load names it), or null: the name and the algorithm.
+    private final String label;
+
     public Experiment(Config config) {
+        this(config, null);
+    }
+
+    private Experiment(Config config, String label) {
         this.config = config;
+        this.label = label;
     }
 
     /** Reads an experiment file, applies {@code key=value} overrides (keys relative to fedspark) over it and the defaults. */
@@ -73,22 +81,101 @@ public final class Experiment {
         }
         Config parsed = ConfigFactory.parseFile(file);
         KnownSettings.check(parsed, file.toString());
-        return new Experiment(withOverrides(parsed, overrides).getConfig("fedspark"));
+        Config resolved = withOverrides(parsed, file.toString(), overrides).getConfig("fedspark");
+        if (overrides.isEmpty()) {
+            return new Experiment(resolved, runLabel(resolved, List.of()));
+        }
+        Config asFiled = withOverrides(parsed, file.toString(), List.of()).getConfig("fedspark");
+        List<String> changed = new java.util.ArrayList<>();
+        for (String setting : overrides) {
+            String key = setting.substring(0, setting.indexOf('=')).trim();
+            if (!changed.contains(key) && (!asFiled.hasPathOrNull(key) || !resolved.hasPathOrNull(key)
+                    || !asFiled.getValue(key).unwrapped().equals(resolved.getValue(key).unwrapped()))) {
+                changed.add(key);
+            }
+        }
+        return new Experiment(resolved, runLabel(resolved, changed));
     }
 
-    /** {@code key=value} overrides (keys relative to fedspark) over {@code base} over the defaults, resolved. */
-    private static Config withOverrides(Config base, List<String> overrides) {
+    /** Settings that say nothing about what ran: where it ran and where it wrote. */
+    private static final List<String> NOT_IN_RUN_NAMES = List.of("name", "train.algorithm", "output", "spark", "data.prepared", "sweep", "tune");
+
+    /**
+     * A run's name, before its timestamp: the experiment's name, its algorithm (unless the name says it already) and
+     * {@code changed}, the settings the command line changed from the experiment file, as {@code last-part=value}
+     * (the whole key when two changed keys end alike): {@code quickstart-scaffold-scheme=dirichlet-beta=0.1}.
+     */
+    static String runLabel(Config resolved, List<String> changed) {
+        String name = resolved.getString("name");
+        String algorithm = resolved.getString("train.algorithm");
+        StringBuilder label = new StringBuilder(name);
+        if (!name.matches("(.*[-_.])?" + java.util.regex.Pattern.quote(algorithm) + "([-_.].*)?")) {
+            label.append('-').append(algorithm);
+        }
+        List<String> shown = changed.stream().filter(key -> NOT_IN_RUN_NAMES.stream()
+                .noneMatch(skip -> key.equals(skip) || key.startsWith(skip + "."))).toList();
+        for (String key : shown) {
+            String last = shortName(key);
+            boolean clash = shown.stream().filter(other -> shortName(other).equals(last)).count() > 1;
+            Object value = resolved.hasPathOrNull(key) && !resolved.getIsNull(key) ? resolved.getValue(key).unwrapped() : "null";
+            String text = value instanceof List<?> list ? list.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","))
+                    : String.valueOf(value);
+            label.append('-').append(clash ? key.replace("\"", "") : last).append('=').append(text);
+        }
+        String safe = label.toString().replaceAll("[^A-Za-z0-9._=,+-]", "_");
+        return safe.length() <= 120 ? safe : safe.substring(0, 120);
+    }
+
+    /** A key's last part, or for an on/off switch ({@code secure-aggregation.enabled}) its block's name. */
+    private static String shortName(String key) {
+        String[] parts = key.replace("\"", "").split("\\.");
+        String last = parts[parts.length - 1];
+        return last.equals("enabled") && parts.length > 1 ? parts[parts.length - 2] : last;
+    }
+
+    /** This experiment, its runs named {@code name} (folders {@code <output.runs>/<name>-<timestamp>}), as `train --name` asks. */
+    public Experiment named(String name) {
+        if (name.isBlank() || !name.matches("[A-Za-z0-9._=,+-]+")) {
+            throw new BadInputException("--name takes letters, digits and . _ = , + - only, got '" + name + "'");
+        }
+        return new Experiment(config.withValue("name", ConfigValueFactory.fromAnyRef(name)), name);
+    }
+
+    /** The name a new run folder of this experiment gets before its timestamp. */
+    public String runLabel() {
+        return label != null ? label : runLabel(config, List.of());
+    }
+
+    /**
+     * {@code key=value} overrides (keys relative to fedspark) over {@code base} (read from {@code source}) over the
+     * defaults, resolved; every value the overrides and the base set checked against its default's type.
+     */
+    private static Config withOverrides(Config base, String source, List<String> overrides) {
         Config override = ConfigFactory.empty();
+        Map<String, String> setBy = new java.util.LinkedHashMap<>();
         for (String setting : overrides) {
             int eq = setting.indexOf('=');
             if (eq <= 0) {
                 throw new BadInputException("--set takes key=value, got '" + setting + "'");
             }
-            Config one = ConfigFactory.parseString("fedspark." + setting.substring(0, eq).trim() + " = " + setting.substring(eq + 1).trim());
+            Config one;
+            try {
+                one = ConfigFactory.parseString("fedspark." + setting.substring(0, eq).trim() + " = " + setting.substring(eq + 1).trim());
+            } catch (com.typesafe.config.ConfigException.Parse e) {
+                throw new BadInputException("--set " + setting + ": not a HOCON key = value (" + e.getMessage() + ")");
+            }
             KnownSettings.check(one, "--set " + setting);
+            KnownSettings.keysOf(one).forEach(key -> setBy.put(key, "--set " + setting));
             override = one.withFallback(override);
         }
-        return override.withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
+        Config resolved = override.withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
+        setBy.forEach((key, setting) -> KnownSettings.checkType(resolved, key, setting));
+        for (String key : KnownSettings.keysOf(base)) {
+            if (!setBy.containsKey(key)) {
+                KnownSettings.checkType(resolved, key, source);
+            }
+        }
+        return resolved;
     }
 
     /** The defaults of every setting (jobs' reference.conf): the quickstart experiment. */
@@ -292,9 +379,12 @@ public final class Experiment {
         return written.info();
     }
 
-    /** {@code <output.runs>/<name>-<timestamp>}, with a -2, -3 ... suffix when runs start within the same second. */
+    /**
+     * {@code <output.runs>/<label>-<timestamp>} (the label says what ran: {@link #runLabel()}), with a -2, -3 ... suffix
+     * when runs start within the same second.
+     */
     private Path newRunFolder(Configuration hadoop) {
-        String base = config.getString("name") + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        String base = runLabel() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
         Path folder = new Path(config.getString("output.runs"), base);
         for (int n = 2; HadoopFiles.exists(folder, hadoop); n++) {
             folder = new Path(config.getString("output.runs"), base + "-" + n);
@@ -373,7 +463,8 @@ public final class Experiment {
         if (!HadoopFiles.exists(file, hadoop)) {
             throw new BadInputException("no run to resume in " + runDir + " (no config.conf)");
         }
-        return new Experiment(withOverrides(ConfigFactory.parseString(HadoopFiles.readString(file, hadoop)), List.of()).getConfig("fedspark"));
+        return new Experiment(withOverrides(ConfigFactory.parseString(HadoopFiles.readString(file, hadoop)), file.toString(), List.of())
+                .getConfig("fedspark"));
     }
 
     /**
@@ -385,7 +476,8 @@ public final class Experiment {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Config saved = ConfigFactory.parseString(HadoopFiles.readString(new Path(runDir, "config.conf"), hadoop));
         KnownSettings.check(saved, new Path(runDir, "config.conf").toString());
-        Experiment experiment = new Experiment(withOverrides(saved, overrides).getConfig("fedspark")).withoutFaultInjection();
+        Experiment experiment = new Experiment(withOverrides(saved, new Path(runDir, "config.conf").toString(), overrides)
+                .getConfig("fedspark")).withoutFaultInjection();
         if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop)) {
             // Stopped before its first checkpoint: nothing of it can be reused; it starts again in its own folder.
             log.accept("resuming " + runDir + ": no checkpoint yet, starting again from round 1");

@@ -15,11 +15,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** The command line: {@code fedspark <prepare|partition|train|sweep|resume|bench|results|privacy|report> ...}. */
+/** The command line: {@code fedspark <prepare|partition|train|sweep|tune|resume|bench|results|privacy|report|settings> ...}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
         subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.TuneCommand.class, FedSpark.Resume.class, Bench.class,
-                ResultsTable.class, PrivacyCommand.class, Report.class})
+                ResultsTable.class, PrivacyCommand.class, Report.class, FedSpark.Settings.class})
 public final class FedSpark implements Runnable {
 
     /** The options every subcommand takes: the experiment file and overrides. */
@@ -62,7 +62,7 @@ public final class FedSpark implements Runnable {
     }
 
     @Command(name = "partition", mixinStandardHelpOptions = true,
-            description = "Assign every training example to a client and write one directory per client.")
+            description = "Assign every training example to a client and write the examples sorted by client, with a client index and statistics.")
     static final class Partition implements Callable<Integer> {
         @CommandLine.Mixin
         ExperimentOptions options;
@@ -80,13 +80,20 @@ public final class FedSpark implements Runnable {
         @CommandLine.Mixin
         ExperimentOptions options;
 
-        @Option(names = "--run-dir", paramLabel = "DIR", description = "run folder (default: <output.runs>/<name>-<timestamp>)")
+        @Option(names = "--run-dir", paramLabel = "DIR", description = "run folder (default: <output.runs>/<run name>-<timestamp>)")
         String runDir;
+
+        @Option(names = "--name", paramLabel = "NAME", description = "the run's name (default: the experiment's name, the algorithm and the "
+                + "settings --set changed, e.g. quickstart-scaffold-scheme=dirichlet-beta=0.1)")
+        String name;
 
         @Override
         public Integer call() {
-            options.run((experiment, spark) ->
-                    say("done: " + experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say).folder().root()));
+            Experiment loaded = options.load();
+            Experiment experiment = name == null ? loaded : loaded.named(name);
+            try (SparkSession spark = experiment.spark()) {
+                say("done: " + experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say).folder().root());
+            }
             return 0;
         }
     }
@@ -138,6 +145,47 @@ public final class FedSpark implements Runnable {
         }
     }
 
+    @Command(name = "settings", mixinStandardHelpOptions = true,
+            description = "List every setting an experiment may name, with its default and what it does (from reference.conf).")
+    static final class Settings implements Callable<Integer> {
+        @Parameters(index = "0", arity = "0..1", paramLabel = "PREFIX", description = "only keys starting with this, e.g. train or train.privacy")
+        String prefix;
+
+        @Override
+        public Integer call() {
+            List<KnownSettings.Setting> all = KnownSettings.settings();
+            List<KnownSettings.Setting> shown = all.stream().filter(s -> prefix == null || s.key().equals(prefix)
+                    || s.key().startsWith(prefix.endsWith(".") ? prefix : prefix + ".")).toList();
+            if (shown.isEmpty()) {
+                java.util.Set<String> prefixes = new java.util.LinkedHashSet<>(); // every key and the blocks it is in
+                for (KnownSettings.Setting s : all) {
+                    for (int dot = s.key().indexOf('.'); dot > 0; dot = s.key().indexOf('.', dot + 1)) {
+                        prefixes.add(s.key().substring(0, dot));
+                    }
+                    prefixes.add(s.key());
+                }
+                throw new BadInputException("no setting starts with '" + prefix + "'; closest: '"
+                        + KnownSettings.closest(prefix, new ArrayList<>(prefixes)) + "'");
+            }
+            int width = shown.stream().mapToInt(s -> s.key().length() + s.value().length() + 3).max().orElse(0);
+            for (KnownSettings.Setting s : shown) {
+                String assignment = s.key() + " = " + s.value();
+                say(s.doc().isEmpty() ? assignment : assignment + " ".repeat(width - assignment.length()) + "  # " + s.doc());
+            }
+            return 0;
+        }
+    }
+
+    /** What train --help lists under the options: where the settings are, and the algorithms, models and schemes by name. */
+    static String trainFooter() {
+        return String.join("%n",
+                "",
+                "Every setting, its default and what it does: fedspark settings [PREFIX] (e.g. fedspark settings train).",
+                "Algorithms (train.algorithm): " + String.join(", ", fedspark.engine.strategy.Strategies.names()),
+                "Models (model): " + String.join(", ", fedspark.models.Models.names()),
+                "Partition schemes (partition.scheme): " + fedspark.partition.Partitioners.SCHEMES);
+    }
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -179,6 +227,7 @@ public final class FedSpark implements Runnable {
     public static CommandLine commandLine() {
         verbose = false;
         CommandLine cli = new CommandLine(new FedSpark());
+        cli.getSubcommands().get("train").getCommandSpec().usageMessage().footer(trainFooter());
         // Bad input is the user's to fix: one clear line, no stack trace.
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
             Throwable bad = badInput(e);

@@ -102,6 +102,7 @@ final class Report implements Callable<Integer> {
         html.append("<p>").append(runs.size()).append(runs.size() == 1 ? " run" : " runs").append(" in ").append(Html.escape(root.toString()))
                 .append("</p>");
         summary(html, series);
+        roundsToTarget(html, root, hadoop);
         html.append("<h2>Curves</h2>");
         html.append(Charts.svg("test accuracy", series, "round", RoundMetrics::testAccuracy));
         html.append(Charts.svg("test loss", series, "round", RoundMetrics::testLoss));
@@ -119,6 +120,44 @@ final class Report implements Callable<Integer> {
             }
         }
         return html.append("</body></html>\n").toString();
+    }
+
+    /**
+     * A sweep's results table (results.csv, which `fedspark sweep` writes beside its points): rounds to the target
+     * accuracy, the speedup against the reference point and the compute spent, a row per point.
+     */
+    static void roundsToTarget(StringBuilder html, Path root, Configuration hadoop) {
+        Path csv = new Path(root, "results.csv");
+        if (!HadoopFiles.exists(csv, hadoop)) {
+            return;
+        }
+        List<String> lines = HadoopFiles.readString(csv, hadoop).lines().filter(l -> !l.isBlank()).toList();
+        if (lines.isEmpty()) {
+            return;
+        }
+        html.append("<h2>Rounds to target</h2>");
+        Path md = new Path(root, "results.md");
+        if (HadoopFiles.exists(md, hadoop)) {
+            String first = HadoopFiles.readString(md, hadoop).lines().findFirst().orElse("");
+            if (first.startsWith("Target")) {
+                html.append("<p>").append(Html.escape(first)).append("</p>");
+            }
+        }
+        List<String> header = List.of(lines.get(0).split(",", -1));
+        html.append("<table><tr>");
+        header.forEach(h -> html.append("<th>").append(Html.escape(h.replace('_', ' '))).append("</th>"));
+        html.append("</tr>");
+        for (String line : lines.subList(1, lines.size())) {
+            String[] cells = line.split(",", -1);
+            html.append("<tr>");
+            for (int i = 0; i < cells.length; i++) {
+                String column = i < header.size() ? header.get(i) : "";
+                String cell = !cells[i].isEmpty() ? cells[i] : column.equals("speedup") ? "n/a" : "not reached";
+                html.append("<td>").append(Html.escape(cell)).append("</td>");
+            }
+            html.append("</tr>");
+        }
+        html.append("</table>");
     }
 
     /** Each run's distribution of per-client accuracy at its last client evaluation (global and personalized models). */
@@ -157,7 +196,8 @@ final class Report implements Callable<Integer> {
 
     /** One row per run: rounds, final and best accuracy, final loss, and the last values of privacy, bytes and simulated time. */
     private static void summary(StringBuilder html, List<Charts.Series> series) {
-        List<String> optional = List.of("epsilon", "noise_multiplier", "clip", "upload_bytes", "simulated_time", "malicious");
+        List<String> optional = List.of("epsilon", "epsilon_est", "epsilon_est_all", "noise_multiplier", "clip", "upload_bytes", "simulated_time",
+                "malicious");
         List<String> present = optional.stream().filter(c -> series.stream()
                 .anyMatch(s -> !s.rows().isEmpty() && s.rows().get(s.rows().size() - 1).extra().containsKey(c))).toList();
         html.append("<table><tr><th>run</th><th>rounds</th><th>final test accuracy</th><th>best (round)</th><th>final test loss</th>");

@@ -18,18 +18,22 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * The Markdown table of folders of reproduced runs (results/...): one metrics CSV per row, named
- * {@code <row>.csv} (a run's metrics.csv, copied), and optionally {@code published.csv} (a header {@code row,...}
- * naming the published figures to print beside each row). Several folders make one table, each row named
- * {@code <folder> / <row>}; their published.csv headers must agree. The docs' tables are this command's output.
+ * The Markdown table of runs. Each folder given is a run folder (one row, named after it), a folder of run folders
+ * (a sweep's or runs/: one row per run folder in it), or a folder of reproduced runs (results/...): one metrics CSV
+ * per row, named {@code <row>.csv} (a run's metrics.csv, copied), and optionally {@code published.csv} (a header
+ * {@code row,...} naming the published figures to print beside each row). Several folders make one table, each row of
+ * a folder of runs named {@code <folder> / <row>}; their published.csv headers must agree. The docs' tables are this
+ * command's output.
  */
 @Command(name = "results", mixinStandardHelpOptions = true,
-        description = "Print the Markdown table of a results folder: final and best test accuracy of each run, beside published figures.")
+        description = "Print the Markdown table of runs (run folders, sweep folders, results folders of metrics CSVs): final and best test "
+                + "accuracy of each run, beside published figures.")
 final class ResultsTable implements Callable<Integer> {
 
     static final String PUBLISHED = "published.csv";
 
-    @Parameters(arity = "1..*", paramLabel = "DIR", description = "results folders: <row>.csv metrics files and an optional published.csv")
+    @Parameters(arity = "1..*", paramLabel = "DIR", description = "run folders, folders of run folders (a sweep), or results folders: "
+            + "<row>.csv metrics files and an optional published.csv")
     List<File> dirs;
 
     @picocli.CommandLine.Option(names = "--last", split = ",", paramLabel = "COLUMN",
@@ -70,12 +74,13 @@ final class ResultsTable implements Callable<Integer> {
         StringBuilder table = new StringBuilder("| run |");
         for (File dir : dirs) {
             table.append(' ').append(dir.getName()).append(" |");
-            for (File file : csvFiles(dir)) {
+            for (Map.Entry<String, File> run : metricsFiles(dir).entrySet()) {
+                File file = run.getValue();
                 List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
                 if (metrics.isEmpty()) {
                     throw new BadInputException(file + ": no rounds");
                 }
-                String row = file.getName().substring(0, file.getName().length() - 4);
+                String row = run.getKey();
                 cells.computeIfAbsent(row, r -> new LinkedHashMap<>()).put(dir.getName(),
                         String.format(Locale.ROOT, "%.2f%%", 100 * metrics.get(metrics.size() - 1).testAccuracy()));
             }
@@ -107,23 +112,52 @@ final class ResultsTable implements Callable<Integer> {
     static void plot(List<File> dirs, String x, File png) throws IOException {
         List<Charts.Series> series = new ArrayList<>();
         for (File dir : dirs) {
-            for (File file : csvFiles(dir)) {
+            for (Map.Entry<String, File> run : metricsFiles(dir).entrySet()) {
+                File file = run.getValue();
                 List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
                 metrics.forEach(m -> x(m, x)); // a missing column is named
-                String name = (dirs.size() == 1 ? "" : dir.getName() + " / ") + file.getName().substring(0, file.getName().length() - 4);
+                String name = (dirs.size() == 1 || isRun(dir) ? "" : dir.getName() + " / ") + run.getKey();
                 series.add(new Charts.Series(name, metrics));
             }
         }
         Files.write(png.toPath(), Charts.accuracyPng(series, x));
     }
 
-    private static File[] csvFiles(File dir) {
+    /**
+     * The runs of {@code dir} by row name: a run folder's metrics.csv (named after the folder), else the metrics.csv of
+     * each run folder in it (a sweep, runs/), else its {@code <row>.csv} files.
+     */
+    static Map<String, File> metricsFiles(File dir) {
+        Map<String, File> runs = new LinkedHashMap<>();
+        if (new File(dir, RUN_METRICS).isFile()) {
+            runs.put(dir.getName(), new File(dir, RUN_METRICS));
+            return runs;
+        }
+        File[] folders = dir.listFiles(f -> f.isDirectory() && new File(f, RUN_METRICS).isFile());
+        if (folders != null && folders.length > 0) {
+            Arrays.sort(folders);
+            for (File folder : folders) {
+                runs.put(folder.getName(), new File(folder, RUN_METRICS));
+            }
+            return runs;
+        }
         File[] files = dir.listFiles((d, name) -> name.endsWith(".csv") && !name.equals(PUBLISHED));
         if (files == null || files.length == 0) {
-            throw new BadInputException("no metrics CSV in " + dir);
+            throw new BadInputException("no run in " + dir + ": no metrics.csv in it or in its folders, and no metrics CSV files");
         }
         Arrays.sort(files);
-        return files;
+        for (File file : files) {
+            runs.put(file.getName().substring(0, file.getName().length() - 4), file);
+        }
+        return runs;
+    }
+
+    /** A run folder's metrics. */
+    static final String RUN_METRICS = "metrics.csv";
+
+    /** True when {@code dir} is one run folder: its row needs no folder prefix. */
+    private static boolean isRun(File dir) {
+        return new File(dir, RUN_METRICS).isFile();
     }
 
     static String table(File dir) throws IOException {
@@ -142,7 +176,7 @@ final class ResultsTable implements Callable<Integer> {
         StringBuilder body = new StringBuilder();
         List<String> columns = null;
         for (File dir : dirs) {
-            Rows rows = rows(dir, dirs.size() == 1 ? "" : dir.getName() + " / ", lastColumns, meanColumns, reach, x);
+            Rows rows = rows(dir, dirs.size() == 1 || isRun(dir) ? "" : dir.getName() + " / ", lastColumns, meanColumns, reach, x);
             if (columns != null && !columns.equals(rows.publishedColumns())) {
                 throw new BadInputException(dir + ": published.csv columns " + rows.publishedColumns() + " differ from " + columns);
             }
@@ -169,7 +203,7 @@ final class ResultsTable implements Callable<Integer> {
 
     private static Rows rows(File dir, String prefix, List<String> lastColumns, List<String> meanColumns, Double reach, String x)
             throws IOException {
-        File[] files = csvFiles(dir);
+        Map<String, File> files = metricsFiles(dir);
         Map<String, List<String>> published = new LinkedHashMap<>();
         List<String> publishedColumns = List.of();
         File publishedFile = new File(dir, PUBLISHED);
@@ -186,8 +220,9 @@ final class ResultsTable implements Callable<Integer> {
             }
         }
         StringBuilder table = new StringBuilder();
-        for (File file : files) {
-            String row = file.getName().substring(0, file.getName().length() - 4);
+        for (Map.Entry<String, File> run : files.entrySet()) {
+            File file = run.getValue();
+            String row = run.getKey();
             List<RoundMetrics> metrics = RunFolder.parseMetricsCsv(Files.readString(file.toPath()), file.toString());
             if (metrics.isEmpty()) {
                 throw new BadInputException(file + ": no rounds");
