@@ -28,7 +28,8 @@ class ReportSuite extends AnyFunSuite with CommandLineFixture {
 
   test("a run's report: its numbers, curves and audit, self-contained; it renders in Chromium without console messages") {
     val run = s"$scratch/runs/one"
-    assert(fedspark("train", experiment("one", "train { E = 1, privacy { mode = central, noise-multiplier = 0.5 } }").getPath, "--run-dir", run)._1 == 0)
+    assert(fedspark("train", experiment("one", "train { E = 1, privacy { mode = central, noise-multiplier = 0.5, audit.canaries = 4 } }").getPath,
+      "--run-dir", run)._1 == 0)
     assert(new File(run, "accuracy.png").length > 1000, "training writes the accuracy curve")
     val (code, errors) = fedspark("report", run)
     assert(code == 0, errors)
@@ -40,6 +41,9 @@ class ReportSuite extends AnyFunSuite with CommandLineFixture {
     val accuracy = "%.2f%%".format(100 * last(header.indexOf("test_accuracy")).toDouble)
     val epsilon = "%.4g".format(last(header.indexOf("epsilon")).toDouble)
     assert(html.contains(accuracy) && html.contains(epsilon) && html.contains("<svg") && html.contains("raw-data-bytes-between-executors"))
+    for (estimate <- Seq("epsilon_est", "epsilon_est_all")) { // the canary audit's estimates beside the accountant's epsilon
+      assert(html.contains(estimate.replace('_', ' ') + " (last round)") && html.contains("%.4g".format(last(header.indexOf(estimate)).toDouble)))
+    }
     assert(html.contains("data:image/png;base64,"), "the partition heatmap is embedded")
     assert(!html.contains("<script") && !"(src|href)=\"http".r.findFirstIn(html).isDefined, "nothing to fetch, nothing to run")
 

@@ -14,8 +14,8 @@ import fedspark.engine.logic.Gaussian;
  * client does (Poisson, probability q, its own seeded draw) and, when it does, adds clip x weight-unit x c_j to the
  * round's sum: the largest update one client may send. N more directions are drawn and never inserted.
  * <p>Final model: the cosines of the model's change since round 1 with the inserted directions and with the
- * never-inserted ones; a Gaussian fitted to each, and epsilon_est is the epsilon at the run's delta of the pair of
- * fitted Gaussians (both directions, the larger). All iterates: the same from each direction's largest cosine with any
+ * never-inserted ones; a Gaussian fitted to each (means apart, one pooled spread: {@link #estimate}), and epsilon_est
+ * is the epsilon at the run's delta of telling the pair apart. All iterates: the same from each direction's largest cosine with any
  * round's model change (the attacker who sees every round's model). Neither is a bound: an estimate that exceeds the
  * accountant's epsilon shows the mechanism spends more than the accountant says; one below it shows nothing more.
  * <p>Driver memory: 2 N directions of the model's size as floats.
@@ -139,11 +139,18 @@ public final class CanaryAudit {
         return norm == 0 ? 0 : dot / Math.sqrt(norm);
     }
 
-    /** Epsilon at {@code delta} between the Gaussians fitted to the null statistics and to the canaries'. */
+    /**
+     * Epsilon at {@code delta} between Gaussians fitted to the null statistics and to the canaries', with one pooled
+     * standard deviation: the Gaussian mechanism's reading (an isotropic direction's cosine with any fixed change has
+     * variance 1/d, inserted or not; the inserted ones are shifted). Two separately fitted spreads would differ by
+     * sampling error alone (about 4% for 500 canaries each), and at a small delta that difference in the tails reads
+     * as an epsilon near 1 with no canary signal at all.
+     */
     static double estimate(double[] nullStatistics, double[] canaryStatistics, double delta) {
         double[] fitNull = fit(nullStatistics);
         double[] fitCanary = fit(canaryStatistics);
-        return GaussianPair.epsilon(fitNull[0], fitNull[1], fitCanary[0], fitCanary[1], delta);
+        double pooled = Math.sqrt((fitNull[1] * fitNull[1] + fitCanary[1] * fitCanary[1]) / 2);
+        return GaussianPair.epsilon(fitNull[0], pooled, fitCanary[0], pooled, delta);
     }
 
     /** Mean and standard deviation (n - 1). */
