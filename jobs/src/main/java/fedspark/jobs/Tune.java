@@ -153,7 +153,7 @@ public final class Tune {
     }
 
     /** The brackets (their index, trials and starting rounds), as the scheduler plans them. */
-    private List<int[]> brackets() {
+    List<int[]> brackets() {
         String scheduler = tune.getString("scheduler");
         int trials = tune.getInt("trials");
         int levels = (int) Math.floor(Math.log((double) maxRounds / minRounds) / Math.log(eta) + 1e-9); // s_max

@@ -49,4 +49,39 @@ class TuneSuite extends AnyFunSuite with CommandLineFixture {
     val (grid, gridErrors) = fedspark("tune", tuneConf("bad-grid", """space { "train.lr" { min = 0.01, max = 1 } }, trials = 0""").getPath)
     assert(grid == 2 && gridErrors.contains("is a range"), gridErrors)
   }
+
+  test("successive halving promotes the best by the metric in every rung: a search whose order is known (simulated time falls with speed)") {
+    // every client takes E ceil(40 / B) = 8 steps a round; at speed s a round lasts 8 / s simulated seconds (bandwidth
+    // all but infinite): the ranking by simulated_time (min) is the speeds' descending order, the grid's order is not
+    val speeds = Seq(40, 320, 10, 160, 20, 80)
+    val conf = experiment("tune-known", s"""model = logreg
+      |train { rounds = 4, simulation { enabled = true, speed { median = 100, sigma = 0 }, bandwidth { median = 1e15, sigma = 0 } } }
+      |tune { dir = "$scratch/tune-known", space { "train.simulation.speed.median" = [${speeds.mkString(", ")}] },
+      |  scheduler = successive-halving, min-rounds = 1, eta = 2, metric = simulated_time, mode = min }""".stripMargin)
+    val (code, errors) = fedspark("tune", conf.getPath)
+    assert(code == 0, errors)
+    val rows = Files.readAllLines(Paths.get(s"$scratch/tune-known", "results.csv")).asScala.tail.map(_.split(","))
+    val rounds = rows.map(r => r(2).toInt -> r(3).toInt).toMap
+    // rung 1: all six for 1 round, the best 3 (320, 160, 80) on to 2; rung 2: the best of them (320) on to 4
+    assert(rounds == Map(320 -> 4, 160 -> 2, 80 -> 2, 40 -> 1, 20 -> 1, 10 -> 1), rounds)
+    for (r <- rows) { // the metric each trial was ranked by, from the formula: rounds x 8 / speed
+      val expected = r(3).toInt * 8.0 / r(2).toInt
+      assert(math.abs(r(4).toDouble - expected) < 1e-5, s"speed ${r(2)}: ${r(4)} vs $expected")
+    }
+    assert(Files.readString(Paths.get(s"$scratch/tune-known", "best.conf")).contains("train.simulation.speed.median = 320"))
+  }
+
+  test("Hyperband's brackets as Li et al. (2018) define them: s_max = floor(log_eta R), n = ceil((s_max + 1) / (s + 1) eta^s), r = R eta^-s") {
+    def brackets(min: Int, max: Int, eta: Int) = new Tune(Experiment.load(tuneConf(s"hyperband-$min-$max-$eta",
+      s"""space { "train.lr" = [0.1] }, scheduler = hyperband, min-rounds = $min, max-rounds = $max, eta = $eta"""),
+      java.util.List.of())).brackets().asScala.map(_.toSeq)
+    // their Table 1: R = 81, eta = 3
+    assert(brackets(1, 81, 3) == Seq(Seq(4, 81, 1), Seq(3, 34, 3), Seq(2, 15, 9), Seq(1, 8, 27), Seq(0, 5, 81)))
+    for ((min, max, eta) <- Seq((1, 16, 2), (2, 18, 3), (1, 64, 4))) {
+      val r = max / min // R in units of min-rounds
+      val sMax = (0 to 30).takeWhile(s => math.pow(eta, s) <= r).last
+      val expected = (sMax to 0 by -1).map(s => Seq(s, math.ceil((sMax + 1).toDouble / (s + 1) * math.pow(eta, s)).toInt, (max / math.pow(eta, s)).toInt))
+      assert(brackets(min, max, eta) == expected, s"R = $max / $min, eta = $eta")
+    }
+  }
 }
