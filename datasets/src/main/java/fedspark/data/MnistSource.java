@@ -71,6 +71,7 @@ public final class MnistSource {
     /** As {@link #prepare(SparkSession, Path, Path)}, keeping only the first {@code limit} training examples when limit > 0. */
     public static void prepare(SparkSession spark, Path dir, int limit, Path out) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        checkShapes(file(dir, TRAIN, "images", hadoop), file(dir, TEST, "images", hadoop), hadoop);
         List<Row> train = read(file(dir, TRAIN, "images", hadoop), file(dir, TRAIN, "labels", hadoop), hadoop);
         if (limit > 0 && limit < train.size()) {
             train = train.subList(0, limit);
@@ -81,6 +82,22 @@ public final class MnistSource {
         checkLabels(test, classes, dir + "/" + TEST + " labels");
         write(spark, train, new Path(out, "train"), new DatasetInfo(train.size(), features, classes));
         write(spark, test, new Path(out, "test"), new DatasetInfo(test.size(), features, classes));
+    }
+
+    /** Refuses train and test images of different shapes (28 x 28 against 32 x 32, or 28 x 28 against 14 x 56), naming both files. */
+    private static void checkShapes(Path trainImages, Path testImages, Configuration hadoop) {
+        int[] train = IdxFile.read(trainImages, IdxFile.IMAGES_MAGIC, hadoop).dimensions();
+        int[] test = IdxFile.read(testImages, IdxFile.IMAGES_MAGIC, hadoop).dimensions();
+        int[] trainShape = java.util.Arrays.copyOfRange(train, 1, train.length);
+        int[] testShape = java.util.Arrays.copyOfRange(test, 1, test.length);
+        if (!java.util.Arrays.equals(trainShape, testShape)) {
+            throw new BadInputException("train and test images differ in shape: " + trainImages + " holds " + shape(trainShape) + " images, "
+                    + testImages + " " + shape(testShape) + " images");
+        }
+    }
+
+    private static String shape(int[] dimensions) {
+        return java.util.Arrays.stream(dimensions).mapToObj(String::valueOf).collect(java.util.stream.Collectors.joining(" x "));
     }
 
     private static void checkLabels(List<Row> rows, int classes, String what) {

@@ -256,6 +256,7 @@ public final class Experiment {
                     + "); remove it or choose another folder");
         }
         Config source = config.getConfig("data.source");
+        List<String> found = new java.util.ArrayList<>();
         // Written whole or not at all: a prepare killed half-way leaves nothing the next one trips on.
         HadoopFiles.writeFolder(out, hadoop, staging -> {
             switch (format) {
@@ -268,9 +269,11 @@ public final class Experiment {
                         source.getDouble("user-size-alpha"), staging);
             }
             HadoopFiles.writeString(new Path(staging, SOURCE_FILE), sourceRecord(hadoop), hadoop);
+            found.addAll(fedspark.data.PreparedLabels.recordAndDescribe(spark, staging));
             return staging;
         });
         log.accept("prepared data: " + out);
+        found.forEach(log); // the label set and counts, and a warning when the labels are not 0..C-1
     }
 
     /** Beside the prepared tables: the source they were prepared from. */
