@@ -247,8 +247,8 @@ public final class Experiment {
             log.accept("prepared data: " + config.getString("data.prepared") + " (exists)");
             return;
         }
-        if (!List.of("idx", "leaf", "csv", "synthetic").contains(format)) {
-            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic");
+        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic").contains(format)) {
+            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic, leaf-synthetic");
         }
         Path out = new Path(config.getString("data.prepared"));
         if (HadoopFiles.exists(out, hadoop)) {
@@ -264,6 +264,8 @@ public final class Experiment {
                 case "leaf" -> LeafSource.prepare(spark, new Path(source.getString("path")), staging);
                 case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                         source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
+                case "leaf-synthetic" -> fedspark.data.LeafSyntheticSource.prepare(spark, source.getInt("devices"), source.getDouble("alpha"),
+                        source.getDouble("beta"), source.getBoolean("iid"), source.getDouble("train-fraction"), source.getLong("seed"), staging);
                 default -> SyntheticSource.prepare(spark, source.getLong("examples"), source.getLong("test-examples"),
                         source.getInt("features"), source.getInt("classes"), source.getLong("seed"), source.getInt("users"),
                         source.getDouble("user-size-alpha"), staging);
@@ -290,6 +292,7 @@ public final class Experiment {
             case "idx" -> List.of("format", "path", "limit");
             case "leaf" -> List.of("format", "path");
             case "csv" -> List.of("format", "train", "test", "label-column", "id-column", "scale");
+            case "leaf-synthetic" -> List.of("format", "devices", "alpha", "beta", "iid", "train-fraction", "seed");
             // natural ids only when there are some: a record without them stays valid for tables prepared before they existed
             default -> source.getInt("users") == 0 ? List.of("format", "examples", "test-examples", "features", "classes", "seed")
                     : List.of("format", "examples", "test-examples", "features", "classes", "seed", "users", "user-size-alpha");
