@@ -37,6 +37,9 @@ public class FedAvg extends Strategy<WeightedSum> {
     private SynchronousRounds.Plan plan;
     private double simulatedTime;
     private int plannedRounds;
+    private final double stragglerFraction; // train.stragglers.fraction: FedProx's stragglers, 0 for none
+    private Map<Integer, Long> stragglerBudgets = Map.of(); // this round's stragglers (kept) and their step budgets
+    private int stragglerCount;
 
     public FedAvg(StrategyContext context) {
         super(context);
@@ -70,6 +73,70 @@ public class FedAvg extends Strategy<WeightedSum> {
         } else {
             simulation = null;
         }
+        stragglerFraction = train.hasPath("stragglers.fraction") ? train.getDouble("stragglers.fraction") : 0;
+        if (stragglerFraction != 0) {
+            int m = context.settings().sampledClients(context.clients());
+            if (!(stragglerFraction > 0 && stragglerFraction < 1) || simulation != null || privacy.on()
+                    || context.settings().localEpochs() < 2) {
+                throw new IllegalArgumentException("train.stragglers.fraction must be in [0, 1), needs E >= 2 (stragglers run [1, E) epochs) "
+                        + "and neither train.simulation nor train.privacy; got " + stragglerFraction + " with E = " + context.settings().localEpochs());
+            }
+            if (!keepsStragglers() && Math.rint(m * (1 - stragglerFraction)) < 1) {
+                throw new IllegalArgumentException("train.stragglers.fraction = " + stragglerFraction + " leaves none of the " + m
+                        + " sampled clients once " + context.settings().algorithm() + " drops its stragglers");
+            }
+        }
+    }
+
+    /** True when the stragglers' partial work is aggregated (FedProx); false when they are dropped (FedAvg). */
+    protected boolean keepsStragglers() {
+        return false;
+    }
+
+    /** The stream of straggler choices (Seeds' purposes 1 to 4 are taken). */
+    static final long STRAGGLERS = 5;
+
+    /**
+     * FedProx's stragglers among {@code sampled} (its repository's trainers: numpy's choice of round(m (1 - fraction))
+     * clients that run E epochs, the others a uniform number of epochs in [1, E)); seeded by the seed and the round, so
+     * FedAvg and FedProx get the same stragglers. Kept: each straggler's epochs become a step budget, e ceil(n_k / B)
+     * steps, the budgets simulated deadlines already set ({@link #budgeted}). Dropped: the round keeps the others.
+     */
+    private int[] withStragglers(int round, int[] sampled) {
+        int m = sampled.length;
+        int active = (int) Math.rint(m * (1 - stragglerFraction)); // Python's round, half to even
+        int[] order = sampled.clone();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(fedspark.engine.Seeds.mix(settings().seed(), STRAGGLERS, round));
+        for (int i = 0; i < m - 1; i++) { // a seeded shuffle: the first `active` run E epochs
+            int j = i + random.nextInt(m - i);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        int epochs = settings().localEpochs();
+        stragglerCount = m - active;
+        Map<Integer, Long> budgets = new java.util.TreeMap<>();
+        for (int i = active; i < m; i++) {
+            int client = order[i];
+            int e = 1 + new java.util.SplittableRandom(fedspark.engine.Seeds.mix(settings().seed(), STRAGGLERS, round, client))
+                    .nextInt(epochs - 1);
+            long n = context.clientSizes()[client];
+            long b = Math.min(settings().batchSize(), Math.max(1, n));
+            budgets.put(client, e * ((n + b - 1) / b));
+        }
+        if (keepsStragglers()) {
+            stragglerBudgets = budgets;
+            return sampled;
+        }
+        stragglerBudgets = Map.of();
+        int[] kept = java.util.Arrays.copyOf(order, active);
+        java.util.Arrays.sort(kept);
+        return kept;
+    }
+
+    /** This round's stragglers that keep their partial work, with their step budgets (empty when none or dropped). */
+    final Map<Integer, Long> stragglerBudgets() {
+        return stragglerBudgets;
     }
 
     /** The simulated clients, or null when the run has no simulated time. */
@@ -112,6 +179,9 @@ public class FedAvg extends Strategy<WeightedSum> {
             plannedRounds = round;
             return plan.clients();
         }
+        if (stragglerFraction > 0) {
+            return withStragglers(round, super.sample(round, clients));
+        }
         return privacy.on() ? privacy.sample(round) : super.sample(round, clients);
     }
 
@@ -127,13 +197,14 @@ public class FedAvg extends Strategy<WeightedSum> {
 
     @Override
     public Map<String, float[]> shared(int round, float[] global) {
-        if (plan == null || plan.stepBudgets().isEmpty()) {
+        Map<Integer, Long> stepBudgets = plan != null ? plan.stepBudgets() : stragglerBudgets;
+        if (stepBudgets.isEmpty()) {
             return privacy.shared();
         }
         Map<String, float[]> shared = new HashMap<>(privacy.shared());
-        float[] budgets = new float[2 * plan.stepBudgets().size()]; // (client, steps) pairs
+        float[] budgets = new float[2 * stepBudgets.size()]; // (client, steps) pairs
         int i = 0;
-        for (Map.Entry<Integer, Long> budget : plan.stepBudgets().entrySet()) {
+        for (Map.Entry<Integer, Long> budget : stepBudgets.entrySet()) {
             budgets[i++] = budget.getKey();
             budgets[i++] = budget.getValue();
         }
@@ -285,6 +356,9 @@ public class FedAvg extends Strategy<WeightedSum> {
             columns.put("failed", (double) plan.failed());
             columns.put("stragglers_cut", (double) plan.cut());
             columns.put("stragglers_partial", (double) plan.stepBudgets().size());
+        }
+        if (stragglerFraction > 0) {
+            columns.put("stragglers", (double) stragglerCount);
         }
         return columns;
     }

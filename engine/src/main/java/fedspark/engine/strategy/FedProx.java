@@ -17,6 +17,12 @@ public final class FedProx extends FedAvg {
         }
     }
 
+    /** FedProx keeps its stragglers' partial work (train.stragglers). */
+    @Override
+    protected boolean keepsStragglers() {
+        return true;
+    }
+
     @Override
     protected LocalTraining localTraining() {
         double proximal = mu;

@@ -36,6 +36,7 @@ public final class Strategies {
         REGISTRY.put("fedavg-ft", FineTunedFedAvg::new);
         REGISTRY.put("fedper", FedPer::new);
         REGISTRY.put("ditto", Ditto::new);
+        REGISTRY.put("qfedavg", QFedAvg::new);
     }
 
     private Strategies() {

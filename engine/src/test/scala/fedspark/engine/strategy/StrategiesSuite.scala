@@ -57,7 +57,7 @@ class StrategiesSuite extends AnyFunSuite {
 
   test("every algorithm is registered by its name") {
     assert(Strategies.names().asScala.toSet == Set("fedavg", "fedsgd", "fedprox", "scaffold", "fednova", "fedavgm", "fedadam", "fedyogi",
-      "fedadagrad", "robust", "fedbuff", "fedavg-ft", "fedper", "ditto"))
+      "fedadagrad", "robust", "fedbuff", "fedavg-ft", "fedper", "ditto", "qfedavg"))
   }
 
   test("FedProx with mu = 0 is FedAvg, bit for bit; with mu > 0 it differs") {
