@@ -84,7 +84,11 @@ class CrashDrillSuite extends AnyFunSuite with BeforeAndAfterAll {
       while (rows(runDir) < afterRows && driver.isAlive && System.currentTimeMillis() < deadline) Thread.sleep(5)
       Thread.sleep(delayMs)
       val killedAt = rows(runDir)
-      driver.destroyForcibly().waitFor(30, TimeUnit.SECONDS)
+      // a driver that had already ended (finished or failed) would make the trial vacuous: it must die by the kill
+      if (!driver.isAlive) fail(s"trial $trial: the driver had exited (code ${driver.exitValue}) before the kill, with $killedAt rows\n" +
+        Files.readString(Paths.get(runDir + ".log")))
+      assert(driver.destroyForcibly().waitFor(30, TimeUnit.SECONDS), s"trial $trial: the driver outlived kill -9")
+      assert(driver.exitValue == 137, s"trial $trial: the driver ended with ${driver.exitValue}, not by SIGKILL (137)")
       var (code, error) = fedspark("resume", runDir)
       if (code != 0 && error.contains("no run to resume")) {
         val again = fedspark("train", conf, "--run-dir", runDir)
@@ -110,7 +114,8 @@ class CrashDrillSuite extends AnyFunSuite with BeforeAndAfterAll {
       val jvm = startFedspark(s"$prepared.log", Seq("partition", conf) ++ settings: _*)
       // start-up takes a few seconds, then prepare (about a second here), then partition: seeded moments across all three
       Thread.sleep(1500 + random.nextInt(6000))
-      jvm.destroyForcibly().waitFor(30, TimeUnit.SECONDS)
+      if (!jvm.isAlive) fail(s"trial $trial: the command had exited (code ${jvm.exitValue}) before the kill")
+      assert(jvm.destroyForcibly().waitFor(30, TimeUnit.SECONDS) && jvm.exitValue == 137, s"trial $trial: not ended by SIGKILL")
       val visible = Option(new File(s"$scratch").listFiles()).map(_.map(_.getName).filter(n => n.contains(s"prepared-killed-$trial") && !n.endsWith(".log")).sorted.toSeq)
         .getOrElse(Nil) ++ Option(new File(prepared).listFiles()).map(_.map(f => s"prepared-killed-$trial/${f.getName}").sorted.toSeq).getOrElse(Nil)
       val (code, error) = fedspark(Seq("partition", conf) ++ settings: _*)
