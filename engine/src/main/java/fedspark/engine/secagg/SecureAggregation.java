@@ -66,7 +66,8 @@ public final class SecureAggregation {
     public SecureRound setup(int round, int[] sampled) {
         int m = sampled.length;
         if (m < MIN_CLIENTS) {
-            throw new IllegalStateException("round " + round + ": secure aggregation needs at least " + MIN_CLIENTS
+            // a setting to change (the run's C or K): reported as bad input, one line
+            throw new IllegalArgumentException("round " + round + ": secure aggregation needs at least " + MIN_CLIENTS
                     + " clients in a round, " + m + " was sampled (the masked sum of one client is that client's update); "
                     + "raise train.C or the number of clients");
         }

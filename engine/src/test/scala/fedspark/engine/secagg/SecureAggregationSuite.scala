@@ -115,7 +115,7 @@ class SecureAggregationSuite extends AnyFunSuite {
 
   test("secure aggregation refuses a round of one client and an unmasking with fewer than max(2, t) deliverers") {
     val secure = new SecureAggregation(0, 0.6, 7L)
-    val one = intercept[IllegalStateException](secure.setup(1, Array(3)))
+    val one = intercept[IllegalArgumentException](secure.setup(1, Array(3)))
     assert(one.getMessage.contains("at least 2") && one.getMessage.contains("round 1"))
     val round = secure.setup(2, Array(0, 1, 2, 3, 4)) // t = 3
     val few = intercept[IllegalStateException](secure.unmask(round, new java.util.HashSet(java.util.Arrays.asList(Int.box(0), Int.box(1))), 4))
