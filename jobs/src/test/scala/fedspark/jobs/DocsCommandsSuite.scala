@@ -42,8 +42,9 @@ import fedspark.testing.TestData
 class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
   import DocsCommandsSuite._
 
-  private val repo: File = Iterator.iterate(new File(".").getCanonicalFile)(_.getParentFile).takeWhile(_ != null)
-    .find(d => new File(d, "README.md").isFile && new File(d, "conf").isDirectory).get
+  /** The tree whose README.md, docs/, conf/ and results/ are read; FEDSPARK_DOCS_ROOT names another (a mutated copy). */
+  private val repo: File = sys.env.get("FEDSPARK_DOCS_ROOT").map(new File(_)).getOrElse(Iterator.iterate(new File(".").getCanonicalFile)(_.getParentFile)
+    .takeWhile(_ != null).find(d => new File(d, "README.md").isFile && new File(d, "conf").isDirectory).get)
   private val scratch: Path = Files.createTempDirectory("fedspark-docs-")
   private val fashionMnist = "/usr/share/datasets/fashion-mnist"
 
