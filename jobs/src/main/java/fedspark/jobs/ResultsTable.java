@@ -232,7 +232,10 @@ final class ResultsTable implements Callable<Integer> {
             table.append(String.format(Locale.ROOT, "| %s%s | %d | %.2f%% | %.2f%% (%d) |", prefix, row, last.round(), 100 * last.testAccuracy(),
                     100 * best.testAccuracy(), best.round()));
             for (String column : lastColumns) {
-                table.append(' ').append(value(last.extra().get(column))).append(" |");
+                // train_loss and test_loss are the metrics' own columns (FedProx's Figure 1 table reads train_loss)
+                Double lastValue = column.equals("train_loss") ? (Double) last.trainLoss()
+                        : column.equals("test_loss") ? (Double) last.testLoss() : last.extra().get(column);
+                table.append(' ').append(value(lastValue)).append(" |");
             }
             for (String column : meanColumns) {
                 table.append(' ').append(value(metrics.stream().mapToDouble(m -> m.extra().getOrDefault(column, Double.NaN)).average().orElse(Double.NaN)))
