@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.learning.config.Sgd;
 
@@ -12,16 +13,39 @@ import fedspark.engine.local.Dl4jTrainer;
 import fedspark.engine.local.LocalTrainer;
 import fedspark.engine.local.lean.LeanNetwork;
 import fedspark.models.InputShape;
+import fedspark.models.ModelDefinition;
 import fedspark.models.Models;
 
 /**
- * Which network a run trains: name, input shape, classes, the learning rate its DL4J configuration carries, and
- * whether its biases start uniform (PyTorch's initialisation) rather than at zero.
+ * Which network a run trains: its definition (a built-in model, layers from the configuration, a DL4J file) and name,
+ * input shape, classes, the learning rate its DL4J configuration carries, and whether its biases start uniform
+ * (PyTorch's initialisation) rather than at zero.
  */
-public record ModelSpec(String name, InputShape input, int classes, double learningRate, boolean uniformBiases) implements Serializable {
+public record ModelSpec(String name, InputShape input, int classes, double learningRate, boolean uniformBiases, ModelDefinition definition)
+        implements Serializable {
 
     public ModelSpec(String name, InputShape input, int classes, double learningRate) {
         this(name, input, classes, learningRate, false);
+    }
+
+    /** The built-in model {@code name}. */
+    public ModelSpec(String name, InputShape input, int classes, double learningRate, boolean uniformBiases) {
+        this(name, input, classes, learningRate, uniformBiases, Models.builtIn(name));
+    }
+
+    /** A model of any definition, named by its label. */
+    public ModelSpec(ModelDefinition definition, InputShape input, int classes, double learningRate, boolean uniformBiases) {
+        this(definition.label(), input, classes, learningRate, uniformBiases, definition);
+    }
+
+    /** The DL4J configuration (checked against the data: throws IllegalArgumentException naming both when they do not fit). */
+    public MultiLayerConfiguration configuration() {
+        return definition.configuration(input, classes, 0, new Sgd(learningRate));
+    }
+
+    /** Why the lean step does not cover this model (its first layer it lacks), or null when it covers every layer. */
+    public String leanStepLacks() {
+        return LeanNetwork.unsupported(configuration());
     }
 
     private static final ThreadLocal<Map<ModelSpec, MultiLayerNetwork>> NETWORKS = ThreadLocal.withInitial(HashMap::new);
@@ -32,7 +56,7 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
-        return Models.network(name, input, classes, seed, new Sgd(learningRate), uniformBiases);
+        return Models.network(definition, input, classes, seed, new Sgd(learningRate), uniformBiases);
     }
 
     /**
@@ -60,7 +84,7 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     /** True when the lean local step covers every layer of this model. */
     public boolean hasLeanStep() {
-        return LEAN.computeIfAbsent(this, spec -> LeanNetwork.supports(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+        return LEAN.computeIfAbsent(this, spec -> LeanNetwork.supports(spec.configuration()));
     }
 
     /**
@@ -71,14 +95,14 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
     public String kernels(TrainSettings.LocalStep step) {
         String blas = fedspark.engine.local.BlasKernel.name();
         boolean convolves = step == TrainSettings.LocalStep.AUTO
-                && CONVOLVES.computeIfAbsent(this, spec -> LeanNetwork.convolves(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+                && CONVOLVES.computeIfAbsent(this, spec -> LeanNetwork.convolves(spec.configuration()));
         return convolves ? blas + " + oneDNN " + LeanNetwork.convolutionKernels() : blas;
     }
 
     /** A new trainer of its own (the lean step where it covers the model and {@code step} allows, else DL4J's). */
     public LocalTrainer newTrainer(TrainSettings.LocalStep step) {
         if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
-            return new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate)));
+            return new LeanNetwork(configuration());
         }
         return new Dl4jTrainer(newNetwork(0), classes);
     }
@@ -87,7 +111,7 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
     public LocalTrainer threadTrainer(TrainSettings.LocalStep step) {
         if (step == TrainSettings.LocalStep.AUTO && hasLeanStep()) {
             return LEAN_TRAINERS.get().computeIfAbsent(this,
-                    spec -> new LeanNetwork(Models.configuration(name, input, classes, 0, new Sgd(learningRate))));
+                    spec -> new LeanNetwork(spec.configuration()));
         }
         return new Dl4jTrainer(threadNetwork(), classes);
     }

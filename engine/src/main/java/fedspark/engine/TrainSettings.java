@@ -5,12 +5,13 @@ import java.io.Serializable;
 import com.typesafe.config.Config;
 
 import fedspark.engine.strategy.Strategies;
+import fedspark.models.ModelDefinitions;
 import fedspark.models.Models;
 
 /**
  * The settings of a federated run, checked before any training starts.
  *
- * @param model           model name (see {@link fedspark.models.Models})
+ * @param model           model name (see {@link fedspark.models.Models}), a model file, or "layers" (a definition in the config)
  * @param rounds          communication rounds
  * @param clientFraction  C: fraction of clients sampled each round; max(1, round(C*K)) clients, so C=0 means one
  * @param localEpochs     E: passes over the local data per round
@@ -42,7 +43,8 @@ public record TrainSettings(String model, int rounds, double clientFraction, int
     }
 
     public TrainSettings {
-        require(Models.names().contains(model), "unknown model '" + model + "'; known models: " + String.join(", ", Models.names()));
+        require(Models.names().contains(model) || ModelDefinitions.isReference(model) || model.equals("layers"),
+                "unknown model '" + model + "'; known models: " + String.join(", ", Models.names()));
         require(Strategies.names().contains(algorithm), "unknown train.algorithm '" + algorithm + "'; known algorithms: "
                 + String.join(", ", Strategies.names()));
         require(momentum >= 0 && momentum < 1, "train.momentum must be in [0, 1), got " + momentum);

@@ -45,6 +45,7 @@ import fedspark.engine.TrainSettings;
 import fedspark.engine.strategy.Strategies;
 import fedspark.engine.strategy.Strategy;
 import fedspark.models.InputShape;
+import fedspark.models.ModelDefinitions;
 import fedspark.partition.PartitionInfo;
 import fedspark.partition.PartitionWriter;
 import fedspark.partition.Partitioner;
@@ -447,7 +448,7 @@ public final class Experiment {
     /** Prepares and partitions if needed, then trains. */
     public Trained train(SparkSession spark, Path runDir, Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train")); // checked before any work
+        TrainSettings settings = TrainSettings.fromConfig(modelLabel(), config.getConfig("train")); // checked before any work
         onRawDataMovement();
         stopAtAccuracy(config);
         PartitionInfo info = partition(spark, log);
@@ -502,7 +503,7 @@ public final class Experiment {
 
     /** Trains rounds on the partitioned data {@code info} into {@code folder}, from the checkpoint if there is one, else from round 1. */
     private Trained rounds(SparkSession spark, PartitionInfo info, RunFolder folder, FederatedRun.Checkpoint from, Consumer<String> log) {
-        TrainSettings settings = TrainSettings.fromConfig(config.getString("model"), config.getConfig("train"));
+        TrainSettings settings = TrainSettings.fromConfig(modelLabel(), config.getConfig("train"));
         int checkpointEvery = config.getInt("train.checkpoint-every");
         int stopAfter = config.getInt("train.stop-after-round");
         if (checkpointEvery < 1) {
@@ -519,6 +520,7 @@ public final class Experiment {
         log.accept(String.format("run folder: %s  %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
                 folder.root(), settings.algorithm(), settings.model(), info.clients(), settings.sampledClients(info.clients()),
                 settings.clientFraction(), settings.localEpochs(), settings.batchSizeText(), settings.learningRate(), settings.rounds()));
+        log.accept(modelLine(model, settings));
 
         ClientShardRDD shards = new ClientShardRDD(spark.sparkContext(), partitionedData(), clientIndex(spark), info.clients(), dataset.features(),
                 dataset.classes());
@@ -608,8 +610,56 @@ public final class Experiment {
         if (!biases.equals("zero") && !biases.equals("uniform")) {
             throw new BadInputException("model-biases must be zero or uniform, got '" + biases + "'");
         }
-        return new ModelSpec(settings.model(), InputShape.ofFlatSize(info.dataset().features()), info.dataset().classes(),
-                settings.learningRate(), biases.equals("uniform"));
+        try {
+            ModelSpec spec = new ModelSpec(ModelDefinitions.read(config.getValue("model"), this::modelFile), inputShape(info.dataset()),
+                    info.dataset().classes(), settings.learningRate(), biases.equals("uniform"));
+            spec.configuration(); // the model fits the data, or one line naming both
+            return spec;
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(e.getMessage());
+        }
+    }
+
+    /** How the run calls its model: the built-in name or the file, "layers" for a definition in the config. */
+    private String modelLabel() {
+        ConfigValue model = config.getValue("model");
+        return model.valueType() == com.typesafe.config.ConfigValueType.STRING ? (String) model.unwrapped() : "layers";
+    }
+
+    /** A model file's bytes (a path on any Hadoop file system, relative ones from the working directory). */
+    private byte[] modelFile(String path) {
+        Path file = new Path(path);
+        Configuration hadoop = new Configuration();
+        if (!HadoopFiles.exists(file, hadoop)) {
+            throw new BadInputException("model: no such file " + path + " (model is a built-in name, a list of layers, or a file)");
+        }
+        return HadoopFiles.readBytes(file, hadoop);
+    }
+
+    /**
+     * The examples' shape: data.shape, else what the source recorded, else IDX's square grey images (tables prepared
+     * before sources recorded their shape), else flat values.
+     */
+    private InputShape inputShape(DatasetInfo dataset) {
+        int features = dataset.features();
+        List<Integer> shape = config.getIntList("data.shape");
+        if (shape.isEmpty() && HadoopFiles.exists(new Path(preparedTable("train"), DatasetInfo.FILE), new Configuration())) {
+            shape = DatasetInfo.read(preparedTable("train"), new Configuration()).shape();
+        }
+        if (shape.isEmpty() && config.getString("data.source.format").equals("idx")) {
+            int side = (int) Math.round(Math.sqrt(features));
+            shape = side * side == features ? List.of(1, side, side) : List.of();
+        }
+        return InputShape.of(shape, features);
+    }
+
+    /** The run header's model line: the model, its parameter count, and which local step trains it. */
+    private static String modelLine(ModelSpec model, TrainSettings settings) {
+        String lacks = model.leanStepLacks();
+        String step = settings.localStep() == TrainSettings.LocalStep.DL4J ? "DL4J (train.local-step = dl4j)"
+                : lacks == null ? "lean (it covers every layer)" : "DL4J fit() (the lean step lacks " + lacks + ")";
+        return String.format("model %s on %s, %d classes: %,d parameters; local step: %s", model.name(), model.input(), model.classes(),
+                model.parameterCount(), step);
     }
 
     /** The partitioning's client index (n_k for strategies, where each client's rows are for the clients' RDD), read once. */

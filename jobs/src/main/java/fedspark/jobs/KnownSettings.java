@@ -18,11 +18,12 @@ import fedspark.data.BadInputException;
  * Every setting an experiment may name is declared, with its default, in reference.conf; any other key is a
  * mistake (a typo would otherwise be silently ignored and the run would use the default). Free-form blocks
  * ({@code spark.conf}: any Spark setting; {@code sweep.axes} and {@code sweep.reference}: setting keys, which the
- * sweep checks itself; {@code tune.space}, checked by the tune) are exempt.
+ * sweep checks itself; {@code tune.space}, checked by the tune; {@code model}, a name, a file or a list of layers that
+ * ModelDefinitions reads) are exempt.
  */
 final class KnownSettings {
 
-    private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes", "sweep.reference", "tune.space");
+    private static final List<String> FREE_FORM = List.of("spark.conf", "sweep.axes", "sweep.reference", "tune.space", "model");
     // Names people reach for that the configuration spells otherwise.
     private static final Map<String, String> ALIASES = Map.of("epochs", "E", "epoch", "E", "local-epochs", "E", "batch-size", "B",
             "learning-rate", "lr", "client-fraction", "C", "fraction", "C", "mu", "fedprox.mu");
@@ -105,7 +106,8 @@ final class KnownSettings {
         Config reference = ConfigFactory.defaultReference();
         key = key.endsWith(".") ? key.substring(0, key.length() - 1) : key;
         String path = "fedspark." + key;
-        if (!reference.hasPathOrNull(path) || reference.getIsNull(path) || !config.hasPathOrNull(path) || config.getIsNull(path)) {
+        if (!reference.hasPathOrNull(path) || reference.getIsNull(path) || !config.hasPathOrNull(path) || config.getIsNull(path)
+                || key.equals("model")) { // a name, a file or a list of layers: ModelDefinitions reads it
             return;
         }
         ConfigValue expected = reference.getValue(path);

@@ -3,7 +3,6 @@ package fedspark.models;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -18,8 +17,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
@@ -28,7 +25,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
  * The models by name. Deeplearning4j defines each of them and is the reference for their math.
  *
  * <p>Weights start from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default scale, so runs are comparable with a
- * plain PyTorch loop; biases from zero, or (uniformBiases) from the same distribution as PyTorch draws them.
+ * plain PyTorch loop; biases from zero, or (uniformBiases) from the same distribution as PyTorch draws them
+ * ({@link Initialization}). Models of the user's own: {@link LayerList} (layers in the configuration) and {@link Dl4jFile}.
  */
 public final class Models {
 
@@ -39,6 +37,7 @@ public final class Models {
     }
 
     private static final Map<String, Definition> DEFINITIONS = new LinkedHashMap<>();
+    private static final Set<String> CONVOLUTIONAL = Set.of("mcmahan-cnn", "lenet5", "niid-cnn");
 
     static {
         // McMahan et al. 2017: 784-200-200-10, ReLU (199,210 parameters on MNIST).
@@ -89,14 +88,64 @@ public final class Models {
         if (classes < 2) {
             throw new IllegalArgumentException("a classifier needs at least 2 classes, got " + classes);
         }
-        NeuralNetConfiguration.Builder base = new NeuralNetConfiguration.Builder()
+        if (CONVOLUTIONAL.contains(name) && in.kind() != InputShape.Kind.IMAGE) {
+            throw new IllegalArgumentException("model " + name + " takes images (channels x height x width), the data's examples are " + in
+                    + " (data.shape gives them one, e.g. [3, 32, 32])");
+        }
+        return definition.layers(base(seed, updater), in, classes).build();
+    }
+
+    /** The settings every model shares: its seed, float parameters, the run's updater, minibatch gradients. */
+    static NeuralNetConfiguration.Builder base(long seed, IUpdater updater) {
+        return new NeuralNetConfiguration.Builder()
                 .seed(seed)
                 .dataType(DataType.FLOAT)
-                .weightInit(WeightInit.UNIFORM) // redrawn reproducibly by initialize()
+                .weightInit(WeightInit.UNIFORM) // redrawn reproducibly by Initialization
                 .biasInit(0.0)
                 .updater(updater)
                 .miniBatch(true);
-        return definition.layers(base, in, classes).build();
+    }
+
+    /** DL4J's input type for examples of shape {@code in}, fed flat: [batch, values]. */
+    static InputType inputType(InputShape in) {
+        return switch (in.kind()) {
+            case IMAGE -> InputType.convolutionalFlat(in.height(), in.width(), in.channels());
+            case SEQUENCE -> InputType.recurrent(in.channels(), in.width());
+            case FLAT -> InputType.feedForward(in.size());
+        };
+    }
+
+    /** The built-in model {@code name} as a definition. */
+    public static ModelDefinition builtIn(String name) {
+        if (!DEFINITIONS.containsKey(name)) {
+            throw new IllegalArgumentException("unknown model '" + name + "'; known models: " + String.join(", ", names()));
+        }
+        return new BuiltIn(name);
+    }
+
+    /** A model of {@link #names()}. */
+    private record BuiltIn(String label) implements ModelDefinition {
+        @Override
+        public MultiLayerConfiguration configuration(InputShape in, int classes, long seed, IUpdater updater) {
+            return Models.configuration(label, in, classes, seed, updater);
+        }
+    }
+
+    /**
+     * An initialised network of {@code definition}: the parameters it brings (a model file's), else drawn from
+     * {@code seed} alone ({@link Initialization}).
+     */
+    public static MultiLayerNetwork network(ModelDefinition definition, InputShape in, int classes, long seed, IUpdater updater,
+                                            boolean uniformBiases) {
+        MultiLayerNetwork net = new MultiLayerNetwork(definition.configuration(in, classes, seed, updater));
+        net.init();
+        float[] given = definition.parameters();
+        if (given != null) {
+            FlatParameters.set(net, given);
+        } else {
+            Initialization.initialize(net, seed, uniformBiases);
+        }
+        return net;
     }
 
     /** An initialised network; its parameters depend on {@code seed} only. */
@@ -105,39 +154,7 @@ public final class Models {
     }
 
     public static MultiLayerNetwork network(String name, InputShape in, int classes, long seed, IUpdater updater, boolean uniformBiases) {
-        MultiLayerNetwork net = new MultiLayerNetwork(configuration(name, in, classes, seed, updater));
-        net.init();
-        initialize(net, seed, uniformBiases);
-        return net;
-    }
-
-    /**
-     * Draws every weight from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (what DL4J's WeightInit.UNIFORM draws) and sets
-     * biases to zero or (uniformBiases) draws them from the same U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as their layer's
-     * weights (PyTorch's Linear and Conv2d), from a Java generator seeded by the model seed and the parameter's
-     * index. DL4J's own initialisation gives other values in every JVM for the same seed (1.0.0-M2.1, measured),
-     * which would make runs irreproducible.
-     */
-    private static void initialize(MultiLayerNetwork net, long seed, boolean uniformBiases) {
-        int index = 0;
-        Map<String, INDArray> parameters = net.paramTable();
-        for (Map.Entry<String, INDArray> parameter : parameters.entrySet()) {
-            INDArray view = parameter.getValue();
-            float[] values = new float[(int) view.length()];
-            String key = parameter.getKey(); // "<layer>_W" or "<layer>_b"
-            boolean bias = key.endsWith("_b");
-            if (!bias || uniformBiases) {
-                long[] shape = parameters.get(key.substring(0, key.length() - 1) + "W").shape(); // dense [in, out]; convolution [out, in, kh, kw]
-                long fanIn = shape.length == 4 ? shape[1] * shape[2] * shape[3] : shape[0];
-                double bound = 1.0 / Math.sqrt(fanIn);
-                SplittableRandom random = new SplittableRandom(seed * 1_000_003L + index);
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = (float) ((2 * random.nextDouble() - 1) * bound);
-                }
-            }
-            net.setParam(key, Nd4j.create(values, view.shape(), view.dataType()));
-            index++;
-        }
+        return network(builtIn(name), in, classes, seed, updater, uniformBiases);
     }
 
     /** An initialised network trained by plain SGD at {@code learningRate}. */

@@ -2,11 +2,15 @@ package fedspark.engine.local;
 
 import java.nio.FloatBuffer;
 
+import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
 import fedspark.data.ClientShard;
 import fedspark.models.FlatParameters;
+import fedspark.models.Layers;
 
 /**
  * The reference local step: DL4J's own {@code fit()} for plain SGD; for any other {@link StepRule}, DL4J's
@@ -17,6 +21,7 @@ public final class Dl4jTrainer implements LocalTrainer {
     private final MultiLayerNetwork net;
     private final int classes;
     private final double fitLearningRate;
+    private final long stepValues; // a recurrent first layer's values a step (features reshaped to [b, values, steps]); 0: none
     private StepRule rule;
     private boolean fitApplies = true;
     private float[] velocity;
@@ -26,6 +31,16 @@ public final class Dl4jTrainer implements LocalTrainer {
         this.net = net;
         this.classes = classes;
         this.fitLearningRate = StepRule.configuredIn(net.getLayerWiseConfigurations()).learningRate();
+        Layer first = Layers.unwrapped(net.getLayerWiseConfigurations().getConf(0).getLayer());
+        this.stepValues = first instanceof BaseRecurrentLayer rnn && net.getLayerWiseConfigurations().getInputPreProcess(0) == null ? rnn.getNIn() : 0;
+    }
+
+    /**
+     * The batch's features as the first layer takes them: flat [b, d], or for a recurrent first layer [b, values, steps]
+     * (a sequence stored channel after channel).
+     */
+    private INDArray input(INDArray flat) {
+        return stepValues == 0 ? flat : flat.reshape('c', flat.size(0), stepValues, flat.size(1) / stepValues);
     }
 
     @Override
@@ -44,10 +59,10 @@ public final class Dl4jTrainer implements LocalTrainer {
     public double step(ClientShard shard, int[] order, int from, int to) {
         DataSet batch = Batches.of(shard, order, from, to, classes);
         if (fitApplies) {
-            net.fit(batch);
+            net.fit(new DataSet(input(batch.getFeatures()), batch.getLabels()));
             return net.score();
         }
-        net.setInput(batch.getFeatures());
+        net.setInput(input(batch.getFeatures()));
         net.setLabels(batch.getLabels());
         net.computeGradientAndScore();
         // DL4J's backward pass sums over the minibatch; its updater divides by the batch size.
@@ -66,7 +81,7 @@ public final class Dl4jTrainer implements LocalTrainer {
 
     @Override
     public float[] probabilities(ClientShard examples, int[] order, int from, int to) {
-        return net.output(Batches.of(examples, order, from, to, classes).getFeatures(), false).dup('c').data().asFloat();
+        return net.output(input(Batches.of(examples, order, from, to, classes).getFeatures()), false).dup('c').data().asFloat();
     }
 
     @Override

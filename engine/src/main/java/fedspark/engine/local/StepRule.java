@@ -3,8 +3,10 @@ package fedspark.engine.local;
 import java.io.Serializable;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
+
+import fedspark.models.Layers;
 
 /**
  * How a client's local optimizer turns a minibatch gradient g into a step, with PyTorch's SGD conventions:
@@ -47,9 +49,16 @@ public record StepRule(double learningRate, double momentum, double weightDecay,
         return new StepRule(lr, 0, 0, 0, null, null);
     }
 
-    /** The plain SGD a network configuration was built with: its first layer's {@link Sgd} updater. */
+    /**
+     * The plain SGD a network configuration was built with: the {@link Sgd} updater of its first layer that has one
+     * (wrappers such as LastTimeStep looked into; pooling layers have none).
+     */
     public static StepRule configuredIn(MultiLayerConfiguration conf) {
-        return sgd(((Sgd) ((BaseLayer) conf.getConf(0).getLayer()).getIUpdater()).getLearningRate());
+        IUpdater updater = Layers.firstUpdater(conf);
+        if (!(updater instanceof Sgd sgd)) {
+            throw new IllegalArgumentException("the network's layers are not trained by plain SGD (first updater: " + updater + ")");
+        }
+        return sgd(sgd.getLearningRate());
     }
 
     /** SGD with momentum and weight decay (PyTorch's torch.optim.SGD). */
