@@ -30,8 +30,9 @@ import fedspark.testing.TestData
  *
  * Not run (see [[DocsCommandsSuite.notRun]]): `apt-get` and `mvn install`/`verify` are what `.ci/run` itself does,
  * and this suite runs inside it; `bench` needs Python with torch and minutes (its command line and experiment are
- * still parsed and loaded, and NewcomerSuite checks it finds its peer). Lines of other programs (python3, grep,
- * spark-submit) and blocks with a language (```scala) are not commands of this project's launcher.
+ * still parsed and loaded, and NewcomerSuite checks it finds its peer); `spark-submit` needs a cluster (the fedspark
+ * arguments after its jar are parsed and loaded, the experiment file from conf/; StandaloneClusterSuite submits the
+ * jar). Lines of other programs (python3, grep) and blocks with a language (```scala) are not this project's commands.
  * Held back (see [[DocsCommandsSuite.heldBack]]): whole documents being rewritten; FEDSPARK_DOCS_ALL=1 in the
  * environment (or -Dfedspark.docs.all=true) runs them too.
  *
@@ -77,10 +78,16 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
         |models/        DL4J model definitions
         |bin/fedspark   the launcher
         |```
+        |```
+        |# standalone
+        |spark-submit --master spark://master:7077 --class fedspark.jobs.FedSpark \
+        |  fedspark.jar train conf/quickstart.conf --set output.runs=hdfs:///fedspark/runs
+        |```
         |""".stripMargin
     val found = parse("x.md", markdown)
     assert(found.map(_.words.take(2).mkString(" ")) == Seq("apt-get install", "mvn -B", "bin/fedspark train", "bin/fedspark partition",
-      "bin/fedspark train", "bin/fedspark train"), found)
+      "bin/fedspark train", "bin/fedspark train", "spark-submit --master"), found)
+    assert(found(6).words.takeRight(5) == List("fedspark.jar", "train", "conf/quickstart.conf", "--set", "output.runs=hdfs:///fedspark/runs"))
     assert(found.forall(_.line > 0) && found(3).line == 4 && found(4).line == 6 && found(5).line == 11)
     assert(found(3).described == List("100 clients; _label_heatmap.png beside them") && found(3).printed.isEmpty)
     assert(found(4).words == List("bin/fedspark", "train", "conf/a.conf", "--set", """tune.space={"train.lr"=[0.01,0.2]}""", "--set",
@@ -90,6 +97,7 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(shape("100 clients, 60000 examples, n_k min/median/max 1/491/2378, 0 empty").matcher(
       "  10 clients, 2000 examples, n_k min/median/max 180/200/215, 0 empty, mean label entropy 3.3 bits").find())
     assert(!shape("0 empty").matcher("3 clients").find())
+    assert(choices("--set train.algorithm=<fedavg|fedprox> seed<1..5> runs/x-<timestamp>") == "--set train.algorithm=fedavg seed1 runs/x-<timestamp>")
   }
 
   test("the docs hold command blocks: every document's commands are found, run or said why not") {
@@ -127,7 +135,15 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
           timings += f"${command.where}: ${(System.nanoTime() - start) / 1e9}%.1f s  ${command.words.drop(1).mkString(" ").take(90)}"
       }
     }
-    for (command <- commands if command.words.head != Launcher) notRun(command.words) match {
+    for (command <- commands if command.words.head == SparkSubmit) {
+      val fedspark = command.words.dropWhile(!_.endsWith(".jar")).drop(1)
+      assert(fedspark.nonEmpty, s"${command.where}: `${command.text}` names no jar and fedspark arguments after it")
+      // the experiment file the cluster reads (shipped with --files, or in the image): the tree's conf/ of that name
+      val conf = fedspark.drop(1).find(a => a.endsWith(".conf") && !new File(repo, a).exists()).map(a => a -> s"conf/${new File(a).getName}")
+      loadOnly(command.copy(words = Launcher :: fedspark.map(a => conf.filter(_._1 == a).map(_._2).getOrElse(a))), home, made)
+      timings += s"${command.where}: not run (${notRun(command.words).get}), its fedspark arguments parsed and loaded"
+    }
+    for (command <- commands if command.words.head != Launcher && command.words.head != SparkSubmit) notRun(command.words) match {
       case Some(why) => timings += s"${command.where}: not run ($why)"
       case None => fail(s"${command.where}: `${command.text}`: a Maven command DocsCommandsSuite does not know; run it here or say in notRun why not")
     }
@@ -136,7 +152,8 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   /** The command's arguments after `bin/fedspark`: placeholders substituted, inputs in the tree, outputs in `home`. */
   private def arguments(command: Command, home: Path, made: mutable.Map[String, File]): List[String] = {
-    val args = command.words.tail
+    // a choice the docs leave to the reader: <a|b> is a, <1..5> is 1
+    val args = command.words.tail.map(choices)
     val subcommand = args.indexWhere(!_.startsWith("-"))
     args.zipWithIndex.map { case (arg, i) =>
       val previous = if (i > 0) args(i - 1) else ""
@@ -145,6 +162,12 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
         case RunPlaceholder(label) =>
           made.getOrElse(label, fail(s"${command.where}: `$arg` names a run no earlier command of ${command.doc} made " +
             s"(runs made before it: ${if (made.isEmpty) "none" else made.keys.mkString(", ")})")).getPath
+        case _ if arg.contains("<") && !previous.startsWith("--") && !arg.startsWith("-") =>
+          // a file of the tree named by a pattern (`conf/fedprox-synthetic-<set>.conf`): the first that fits
+          val pattern = java.util.regex.Pattern.compile(arg.split("<[^<>]*>", -1).map(java.util.regex.Pattern.quote).mkString("[^/]*"))
+          val dir = new File(repo, arg.substring(0, arg.lastIndexOf('/', arg.indexOf('<')) + 1))
+          Option(dir.list()).getOrElse(Array[String]()).sorted.map(n => new File(dir, n)).find(f => pattern.matcher(repo.toPath.relativize(f.toPath).toString).matches())
+            .getOrElse(fail(s"${command.where}: no file of the tree fits `$arg`")).getPath
         case _ if previous == "--run-dir" => home.resolve("run-dir").resolve(arg.replaceAll("[^A-Za-z0-9._-]", "_")).toString
         case _ if previous == "--plot" => Files.createDirectories(home.resolve("plots")).resolve(new File(arg).getName).toString
         case _ if previous == "--set" =>
@@ -153,7 +176,8 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
           if (eq > 0 && value.matches("[A-Z][A-Z_]*")) {
             arg.substring(0, eq + 1) + placeholders.getOrElse(value, fail(s"${command.where}: --set $arg: the placeholder $value has no " +
               "value in DocsCommandsSuite.placeholders"))
-          } else arg
+          } else if (value.contains("<")) fail(s"${command.where}: --set $arg: no value for its placeholder")
+          else arg
         case _ if !arg.startsWith("-") && !arg.contains("<") && new File(repo, arg).exists() => new File(repo, arg).getPath
         case _ => arg
       }
@@ -347,6 +371,7 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
 object DocsCommandsSuite {
 
   val Launcher = "bin/fedspark"
+  val SparkSubmit = "spark-submit"
 
   /** Documents not run yet, and why; FEDSPARK_DOCS_ALL=1 runs them too. Remove an entry to run its commands in every build. */
   val heldBack: Map[String, String] = Map(
@@ -363,6 +388,7 @@ object DocsCommandsSuite {
     case "apt-get" :: _ => Some("installs packages: what .ci/run does")
     case "mvn" :: rest if rest.contains("install") || rest.contains("verify") => Some("builds and tests: what .ci/run does, around this suite")
     case "mvn" :: _ => None // any other Maven command is for this suite to learn: it fails as not run below
+    case SparkSubmit :: _ => Some("needs a cluster")
     case Launcher :: rest if rest.find(!_.startsWith("-")).contains("bench") => Some("needs Python with torch, and minutes")
     case Launcher :: _ => None
     case program :: _ => Some(s"$program: not this project's launcher")
@@ -379,7 +405,7 @@ object DocsCommandsSuite {
   val DataPath = """(?<![\w/])data/[^\s()]+""".r
   val FileName = """(?<![\w/.*-])([A-Za-z0-9_*-]+\.(?:png|html|parquet|csv|md|zip|bin)|_clients)(?![\w/])""".r
 
-  private val Programs = Set(Launcher, "mvn", "apt-get")
+  private val Programs = Set(Launcher, "mvn", "apt-get", SparkSubmit)
 
   /** The commands of the fenced blocks without a language (or a shell's) in a Markdown text. */
   def parse(doc: String, markdown: String): Seq[Command] = {
@@ -465,6 +491,10 @@ object DocsCommandsSuite {
     case ("/usr/bin/time" | "time") :: rest => dropPrefixes(rest.dropWhile(_.startsWith("-")))
     case _ => words
   }
+
+  /** A choice the docs leave to the reader, made: `<a|b>` is a, `<1..5>` is 1 (`<timestamp>` and `<set>` stay). */
+  def choices(text: String): String =
+    """<([^<>|]+)(?:\|[^<>|]+)+>|<(\d+)\.\.\d+>""".r.replaceAllIn(text, m => java.util.regex.Matcher.quoteReplacement(Option(m.group(1)).getOrElse(m.group(2))))
 
   /** `{a,b}` expanded: `x/{train,test}` -> x/train, x/test. */
   def expandBraces(path: String): List[String] = """\{([^{}]*)\}""".r.findFirstMatchIn(path) match {
