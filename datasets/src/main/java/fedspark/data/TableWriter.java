@@ -19,13 +19,21 @@ final class TableWriter {
     }
 
     static void writeSplits(Dataset<Row> train, Dataset<Row> test, Path out, String source) {
+        writeSplits(train, test, out, source, java.util.List.of(), 0);
+    }
+
+    /**
+     * As {@link #writeSplits(Dataset, Dataset, Path, String)}, recording the examples' {@code shape} (empty: none) and, when
+     * {@code knownClasses} > 0, the source's number of classes (whatever labels the training set happens to hold).
+     */
+    static void writeSplits(Dataset<Row> train, Dataset<Row> test, Path out, String source, java.util.List<Integer> shape, int knownClasses) {
         train = train.cache();
         test = test.cache();
         try {
             Row trainShape = shape(train, source + " train");
             Row testShape = shape(test, source + " test");
             int features = trainShape.getInt(2);
-            int classes = trainShape.getInt(1) + 1;
+            int classes = knownClasses > 0 ? knownClasses : trainShape.getInt(1) + 1;
             if (testShape.getInt(2) != features) {
                 throw new BadInputException(source + ": test examples have " + testShape.getInt(2) + " features, train examples " + features);
             }
@@ -34,9 +42,9 @@ final class TableWriter {
                         + ") seen in the training set");
             }
             train.write().mode(SaveMode.ErrorIfExists).parquet(new Path(out, "train").toString());
-            new DatasetInfo(trainShape.getLong(0), features, classes).write(new Path(out, "train"), train.sparkSession().sparkContext().hadoopConfiguration());
+            new DatasetInfo(trainShape.getLong(0), features, classes, shape).write(new Path(out, "train"), train.sparkSession().sparkContext().hadoopConfiguration());
             test.write().mode(SaveMode.ErrorIfExists).parquet(new Path(out, "test").toString());
-            new DatasetInfo(testShape.getLong(0), features, classes).write(new Path(out, "test"), test.sparkSession().sparkContext().hadoopConfiguration());
+            new DatasetInfo(testShape.getLong(0), features, classes, shape).write(new Path(out, "test"), test.sparkSession().sparkContext().hadoopConfiguration());
         } finally {
             train.unpersist();
             test.unpersist();

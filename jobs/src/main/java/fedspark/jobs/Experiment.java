@@ -248,8 +248,8 @@ public final class Experiment {
             log.accept("prepared data: " + config.getString("data.prepared") + " (exists)");
             return;
         }
-        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic").contains(format)) {
-            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic, leaf-synthetic");
+        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic", "cifar10", "cifar100", "shakespeare").contains(format)) {
+            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic, leaf-synthetic, cifar10, cifar100, shakespeare");
         }
         Path out = new Path(config.getString("data.prepared"));
         if (HadoopFiles.exists(out, hadoop)) {
@@ -263,6 +263,9 @@ public final class Experiment {
             switch (format) {
                 case "idx" -> MnistSource.prepare(spark, new Path(source.getString("path")), source.getInt("limit"), staging);
                 case "leaf" -> LeafSource.prepare(spark, new Path(source.getString("path")), staging);
+                case "cifar10", "cifar100" -> fedspark.data.CifarSource.prepare(spark, new Path(source.getString("path")), format.equals("cifar10")
+                        ? fedspark.data.CifarSource.Variant.CIFAR10 : fedspark.data.CifarSource.Variant.CIFAR100_FINE, staging);
+                case "shakespeare" -> fedspark.data.ShakespeareSource.prepare(spark, new Path(source.getString("path")), staging);
                 case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                         source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
                 case "leaf-synthetic" -> fedspark.data.LeafSyntheticSource.prepare(spark, source.getInt("devices"), source.getDouble("alpha"),
@@ -291,7 +294,7 @@ public final class Experiment {
         String format = source.getString("format");
         List<String> keys = switch (format) {
             case "idx" -> List.of("format", "path", "limit");
-            case "leaf" -> List.of("format", "path");
+            case "leaf", "cifar10", "cifar100", "shakespeare" -> List.of("format", "path");
             case "csv" -> List.of("format", "train", "test", "label-column", "id-column", "scale");
             case "leaf-synthetic" -> List.of("format", "devices", "alpha", "beta", "iid", "train-fraction", "seed");
             // natural ids only when there are some: a record without them stays valid for tables prepared before they existed
