@@ -124,4 +124,36 @@ class SecureAggregationSuite extends AnyFunSuite {
     val pair = sole.setup(3, Array(5, 6)) // t = 2
     assert(intercept[IllegalStateException](sole.unmask(pair, java.util.Collections.singleton(Int.box(5)), 4)).getMessage.contains("1 delivering"))
   }
+
+  test("a mask is keyed by its seed, its round and its label: none repeats, so no two masked inputs share a mask") {
+    def mask(seed: Byte, round: Int, label: String): Seq[Long] = {
+      val values = new Array[Long](9000) // more than one keystream block of 8,192 words
+      Masks.add(values, Array.fill[Byte](32)(seed), round, label, 1)
+      values.toSeq
+    }
+    val base = mask(1, 1, "self")
+    assert(base.distinct.size == base.size, "a keystream with repeated words")
+    for (other <- Seq(mask(2, 1, "self"), mask(1, 2, "self"), mask(1, 1, "pair"))) {
+      assert(other.zip(base).count { case (a, b) => a == b } == 0)
+    }
+    val twice = new Array[Long](9000)
+    Masks.add(twice, Array.fill[Byte](32)(1), 1, "self", 1)
+    Masks.add(twice, Array.fill[Byte](32)(1), 1, "self", -1)
+    assert(twice.forall(_ == 0), "+mask then -mask leaves nothing")
+  }
+
+  test("with every client drawn to drop, exactly m - t drop and the others' shares still rebuild the sum") {
+    val secure = new SecureAggregation(0.999, 0.6, 11L)
+    val sampled = Array(0, 1, 2, 3, 4, 5, 6, 7, 8, 9) // t = 6
+    val round = secure.setup(3, sampled)
+    assert(round.dropouts().size == 4 && secure.lastDropouts() == 4)
+    val delivered = new java.util.TreeSet[Integer](sampled.filterNot(c => round.dropouts().contains(c)).map(Int.box).toSeq.asJava)
+    val encoded = sampled.map(c => Array.tabulate[Long](5)(j => (c * 10 + j).toLong))
+    val masked = sampled.filter(c => delivered.contains(c)).map(c => Masks.mask(encoded(c), c, round))
+    val sum = new Array[Long](5)
+    masked.foreach(m => for (j <- 0 until 5) sum(j) += m(j))
+    val correction = secure.unmask(round, delivered, 5)
+    val plain = sampled.filter(c => delivered.contains(c)).map(encoded(_)).reduce((a, b) => a.zip(b).map { case (x, y) => x + y })
+    assert(sum.zip(correction).map { case (a, b) => a - b }.toSeq == plain.toSeq) // the masked sum minus the rebuilt masks
+  }
 }
