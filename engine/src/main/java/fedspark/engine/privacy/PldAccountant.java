@@ -124,15 +124,7 @@ public final class PldAccountant {
             high = low;
             low /= 2;
         }
-        while (high - low > 1e-4 * high) {
-            double middle = (low + high) / 2;
-            if (epsilonOf(q, middle, steps, delta) > targetEpsilon) {
-                low = middle;
-            } else {
-                high = middle;
-            }
-        }
-        return high;
+        return RdpAccountant.smallestNoise(noise -> epsilonOf(q, noise, steps, delta), targetEpsilon, low, high, 1e-4);
     }
 
     private static long top(Pmf pmf) {

@@ -147,9 +147,17 @@ public final class RdpAccountant {
                         + delta + " with q = " + q + " over " + steps + " steps");
             }
         }
-        while (high - low > 1e-6 * high) {
+        return smallestNoise(noise -> epsilonOf(q, noise, steps, delta), targetEpsilon, low, high, 1e-6);
+    }
+
+    /**
+     * Bisection between {@code low} (spends more than {@code target}) and {@code high} (spends at most it), to
+     * {@code precision} relative: epsilon falls as the noise grows. Both accountants size their noise with it.
+     */
+    static double smallestNoise(java.util.function.DoubleUnaryOperator epsilonAt, double target, double low, double high, double precision) {
+        while (high - low > precision * high) {
             double middle = (low + high) / 2;
-            if (epsilonOf(q, middle, steps, delta) > targetEpsilon) {
+            if (epsilonAt.applyAsDouble(middle) > target) {
                 low = middle;
             } else {
                 high = middle;
