@@ -386,6 +386,7 @@ object DocsCommandsSuite {
   def notRun(words: List[String]): Option[String] = words match {
     case "apt-get" :: _ => Some("installs packages: what .ci/run does")
     case "mvn" :: rest if rest.contains("install") || rest.contains("verify") => Some("builds and tests: what .ci/run does, around this suite")
+    case "mvn" :: rest if rest.exists(_.contains("pitest")) => Some("mutation testing: tens of minutes (docs/testing.md)")
     case "mvn" :: _ => None // any other Maven command is for this suite to learn: it fails as not run below
     case SparkSubmit :: _ => Some("needs a cluster")
     case Launcher :: rest if rest.find(!_.startsWith("-")).contains("bench") => Some("needs Python with torch, and minutes")
