@@ -248,8 +248,8 @@ public final class Experiment {
             log.accept("prepared data: " + config.getString("data.prepared") + " (exists)");
             return;
         }
-        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic", "cifar10", "cifar100", "shakespeare").contains(format)) {
-            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic, leaf-synthetic, cifar10, cifar100, shakespeare");
+        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic", "cifar10", "cifar100", "shakespeare", "table").contains(format)) {
+            throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic, leaf-synthetic, cifar10, cifar100, shakespeare, table");
         }
         Path out = new Path(config.getString("data.prepared"));
         if (HadoopFiles.exists(out, hadoop)) {
@@ -266,6 +266,11 @@ public final class Experiment {
                 case "cifar10", "cifar100" -> fedspark.data.CifarSource.prepare(spark, new Path(source.getString("path")), format.equals("cifar10")
                         ? fedspark.data.CifarSource.Variant.CIFAR10 : fedspark.data.CifarSource.Variant.CIFAR100_FINE, staging);
                 case "shakespeare" -> fedspark.data.ShakespeareSource.prepare(spark, new Path(source.getString("path")), staging);
+                case "table" -> fedspark.data.TableSource.prepare(
+                        fedspark.data.TableSource.load(spark, source.getString("train"), source.getString("table-format")),
+                        fedspark.data.TableSource.load(spark, source.getString("test"), source.getString("table-format")),
+                        new fedspark.data.TableSource.Columns(source.getString("label-column"), source.getString("id-column"),
+                                source.getStringList("feature-columns")), config.getIntList("data.shape"), staging, "table " + source.getString("train"));
                 case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                         source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
                 case "leaf-synthetic" -> fedspark.data.LeafSyntheticSource.prepare(spark, source.getInt("devices"), source.getDouble("alpha"),
@@ -296,6 +301,7 @@ public final class Experiment {
             case "idx" -> List.of("format", "path", "limit");
             case "leaf", "cifar10", "cifar100", "shakespeare" -> List.of("format", "path");
             case "csv" -> List.of("format", "train", "test", "label-column", "id-column", "scale");
+            case "table" -> List.of("format", "train", "test", "table-format", "label-column", "id-column", "feature-columns");
             case "leaf-synthetic" -> List.of("format", "devices", "alpha", "beta", "iid", "train-fraction", "seed");
             // natural ids only when there are some: a record without them stays valid for tables prepared before they existed
             default -> source.getInt("users") == 0 ? List.of("format", "examples", "test-examples", "features", "classes", "seed")
@@ -306,8 +312,10 @@ public final class Experiment {
             record.append(key).append(" = ").append(source.getValue(key).render()).append('\n');
         }
         List<String> inputs = switch (format) {
-            case "idx", "leaf" -> List.of(source.getString("path"));
+            case "idx", "leaf", "cifar10", "cifar100", "shakespeare" -> List.of(source.getString("path"));
             case "csv" -> List.of(source.getString("train"), source.getString("test"));
+            case "table" -> source.getString("table-format").equals("catalog") ? List.of()
+                    : List.of(source.getString("train"), source.getString("test"));
             default -> List.of();
         };
         java.util.TreeSet<String> files = new java.util.TreeSet<>();
