@@ -33,8 +33,6 @@ import fedspark.testing.TestData
  * still parsed and loaded, and NewcomerSuite checks it finds its peer); `spark-submit` needs a cluster (the fedspark
  * arguments after its jar are parsed and loaded, the experiment file from conf/; StandaloneClusterSuite submits the
  * jar). Lines of other programs (python3, grep) and blocks with a language (```scala) are not this project's commands.
- * Held back (see [[DocsCommandsSuite.heldBack]]): whole documents being rewritten; FEDSPARK_DOCS_ALL=1 in the
- * environment (or -Dfedspark.docs.all=true) runs them too.
  *
  * The documents' tests take about four minutes (the PLD accountant's 23 s among them), so they are tagged
  * [[Packaged]]: `mvn verify` (.ci/run) runs them in the integration-test phase, a module's `mvn test` does not;
@@ -54,7 +52,6 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
   private val documents: Seq[String] = "README.md" +: Option(new File(repo, "docs").listFiles()).getOrElse(Array[File]())
     .filter(_.getName.endsWith(".md")).map("docs/" + _.getName).sorted.toSeq
 
-  private val runAll = sys.env.get("FEDSPARK_DOCS_ALL").contains("1") || sys.props.get("fedspark.docs.all").contains("true")
 
   test("the command blocks parse: continuations, inline and output comments, &&, env prefixes, optional [--set ...]") {
     val markdown =
@@ -110,10 +107,7 @@ class DocsCommandsSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   for (doc <- documents) {
     val name = s"$doc: every command of its command blocks runs and ends as its text says"
-    heldBack.get(doc) match {
-      case Some(why) if !runAll => ignore(s"$name (held back: $why)") {}
-      case _ => test(name, Packaged)(runDocument(doc))
-    }
+    test(name, Packaged)(runDocument(doc))
   }
 
   // ------------------------------------------------------------------------------------------------------------------
@@ -373,8 +367,6 @@ object DocsCommandsSuite {
   val Launcher = "bin/fedspark"
   val SparkSubmit = "spark-submit"
 
-  /** Documents not run yet, and why; FEDSPARK_DOCS_ALL=1 runs them too. Remove an entry to run its commands in every build. */
-  val heldBack: Map[String, String] = Map()
 
   /** Values for the capitals the docs write in a command's place (`--set train.robust.rule=RULE`). */
   val placeholders: Map[String, String] = Map("RULE" -> "krum", "ATTACK" -> "sign-flip", "E" -> "2")

@@ -108,13 +108,15 @@ public final class CanaryAudit {
             round[i] = (double) next[i] - previous[i];
             sinceStart[i] = (double) next[i] - start[i];
         }
+        double roundNorm = norm(round);
+        double startNorm = norm(sinceStart);
         double[] finalInserted = new double[canaries];
         double[] finalNever = new double[canaries];
         for (int j = 0; j < canaries; j++) {
-            largestInserted[j] = Math.max(largestInserted[j], (float) cosine(inserted[j], round));
-            largestNever[j] = Math.max(largestNever[j], (float) cosine(neverInserted[j], round));
-            finalInserted[j] = cosine(inserted[j], sinceStart);
-            finalNever[j] = cosine(neverInserted[j], sinceStart);
+            largestInserted[j] = Math.max(largestInserted[j], (float) cosine(inserted[j], round, roundNorm));
+            largestNever[j] = Math.max(largestNever[j], (float) cosine(neverInserted[j], round, roundNorm));
+            finalInserted[j] = cosine(inserted[j], sinceStart, startNorm);
+            finalNever[j] = cosine(neverInserted[j], sinceStart, startNorm);
         }
         lastFinal = estimate(finalNever, finalInserted, delta);
         lastAll = estimate(toDoubles(largestNever), toDoubles(largestInserted), delta);
@@ -128,15 +130,21 @@ public final class CanaryAudit {
         return out;
     }
 
-    /** cos(c, v) for a unit c; 0 for v = 0. */
-    static double cosine(float[] unit, double[] v) {
+    private static double norm(double[] v) {
+        double squares = 0;
+        for (double x : v) {
+            squares += x * x;
+        }
+        return Math.sqrt(squares);
+    }
+
+    /** cos(c, v) for a unit c and v of norm {@code norm}; 0 for v = 0. */
+    static double cosine(float[] unit, double[] v, double norm) {
         double dot = 0;
-        double norm = 0;
         for (int i = 0; i < v.length; i++) {
             dot += unit[i] * v[i];
-            norm += v[i] * v[i];
         }
-        return norm == 0 ? 0 : dot / Math.sqrt(norm);
+        return norm == 0 ? 0 : dot / norm;
     }
 
     /**
