@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -25,7 +26,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * Any table Spark reads (a path in a {@code table-format}: parquet, orc, json, csv with a header; or a catalog table)
- * or a DataFrame as the canonical table: the features one array column or numeric columns (all but the label and id
+ * or a DataFrame as the canonical table: the features one array or ML Vector column or numeric columns (all but the label and id
  * columns when none are named), the label an integer column or a string column indexed in sorted order (the order
  * recorded as {@code _labels.json}), the id column, when named, the natural id. A null or non-finite feature, a null
  * label, a missing column or a column of the wrong type is named before anything is written.
@@ -110,7 +111,9 @@ public final class TableSource {
             }
         }
         Column features;
-        if (names.size() == 1 && column(table, names.get(0), what) instanceof ArrayType array) {
+        if (names.size() == 1 && column(table, names.get(0), what) instanceof VectorUDT) {
+            features = org.apache.spark.ml.functions.vector_to_array(col(quoted(names.get(0))), "float32");
+        } else if (names.size() == 1 && column(table, names.get(0), what) instanceof ArrayType array) {
             if (!(array.elementType() instanceof NumericType)) {
                 throw new BadInputException(what + ": feature column '" + names.get(0) + "' holds " + array.simpleString() + ", not numbers");
             }

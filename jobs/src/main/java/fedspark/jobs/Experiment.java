@@ -1,5 +1,11 @@
 package fedspark.jobs;
 
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.xxhash64;
+
 import java.io.File;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -11,6 +17,7 @@ import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -66,13 +73,54 @@ public final class Experiment {
     // A new run folder's name before its timestamp (what ran: load names it), or null: the name and the algorithm.
     private final String label;
 
-    public Experiment(Config config) {
-        this(config, null);
+    // The examples of fromDataFrame (data.source.format = dataframe), or null.
+    private final DataFrames frames;
+
+    /** A DataFrame source: its training and test examples and a fingerprint of their rows. */
+    private record DataFrames(Dataset<Row> train, Dataset<Row> test, String fingerprint) {
     }
 
-    private Experiment(Config config, String label) {
+    public Experiment(Config config) {
+        this(config, null, null);
+    }
+
+    private Experiment(Config config, String label, DataFrames frames) {
         this.config = config;
         this.label = label;
+        this.frames = frames;
+    }
+
+    /**
+     * The default experiment (the quickstart's settings; {@link #set} changes them) on the examples of two DataFrames,
+     * read as data.source.format = table reads a table: the label in {@code labelColumn} (integers, or strings indexed
+     * in sorted order), the natural id in {@code idColumn} ("" for none), the features one array or ML Vector column or
+     * numeric columns (data.source.feature-columns names them; [] takes every other column). The prepared tables go to
+     * data/dataframe-FINGERPRINT, a hash of both frames' rows (one pass over each, now): the same examples are prepared
+     * once, and other examples never reuse them.
+     */
+    public static Experiment fromDataFrame(Dataset<Row> train, Dataset<Row> test, String labelColumn, String idColumn) {
+        String fingerprint = fingerprint(train, test);
+        Config config = defaults().config.withValue("data.source.format", ConfigValueFactory.fromAnyRef("dataframe"))
+                .withValue("data.source.label-column", ConfigValueFactory.fromAnyRef(labelColumn))
+                .withValue("data.source.id-column", ConfigValueFactory.fromAnyRef(idColumn))
+                .withValue("data.prepared", ConfigValueFactory.fromAnyRef("data/dataframe-" + fingerprint.substring(0, 16)));
+        return new Experiment(config, null, new DataFrames(train, test, fingerprint));
+    }
+
+    /** SHA-256 over both frames' schemas, row counts and the sum of their rows' 64-bit hashes (row order does not count). */
+    private static String fingerprint(Dataset<Row> train, Dataset<Row> test) {
+        StringBuilder text = new StringBuilder();
+        for (Dataset<Row> frame : List.of(train, test)) {
+            Column[] all = java.util.Arrays.stream(frame.columns()).map(c -> col("`" + c + "`")).toArray(Column[]::new);
+            Row row = frame.select(xxhash64(all).cast("decimal(38,0)").as("h")).agg(count(lit(1)), sum("h")).first();
+            text.append(frame.schema().catalogString()).append(' ').append(row.getLong(0)).append(' ').append(row.get(1)).append('\n');
+        }
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Reads an experiment file, applies {@code key=value} overrides (keys relative to fedspark) over it and the defaults. */
@@ -84,7 +132,7 @@ public final class Experiment {
         KnownSettings.check(parsed, file.toString());
         Config resolved = withOverrides(parsed, file.toString(), overrides).getConfig("fedspark");
         if (overrides.isEmpty()) {
-            return new Experiment(resolved, runLabel(resolved, List.of()));
+            return new Experiment(resolved, runLabel(resolved, List.of()), null);
         }
         Config asFiled = withOverrides(parsed, file.toString(), List.of()).getConfig("fedspark");
         List<String> changed = new java.util.ArrayList<>();
@@ -95,7 +143,7 @@ public final class Experiment {
                 changed.add(key);
             }
         }
-        return new Experiment(resolved, runLabel(resolved, changed));
+        return new Experiment(resolved, runLabel(resolved, changed), null);
     }
 
     /** Settings that say nothing about what ran: where it ran and where it wrote. */
@@ -139,7 +187,7 @@ public final class Experiment {
         if (name.isBlank() || !name.matches("[A-Za-z0-9._=,+-]+")) {
             throw new BadInputException("--name takes letters, digits and . _ = , + - only, got '" + name + "'");
         }
-        return new Experiment(config.withValue("name", ConfigValueFactory.fromAnyRef(name)), name);
+        return new Experiment(config.withValue("name", ConfigValueFactory.fromAnyRef(name)), name, frames);
     }
 
     /** The name a new run folder of this experiment gets before its timestamp. */
@@ -192,7 +240,7 @@ public final class Experiment {
     /** This experiment with one setting changed (key relative to fedspark), e.g. {@code set("train.rounds", 5)}. */
     public Experiment set(String key, Object value) {
         KnownSettings.checkKey(key, KnownSettings.known(), "set(\"" + key + "\", ...)");
-        return new Experiment(config.withValue(key, ConfigValueFactory.fromAnyRef(value)));
+        return new Experiment(config.withValue(key, ConfigValueFactory.fromAnyRef(value)), null, frames);
     }
 
     public Config config() {
@@ -248,7 +296,11 @@ public final class Experiment {
             log.accept("prepared data: " + config.getString("data.prepared") + " (exists)");
             return;
         }
-        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic", "cifar10", "cifar100", "shakespeare", "table").contains(format)) {
+        if (format.equals("dataframe") && frames == null) {
+            throw new BadInputException("data.source.format = dataframe: the examples come from Experiment.fromDataFrame, and data.prepared "
+                    + config.getString("data.prepared") + " holds none (a run on a DataFrame resumes while its prepared tables exist)");
+        }
+        if (!List.of("idx", "leaf", "csv", "synthetic", "leaf-synthetic", "cifar10", "cifar100", "shakespeare", "table", "dataframe").contains(format)) {
             throw new BadInputException("unknown data.source.format '" + format + "'; known formats: idx, leaf, csv, synthetic, leaf-synthetic, cifar10, cifar100, shakespeare, table");
         }
         Path out = new Path(config.getString("data.prepared"));
@@ -271,6 +323,9 @@ public final class Experiment {
                         fedspark.data.TableSource.load(spark, source.getString("test"), source.getString("table-format")),
                         new fedspark.data.TableSource.Columns(source.getString("label-column"), source.getString("id-column"),
                                 source.getStringList("feature-columns")), config.getIntList("data.shape"), staging, "table " + source.getString("train"));
+                case "dataframe" -> fedspark.data.TableSource.prepare(frames.train(), frames.test(),
+                        new fedspark.data.TableSource.Columns(source.getString("label-column"), source.getString("id-column"),
+                                source.getStringList("feature-columns")), config.getIntList("data.shape"), staging, "DataFrame");
                 case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                         source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
                 case "leaf-synthetic" -> fedspark.data.LeafSyntheticSource.prepare(spark, source.getInt("devices"), source.getDouble("alpha"),
@@ -302,6 +357,7 @@ public final class Experiment {
             case "leaf", "cifar10", "cifar100", "shakespeare" -> List.of("format", "path");
             case "csv" -> List.of("format", "train", "test", "label-column", "id-column", "scale");
             case "table" -> List.of("format", "train", "test", "table-format", "label-column", "id-column", "feature-columns");
+            case "dataframe" -> List.of("format", "label-column", "id-column", "feature-columns");
             case "leaf-synthetic" -> List.of("format", "devices", "alpha", "beta", "iid", "train-fraction", "seed");
             // natural ids only when there are some: a record without them stays valid for tables prepared before they existed
             default -> source.getInt("users") == 0 ? List.of("format", "examples", "test-examples", "features", "classes", "seed")
@@ -318,6 +374,9 @@ public final class Experiment {
                     : List.of(source.getString("train"), source.getString("test"));
             default -> List.of();
         };
+        if (format.equals("dataframe")) {
+            return record.append("fingerprint = ").append(frames.fingerprint()).append('\n').toString();
+        }
         java.util.TreeSet<String> files = new java.util.TreeSet<>();
         for (String input : inputs) {
             Path path = new Path(input);
@@ -347,6 +406,10 @@ public final class Experiment {
         if (!HadoopFiles.exists(recorded, hadoop)) {
             log.accept("prepared data: " + config.getString("data.prepared") + " records no source (prepared by an older version); "
                     + "it is used as it is");
+            return;
+        }
+        if (config.getString("data.source.format").equals("dataframe") && frames == null) {
+            log.accept("prepared data: " + config.getString("data.prepared") + " (from a DataFrame; a run resumed uses it as it is)");
             return;
         }
         String was = HadoopFiles.readString(recorded, hadoop);

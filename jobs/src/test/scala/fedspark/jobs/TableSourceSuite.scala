@@ -2,8 +2,9 @@ package fedspark.jobs
 
 import java.nio.file.Files
 
-import org.apache.spark.sql.SparkSession
-import org.apache.spark.sql.functions.{array, col}
+import org.apache.spark.ml.feature.VectorAssembler
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.functions.{array, col, when}
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -45,25 +46,74 @@ class TableSourceSuite extends AnyFunSuite with BeforeAndAfterAll {
     Experiment.load(file.toFile, java.util.List.of())
   }
 
-  test("a Parquet table with a user column gives the same partition and run as the same examples through CSV") {
+  /** Who holds what after partitioning (the files' names differ between sources). */
+  private def clientRows(e: Experiment) = {
+    val index = spark.read.parquet(s"${e.partitionedData()}/_clients")
+    index.drop(index.columns.filter(c => c.contains("file")): _*).orderBy("client").collect().map(_.toString).toSeq
+  }
+
+  /** The examples as CSV files, trained through the CSV source: the partition and the parameters every other source must give. */
+  private lazy val viaCsv: (Seq[String], Array[Float]) = {
     for ((split, n, seed) <- Seq(("train", 60, 1), ("test", 20, 2))) Files.writeString(scratch.resolve(s"$split.csv"), csv(n, seed))
-    val viaCsv = experiment("csv", s"""format = csv, train = "$scratch/train.csv", test = "$scratch/test.csv"""")
+    val csvExperiment = experiment("csv", s"""format = csv, train = "$scratch/train.csv", test = "$scratch/test.csv"""")
+    val trained = csvExperiment.train(spark, null, _ => ())
+    (clientRows(csvExperiment), trained.parameters)
+  }
+
+  test("a Parquet table with a user column gives the same partition and run as the same examples through CSV") {
+    val (partition, parameters) = viaCsv
     // the same examples as a Parquet table: the features one array column, the label an integer
     for (split <- Seq("train", "test")) {
-      val df = spark.read.option("header", "true").option("inferSchema", "true").csv(s"$scratch/$split.csv")
-      df.select(col("label").cast("int").as("label"), col("user"), array((0 until 6).map(j => col(s"f$j")): _*).as("x"))
+      csvFrame(split).select(col("label").cast("int").as("label"), col("user"), array((0 until 6).map(j => col(s"f$j")): _*).as("x"))
         .write.parquet(s"$scratch/$split.parquet")
     }
     val viaTable = experiment("table", s"""format = table, table-format = parquet, train = "$scratch/train.parquet",
                                           |  test = "$scratch/test.parquet", feature-columns = [x]""".stripMargin)
-    val a = viaCsv.train(spark, null, _ => ())
-    val b = viaTable.train(spark, null, _ => ())
-    def clients(e: Experiment) = { // who holds what; the files' names differ
-      val index = spark.read.parquet(s"${e.partitionedData()}/_clients")
-      index.drop(index.columns.filter(c => c.contains("file")): _*).orderBy("client").collect().map(_.toString).toSeq
-    }
-    assert(clients(viaTable) == clients(viaCsv))
-    assert(b.parameters.sameElements(a.parameters))
+    val trained = viaTable.train(spark, null, _ => ())
+    assert(clientRows(viaTable) == partition)
+    assert(trained.parameters.sameElements(parameters))
+  }
+
+  /** The CSV experiment's settings on a DataFrame source. */
+  private def onFrames(train: DataFrame, test: DataFrame, prepared: String) =
+    Experiment.fromDataFrame(train, test, "label", "user").set("name", "frames").set("model", "mcmahan-2nn")
+      .set("data.prepared", s"$scratch/$prepared").set("output.runs", s"$scratch/runs").set("partition.scheme", "natural")
+      .set("partition.column", "user").set("partition.clients", 0).set("train.rounds", 2).set("train.C", 0.6)
+      .set("train.E", 1).set("train.B", 5).set("train.lr", 0.1).set("train.seed", 3)
+
+  private def csvFrame(split: String) = spark.read.option("header", "true").option("inferSchema", "true").csv(s"$scratch/$split.csv")
+
+  test("a DataFrame through Experiment.fromDataFrame (numeric columns, then an ML Vector) gives the same partition and run again") {
+    val (partition, parameters) = viaCsv
+    val columns = onFrames(csvFrame("train"), csvFrame("test"), "frames-columns")
+    val run = columns.train(spark, null, _ => ())
+    assert(clientRows(columns) == partition)
+    assert(run.parameters.sameElements(parameters))
+    // the features as one ML Vector column, as VectorAssembler writes them
+    val assembler = new VectorAssembler().setInputCols((0 until 6).map(j => s"f$j").toArray).setOutputCol("features")
+    def vectors(split: String) = assembler.transform(csvFrame(split)).select("label", "user", "features")
+    val vector = onFrames(vectors("train"), vectors("test"), "frames-vector")
+    assert(vector.train(spark, null, _ => ()).parameters.sameElements(parameters))
+  }
+
+  test("a DataFrame's prepared tables are reused for the same rows and never for others") {
+    viaCsv // writes the CSV files
+    val train = csvFrame("train")
+    val first = onFrames(train, csvFrame("test"), "frames-reuse")
+    first.prepare(spark, _ => ())
+    // the same rows in another order: the fingerprint ignores row order, so the tables are reused
+    val shuffled = onFrames(train.orderBy(col("f3").desc), csvFrame("test"), "frames-reuse")
+    val lines = scala.collection.mutable.Buffer[String]()
+    shuffled.prepare(spark, lines += _)
+    assert(lines.exists(_.endsWith("(exists)")), lines)
+    // one value changed: a stop that says which fingerprint it compared
+    val changed = onFrames(train.withColumn("f0", when(col("f0") > 0.9, col("f0") + 0.01).otherwise(col("f0"))), csvFrame("test"), "frames-reuse")
+    val stop = intercept[BadInputException](changed.prepare(spark, _ => ()))
+    assert(stop.getMessage.contains("was prepared from another source (recorded: fingerprint = "), stop.getMessage)
+    // by default each set of rows has a folder of its own
+    def defaultFolder(rows: DataFrame) = Experiment.fromDataFrame(rows, csvFrame("test"), "label", "user").config.getString("data.prepared")
+    assert(defaultFolder(train).matches("data/dataframe-[0-9a-f]{16}"), defaultFolder(train))
+    assert(defaultFolder(train.limit(59)) != defaultFolder(train))
   }
 
   test("string labels are indexed in sorted order; a missing column and a null feature are named") {

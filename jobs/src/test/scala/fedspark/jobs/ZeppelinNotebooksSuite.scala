@@ -22,7 +22,8 @@ class ZeppelinNotebooksSuite extends AnyFunSuite {
   private val notes = Option(new File("../notebooks").listFiles()).getOrElse(Array.empty[File]).filter(_.getName.endsWith(".zpln")).sorted
 
   test("notebooks/ holds the notes") {
-    assert(notes.map(_.getName).toSeq == Seq("1-quickstart.zpln", "2-noniid-study.zpln", "3-fedavg-vs-fedsgd.zpln"))
+    assert(notes.map(_.getName).toSeq == Seq("1-quickstart.zpln", "2-noniid-study.zpln", "3-fedavg-vs-fedsgd.zpln",
+      "4-your-dataframe.zpln"))
   }
 
   /** The fields Zeppelin 0.10 needs to import a note. */
