@@ -14,10 +14,13 @@ import fedspark.models.{FlatParameters, InputShape}
 /** The lean step against DL4J's own fit(), the reference for the models' math. */
 class LeanNetworkSuite extends AnyFunSuite {
 
-  private def shard(n: Int, seed: Long): ClientShard = {
+  private def shard(n: Int, seed: Long, features: Int = 784): ClientShard = {
     val random = new scala.util.Random(seed)
-    new ClientShard(3, 784, Array.fill(n * 784)(random.nextFloat()), Array.fill(n)(random.nextInt(10)))
+    new ClientShard(3, features, Array.fill(n * features)(random.nextFloat()), Array.fill(n)(random.nextInt(10)))
   }
+
+  /** CIFAR-10's examples: 3 channels of 32x32. */
+  private val cifar = InputShape.image(3, 32, 32)
 
   /** Steps `lean` and `reference` from `start` through the same batches, each lean step from the reference's
     * parameters: the largest parameter difference after each step, and how far the reference moved. */
@@ -53,12 +56,15 @@ class LeanNetworkSuite extends AnyFunSuite {
       f"$tolerance; the steps moved parameters by up to $moved%.2e")
   }
 
-  for ((model, batch, epochs) <- Seq(("mcmahan-2nn", 10, 5), ("mcmahan-2nn", 50, 5), ("thesis-2nn", 10, 5), ("logreg", 10, 5),
-    ("lenet5", 10, 2), ("niid-cnn", 10, 2), ("mcmahan-cnn", 10, 1))) {
-    test(s"$model, B=$batch, E=$epochs: each lean step of a client update equals DL4J's within $tolerance") {
-      val spec = new ModelSpec(model, InputShape.MNIST, 10, 0.05)
+  // niid-cnn on 3x32x32 is the CIFAR-10 CNN of conf/models/cifar10-cnn.conf (ModelDefinitionSuite: the same parameters)
+  for ((model, shape, batch, epochs) <- Seq(("mcmahan-2nn", InputShape.MNIST, 10, 5), ("mcmahan-2nn", InputShape.MNIST, 50, 5),
+    ("thesis-2nn", InputShape.MNIST, 10, 5), ("logreg", InputShape.MNIST, 10, 5), ("lenet5", InputShape.MNIST, 10, 2),
+    ("niid-cnn", InputShape.MNIST, 10, 2), ("mcmahan-cnn", InputShape.MNIST, 10, 1), ("niid-cnn", cifar, 10, 1))) {
+    val on = if (shape == InputShape.MNIST) "" else s" on $shape"
+    test(s"$model$on, B=$batch, E=$epochs: each lean step of a client update equals DL4J's within $tolerance") {
+      val spec = new ModelSpec(model, shape, 10, 0.05)
       val n = 130 // with B=50, every epoch ends with a partial batch
-      val data = shard(n, 5L)
+      val data = shard(n, 5L, shape.size())
       val global = FlatParameters.of(spec.newNetwork(9L))
       val batches = for (epoch <- 0 until epochs; order = LocalBatches.order(n, 4L, 1, data.client(), epoch);
                          from <- 0 until n by batch) yield (order, from, math.min(n, from + batch))
