@@ -71,7 +71,9 @@ public final class MnistSource {
     /** As {@link #prepare(SparkSession, Path, Path)}, keeping only the first {@code limit} training examples when limit > 0. */
     public static void prepare(SparkSession spark, Path dir, int limit, Path out) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        checkShapes(file(dir, TRAIN, "images", hadoop), file(dir, TEST, "images", hadoop), hadoop);
+        int[] imageShape = checkShapes(file(dir, TRAIN, "images", hadoop), file(dir, TEST, "images", hadoop), hadoop);
+        // grey images: one channel of rows x columns, the shape image models take
+        List<Integer> shape = imageShape.length == 2 ? List.of(1, imageShape[0], imageShape[1]) : List.of();
         List<Row> train = read(file(dir, TRAIN, "images", hadoop), file(dir, TRAIN, "labels", hadoop), hadoop);
         if (limit > 0 && limit < train.size()) {
             train = train.subList(0, limit);
@@ -80,12 +82,15 @@ public final class MnistSource {
         int features = ((float[]) train.get(0).get(1)).length;
         int classes = 1 + train.stream().mapToInt(r -> r.getInt(0)).max().orElse(0);
         checkLabels(test, classes, dir + "/" + TEST + " labels");
-        write(spark, train, new Path(out, "train"), new DatasetInfo(train.size(), features, classes));
-        write(spark, test, new Path(out, "test"), new DatasetInfo(test.size(), features, classes));
+        write(spark, train, new Path(out, "train"), new DatasetInfo(train.size(), features, classes, shape));
+        write(spark, test, new Path(out, "test"), new DatasetInfo(test.size(), features, classes, shape));
     }
 
-    /** Refuses train and test images of different shapes (28 x 28 against 32 x 32, or 28 x 28 against 14 x 56), naming both files. */
-    private static void checkShapes(Path trainImages, Path testImages, Configuration hadoop) {
+    /**
+     * Refuses train and test images of different shapes (28 x 28 against 32 x 32, or 28 x 28 against 14 x 56), naming
+     * both files; returns the images' dimensions (rows, columns).
+     */
+    private static int[] checkShapes(Path trainImages, Path testImages, Configuration hadoop) {
         int[] train = IdxFile.read(trainImages, IdxFile.IMAGES_MAGIC, hadoop).dimensions();
         int[] test = IdxFile.read(testImages, IdxFile.IMAGES_MAGIC, hadoop).dimensions();
         int[] trainShape = java.util.Arrays.copyOfRange(train, 1, train.length);
@@ -94,6 +99,7 @@ public final class MnistSource {
             throw new BadInputException("train and test images differ in shape: " + trainImages + " holds " + shape(trainShape) + " images, "
                     + testImages + " " + shape(testShape) + " images");
         }
+        return trainShape;
     }
 
     private static String shape(int[] dimensions) {

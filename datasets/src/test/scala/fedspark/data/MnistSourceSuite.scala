@@ -80,7 +80,10 @@ class MnistSourceSuite extends AnyFunSuite with LocalSpark {
     assert(train.schema("label").dataType.simpleString == "int")
     assert(train.schema("features").dataType.simpleString == "array<float>")
     assert(train.count() == 60 && spark.read.parquet(out + "/test").count() == 20)
-    assert(DatasetInfo.read(new Path(out, "train"), hadoop) == new DatasetInfo(60, 64, 4))
+    // 8 x 8 grey images: one channel, recorded so that image models need no guess
+    val shape = java.util.List.of[Integer](1, 8, 8)
+    assert(DatasetInfo.read(new Path(out, "train"), hadoop) == new DatasetInfo(60, 64, 4, shape))
+    assert(DatasetInfo.read(new Path(out, "test"), hadoop) == new DatasetInfo(20, 64, 4, shape))
   }
 
   test("a test label the training set never had is refused before anything is written") {
