@@ -367,18 +367,11 @@ public final class Experiment {
         for (String key : keys) {
             record.append(key).append(" = ").append(source.getValue(key).render()).append('\n');
         }
-        List<String> inputs = switch (format) {
-            case "idx", "leaf", "cifar10", "cifar100", "shakespeare" -> List.of(source.getString("path"));
-            case "csv" -> List.of(source.getString("train"), source.getString("test"));
-            case "table" -> source.getString("table-format").equals("catalog") ? List.of()
-                    : List.of(source.getString("train"), source.getString("test"));
-            default -> List.of();
-        };
         if (format.equals("dataframe")) {
             return record.append("fingerprint = ").append(frames.fingerprint()).append('\n').toString();
         }
         java.util.TreeSet<String> files = new java.util.TreeSet<>();
-        for (String input : inputs) {
+        for (String input : sourceInputs()) {
             Path path = new Path(input);
             try {
                 org.apache.hadoop.fs.FileSystem fs = path.getFileSystem(hadoop);
@@ -400,7 +393,29 @@ public final class Experiment {
         return record.append("]\n").toString();
     }
 
-    /** Stops when the prepared tables come from another source than the configured one (tables of older versions carry no record). */
+    /** The configured source's input paths (files or folders); none for generated data, catalog tables and DataFrames. */
+    private List<String> sourceInputs() {
+        Config source = config.getConfig("data.source");
+        return switch (source.getString("format")) {
+            case "idx", "leaf", "cifar10", "cifar100", "shakespeare" -> List.of(source.getString("path"));
+            case "csv" -> List.of(source.getString("train"), source.getString("test"));
+            case "table" -> source.getString("table-format").equals("catalog") ? List.of()
+                    : List.of(source.getString("train"), source.getString("test"));
+            default -> List.of();
+        };
+    }
+
+    /** A source record's settings, without its list of input files. */
+    private static String settingsOf(String record) {
+        int files = record.indexOf("files = [");
+        return files < 0 ? record : record.substring(0, files);
+    }
+
+    /**
+     * Stops when the prepared tables come from another source than the configured one (tables of older versions carry no
+     * record). Where none of the configured input files exists (tables prepared on one machine and copied to a cluster's
+     * file system), only the data.source settings are compared.
+     */
     private void checkSource(Configuration hadoop, Consumer<String> log) {
         Path recorded = new Path(config.getString("data.prepared"), SOURCE_FILE);
         if (!HadoopFiles.exists(recorded, hadoop)) {
@@ -414,11 +429,23 @@ public final class Experiment {
         }
         String was = HadoopFiles.readString(recorded, hadoop);
         String now = sourceRecord(hadoop);
+        List<String> inputs = sourceInputs();
+        boolean inputsHere = inputs.isEmpty() || inputs.stream().anyMatch(input -> HadoopFiles.exists(new Path(input), hadoop));
+        String compared = "the data.source settings and each input file's path, size and modification time";
+        if (!inputsHere) {
+            was = settingsOf(was);
+            now = settingsOf(now);
+            compared = "the data.source settings only: no input file of the source is on this file system";
+        }
         if (!was.equals(now)) {
             String difference = firstDifference(was, now);
             throw new BadInputException("data.prepared " + config.getString("data.prepared") + " was prepared from another source ("
-                    + difference + "); remove that folder to prepare it again from the configured source, or set data.prepared "
+                    + difference + "; compared " + compared + "); remove that folder to prepare it again from the configured source, or set data.prepared "
                     + "to another folder");
+        }
+        if (!inputsHere) {
+            log.accept("prepared data: no input file of data.source is on this file system (tables prepared elsewhere and copied?); "
+                    + "the recorded data.source settings match the configured ones");
         }
     }
 

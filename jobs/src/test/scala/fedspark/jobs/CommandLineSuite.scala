@@ -222,6 +222,26 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(Files.readString(Paths.get(s"$scratch/prepared-source/train/_dataset.conf")) == before)
     val limited = fedspark("prepare", conf, "--set", "data.source.limit=100")._2
     assert(limited.contains("recorded: limit = 0; configured: limit = 100"), limited)
+    assert(limited.contains("compared the data.source settings and each input file's path, size and modification time"), limited)
+  }
+
+  test("prepared tables copied where the source files are not: the settings alone are compared, and a changed one still stops") {
+    val source = TestData.writeIdxFolder(scratch.resolve("idx-copied").toFile, train = 60, test = 20)
+    val conf = experiment("copied", s"""data { source.path = "$source", prepared = "$scratch/prepared-here" }""").getPath
+    assert(fedspark("prepare", conf)._1 == 0)
+    // the cluster: the prepared tables copied to another folder, the IDX files nowhere
+    val (here, there) = (scratch.resolve("prepared-here"), scratch.resolve("prepared-copied"))
+    Files.walk(here).forEach(p => Files.copy(p, there.resolve(here.relativize(p).toString))) // parents before children
+    TestData.deleteRecursively(source.toPath)
+    val copied = Seq("--set", s"""data.prepared="$scratch/prepared-copied"""")
+    val out = new java.io.ByteArrayOutputStream()
+    val saved = System.out
+    System.setOut(new java.io.PrintStream(out, true))
+    val code = try fedspark(Seq("prepare", conf) ++ copied: _*)._1 finally System.setOut(saved)
+    assert(code == 0 && out.toString.contains("no input file of data.source is on this file system"), out.toString)
+    val (stopped, errors) = fedspark(Seq("prepare", conf) ++ copied ++ Seq("--set", "data.source.limit=10"): _*)
+    assert(stopped == 2 && errors.contains("recorded: limit = 0; configured: limit = 10")
+      && errors.contains("compared the data.source settings only"), errors)
   }
 
   test("privacy: target-mode = stop ends the run, checkpointed, before the budget is exceeded; a larger budget resumes it") {
