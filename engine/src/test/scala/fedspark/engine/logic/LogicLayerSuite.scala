@@ -239,4 +239,125 @@ class LogicLayerSuite extends AnyFunSuite {
     val ratio = strategy("privacy { mode = central, noise-multiplier = 0, estimator = ratio }", clients, settings(c = 0.5))
     assert(ratio.serverStep(1, start, ratio.newAggregate()).sameElements(start))
   }
+
+  test("top-k picks what sorting by magnitude picks, ties to the lower index, for every k; fraction 1 sends everything") {
+    // by hand: |1| = |-1| tie for the second place; the lower index wins it, and the 3 after them is still sent
+    assert(TopK.largest(Array(1.0, -1.0, 3.0), 2).toSeq == Seq(0, 2))
+    assert(TopK.largest(Array(2.0, 2.0, 2.0, 5.0, 2.0), 3).toSeq == Seq(0, 1, 3))
+    // the same rule by sorting: magnitude descending, then index ascending, first k, back in index order
+    def bySorting(values: Array[Double], k: Int): Seq[Int] =
+      values.indices.sortBy(i => (-math.abs(values(i)), i)).take(k).sorted
+    val random = new scala.util.Random(12)
+    for (trial <- 0 until 400) {
+      val n = 1 + random.nextInt(40)
+      val ties = trial % 2 == 0 // small integers: many equal magnitudes, of either sign
+      val values = Array.fill(n)(if (ties) (random.nextInt(7) - 3).toDouble else random.nextGaussian())
+      for (k <- 1 to n) {
+        assert(TopK.largest(values.clone(), k).toSeq == bySorting(values, k), s"k = $k of ${values.toSeq}")
+      }
+    }
+    val values = Array(0.5, -3.0, 0.1)
+    val all = new TopK(1.0, false).apply(update(values), context())
+    assert(all.indices.toSeq == Seq(0, 1, 2) && all.values.toSeq == values.toSeq)
+    assert(intercept[IllegalArgumentException](new TopK(0.0, false)).getMessage.contains("(0, 1]"))
+    assert(intercept[IllegalArgumentException](new TopK(1.5, false)).getMessage.contains("(0, 1]"))
+  }
+
+  test("random-k draws every k-subset equally often; fraction 1 sends everything; its residual is what it did not send") {
+    // d = 4, k = 2: six pairs, each with probability 1/6 over clients (the generator is seeded by the client)
+    val draws = 6000
+    val counts = (0 until draws).map(c => new RandomK(0.5, false, 0).apply(update(Array(1.0, 2.0, 3.0, 4.0)), context(client = c)).indices.toSeq)
+      .groupBy(identity).map { case (pair, seen) => pair -> seen.size }
+    assert(counts.keySet == Set(Seq(0, 1), Seq(0, 2), Seq(0, 3), Seq(1, 2), Seq(1, 3), Seq(2, 3)), counts)
+    val sigma = math.sqrt(draws * (1.0 / 6) * (5.0 / 6))
+    assert(counts.values.forall(n => math.abs(n - draws / 6.0) < 5 * sigma), counts)
+    val all = new RandomK(1.0, false, 0).apply(update(Array(0.5, -3.0, 0.1)), context())
+    assert(all.indices.toSeq == Seq(0, 1, 2) && all.values.toSeq == Seq(0.5, -3.0, 0.1))
+    assert(intercept[IllegalArgumentException](new RandomK(0.0, false, 0)).getMessage.contains("(0, 1]"))
+    val state = new MemoryState
+    val values = Array(1.0, 2.0, 3.0, 4.0, 5.0)
+    val sent = new RandomK(0.4, true, 0).apply(update(values), context(state))
+    val residual = state.get(TopK.RESIDUAL)
+    assert(sent.indices.length == 2)
+    assert(values.indices.forall(i => residual(i) == (if (sent.indices.contains(i)) 0f else values(i).toFloat)))
+    val mismatch = intercept[IllegalStateException](new RandomK(0.4, true, 0).apply(update(Array(1.0, 2.0)), context(state, client = 7)))
+    assert(mismatch.getMessage.contains("client 7 kept a residual of 5 values for an update of 2"))
+    assert(context(client = 7, round = 4).round() == 4)
+  }
+
+  test("Update: a vector as it is, 32 bits a value; a sparse update's dense form has zeros elsewhere; new bits keep the values") {
+    val of = Update.of(Array(1.5f, -2f, 0.25f))
+    assert(of.values.toSeq == Seq(1.5, -2.0, 0.25) && of.bits == 96 && !of.isSparse && !of.isModelDelta && of.length == 3)
+    val sparse = of.sparse(Array(0, 2), Array(4.0, -1.0), 70)
+    assert(sparse.toDense.toSeq == Seq(4.0, 0.0, -1.0) && sparse.sent == 2 && sparse.length == 3)
+    val rebits = sparse.withBits(9)
+    assert(rebits.bits == 9 && rebits.bytes == 2 && rebits.indices.toSeq == Seq(0, 2) && rebits.values.toSeq == Seq(4.0, -1.0))
+  }
+
+  test("clip: a fixed clip must be positive, an adaptive one takes the server's; within the clip includes the clip itself") {
+    assert(intercept[IllegalArgumentException](new Clip(0.0, false, false)).getMessage.contains("positive"))
+    assert(intercept[IllegalArgumentException](new Clip(-1.0, false, false)).getMessage.contains("positive"))
+    val adaptive = new Clip(0.0, false, true) // the norm is ignored: the clip comes from the server
+    val shared = java.util.Map.of(Clip.SHARED_CLIP, Array(1.0f))
+    val ctx = new TransformContext(new RoundInput(1, start, shared, null), 0, 9L, new MemoryState, Array(d * classes, classes))
+    val clipped = adaptive.apply(update(Array(3.0, 4.0)), ctx) // norm 5, clipped to 1: (0.6, 0.8)
+    assert(clipped.values.zip(Seq(0.6, 0.8)).forall { case (a, b) => math.abs(a - b) < 1e-12 }, clipped.values.toSeq)
+    assert(ctx.reports.get(Clip.BELOW_CLIP).values.toSeq == Seq(-0.5f))
+    assert(Clip.belowClipReport(2.0, 2.0) == 0.5f && Clip.belowClipReport(1.0, 2.0) == 0.5f)
+    assert(Clip.belowClipReport(java.lang.Math.nextUp(2.0), 2.0) == -0.5f)
+  }
+
+  test("QSGD: a value on the grid is sent as it is, 2 bits send -||v||, 0 or ||v||, a zero update stays zero") {
+    val onGrid = Array(2.0, -3.0, 6.0) // norm 7; with 4 bits (7 levels) each |v_i| / ||v|| * 7 is a whole level
+    val exact = new StochasticQuantization(4, 0).apply(update(onGrid), context())
+    assert(exact.values.zip(onGrid).forall { case (a, b) => math.abs(a - b) < 1e-12 }, exact.values.toSeq)
+    val coarse = (0 until 50).flatMap(c => new StochasticQuantization(2, 0).apply(update(onGrid), context(client = c)).values)
+    assert(coarse.forall(v => v == 0.0 || math.abs(v) == 7.0) && coarse.exists(_ != 0.0) && coarse.exists(_ == 0.0))
+    assert(new StochasticQuantization(2, 0).apply(update(onGrid), context()).bits == 32 + 2 * 3)
+    val zero = new StochasticQuantization(4, 0).apply(update(Array(0.0, 0.0, 0.0)), context())
+    assert(zero.values.toSeq == Seq(0.0, 0.0, 0.0))
+    for (bits <- Seq(1, 17)) {
+      assert(intercept[IllegalArgumentException](new StochasticQuantization(bits, 0)).getMessage.contains("2 to 16"))
+    }
+    new StochasticQuantization(16, 0)
+  }
+
+  test("sign compression of a sparse update: each index keeps its 32 bits, each value one bit, and the scale 32") {
+    val sparse = update(Array(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)).sparse(Array(1, 4), Array(-0.5, 1.5), 128)
+    val sent = new SignCompression().apply(sparse, context())
+    assert(sent.indices.toSeq == Seq(1, 4) && sent.values.toSeq == Seq(-1.0, 1.0) && sent.bits == 32 + 2 * 32 + 2)
+  }
+
+  test("local noise: std 0 sends the update as it is; every coordinate of an odd-length update gets N(0, std^2)") {
+    val values = update(Array(1.0, 2.0, 3.0))
+    assert(new GaussianNoise(0.0, 1).apply(values, context()) eq values)
+    for (bad <- Seq(-1.0, Double.NaN, Double.PositiveInfinity)) {
+      assert(intercept[IllegalArgumentException](new GaussianNoise(bad, 1)).getMessage.contains("finite and not negative"))
+    }
+    val n = 20001
+    val noisy = new GaussianNoise(0.5, 1).apply(update(Array.fill(n)(1.0)), context()).values.map(_ - 1.0)
+    val mean = noisy.sum / n
+    val std = math.sqrt(noisy.map(v => v * v).sum / n)
+    assert(math.abs(mean) < 5 * 0.5 / math.sqrt(n) && math.abs(std - 0.5) < 0.02, s"mean $mean, std $std")
+    assert(noisy.last != 0.0) // the last coordinate, alone in its pair, is noised too
+  }
+
+  test("the pipeline adds its last transforms only after a compression transform; random-k's error feedback keeps state") {
+    val twice: UpdateTransform = (u: Update, _: TransformContext) => u.withValues(u.values.map(_ * 2), u.bits)
+    val plus: UpdateTransform = (u: Update, _: TransformContext) => u.withValues(u.values.map(_ + 1), u.bits)
+    val config = com.typesafe.config.ConfigFactory.parseString(
+      "transforms = [], top-k { fraction = 1.0, error-feedback = false }, random-k { fraction = 1.0, error-feedback = true }")
+    val none = UpdatePipeline.of(java.util.Collections.singletonList(plus), config, java.util.Collections.singletonList(twice))
+    assert(none.apply(update(Array(1.0, 2.0)), context()).values.toSeq == Seq(2.0, 3.0)) // (x + 1), not doubled
+    val two = UpdatePipeline.of(java.util.Collections.singletonList(plus), config)
+    assert(two.apply(update(Array(1.0, 2.0)), context()).values.toSeq == Seq(2.0, 3.0) && !two.isEmpty)
+    val topK = UpdatePipeline.of(java.util.Collections.singletonList(plus), config.withValue("transforms",
+      com.typesafe.config.ConfigValueFactory.fromIterable(java.util.Collections.singletonList("top-k"))), java.util.Collections.singletonList(twice))
+    assert(topK.apply(update(Array(1.0, 2.0)), context()).values.toSeq == Seq(4.0, 6.0)) // (x + 1), all kept, doubled
+    assert(!topK.keepsClientState())
+    def randomK(feedback: Boolean) = UpdatePipeline.of(java.util.List.of(), config.withValue("transforms",
+      com.typesafe.config.ConfigValueFactory.fromIterable(java.util.Collections.singletonList("random-k")))
+      .withValue("random-k.error-feedback", com.typesafe.config.ConfigValueFactory.fromAnyRef(feedback)))
+    assert(randomK(true).keepsClientState() && !randomK(false).keepsClientState())
+  }
 }

@@ -156,4 +156,61 @@ class SecureAggregationSuite extends AnyFunSuite {
     val plain = sampled.filter(c => delivered.contains(c)).map(encoded(_)).reduce((a, b) => a.zip(b).map { case (x, y) => x + y })
     assert(sum.zip(correction).map { case (a, b) => a - b }.toSeq == plain.toSeq) // the masked sum minus the rebuilt masks
   }
+
+  test("a mask is AES-256-CTR's keystream under SHA-256(seed, round, label), read as little-endian words, whole blocks included") {
+    def keystream(seed: Array[Byte], round: Int, label: String, words: Int): Array[Long] = {
+      val sha = java.security.MessageDigest.getInstance("SHA-256")
+      val key = sha.digest(seed ++ java.nio.ByteBuffer.allocate(4).putInt(round).array() ++ label.getBytes("UTF-8"))
+      val aes = javax.crypto.Cipher.getInstance("AES/CTR/NoPadding")
+      aes.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, "AES"), new javax.crypto.spec.IvParameterSpec(new Array[Byte](16)))
+      val bytes = java.nio.ByteBuffer.wrap(aes.doFinal(new Array[Byte](8 * words))).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+      Array.fill(words)(bytes.getLong())
+    }
+    val seed = Array.tabulate[Byte](32)(i => (3 * i + 1).toByte)
+    for (words <- Seq(0, 5, 8192, 2 * 8192 + 3)) { // none, part of a keystream block, exactly one, more than two
+      val start = Array.tabulate[Long](words)(i => i * 1000003L - 7)
+      val plus = start.clone()
+      Masks.add(plus, seed, 4, "pair", 1)
+      val minus = start.clone()
+      Masks.add(minus, seed, 4, "pair", -1)
+      val stream = keystream(seed, 4, "pair", words)
+      assert(plus.toSeq == start.indices.map(i => start(i) + stream(i)), s"$words words, sign +1")
+      assert(minus.toSeq == start.indices.map(i => start(i) - stream(i)), s"$words words, sign -1")
+    }
+  }
+
+  test("the threshold may be 1 (every client must deliver) but not 0.5; dropout may be 0 but not 1") {
+    val all = new SecureAggregation(0, 1.0, 2L)
+    val sampled = Array(1, 4, 6)
+    val round = all.setup(5, sampled) // t = 3
+    assert(round.dropouts().isEmpty)
+    val encoded = sampled.map(c => Array.tabulate[Long](4)(j => (100 * c + j).toLong))
+    val sum = sampled.indices.map(i => Masks.mask(encoded(i), sampled(i), round)).reduce((a, b) => a.zip(b).map { case (x, y) => x + y })
+    val correction = all.unmask(round, new java.util.TreeSet[Integer](sampled.map(Int.box).toSeq.asJava), 4)
+    assert(sum.zip(correction).map { case (a, b) => a - b }.toSeq == Seq(1100L, 1103L, 1106L, 1109L)) // (100 + 400 + 600) + 3 j
+    assert(intercept[IllegalArgumentException](new SecureAggregation(0, 0.5, 2L)).getMessage.contains("(0.5, 1]"))
+    assert(intercept[IllegalArgumentException](new SecureAggregation(1.0, 0.6, 2L)).getMessage.contains("[0, 1)"))
+  }
+
+  test("every client's self-mask seed is fresh: no two alike, within a round or across rounds, and none all zeros") {
+    val secure = new SecureAggregation(0, 0.6, 3L)
+    val seeds = (1 to 2).flatMap(r => secure.setup(r, Array(0, 1, 2, 3)).secrets().values().asScala.map(_.selfMaskSeed().toSeq))
+    assert(seeds.size == 8 && seeds.distinct.size == 8)
+    assert(seeds.forall(_.exists(_ != 0)))
+  }
+
+  test("only the latest round's shares are kept: a round set up before it can no longer be unmasked") {
+    val secure = new SecureAggregation(0, 0.6, 3L)
+    val first = secure.setup(1, Array(0, 1, 2))
+    secure.setup(2, Array(0, 1, 2))
+    val stale = intercept[IllegalStateException](secure.unmask(first, new java.util.TreeSet[Integer](Seq(0, 1, 2).map(Int.box).asJava), 3))
+    assert(stale.getMessage.contains("no key setup for round 1"))
+  }
+
+  test("Shamir with threshold 1: the polynomial is the constant secret, so every share is the secret") {
+    val secret = Array.tabulate[Byte](32)(i => (i + 200).toByte)
+    val shares = Shamir.split(secret, 1, 3, new java.security.SecureRandom())
+    assert(shares.toSeq == Seq.fill(3)(new java.math.BigInteger(1, secret)))
+    assert(Shamir.combine(java.util.Map.of(Int.box(2), shares(1)), 32).sameElements(secret))
+  }
 }
