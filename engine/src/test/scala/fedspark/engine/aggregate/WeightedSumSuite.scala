@@ -1,7 +1,10 @@
 package fedspark.engine.aggregate
 
+import scala.jdk.CollectionConverters._
+
 import org.scalatest.funsuite.AnyFunSuite
 
+import fedspark.engine.logic.Update
 import fedspark.engine.strategy.ClientResult
 
 class WeightedSumSuite extends AnyFunSuite {
@@ -71,5 +74,131 @@ class WeightedSumSuite extends AnyFunSuite {
   test("vectors of different lengths are refused") {
     val sum = WeightedSum.empty().add(result(0, 1, 1f, 2f))
     assert(intercept[IllegalStateException](sum.add(result(1, 1, 1f))).getMessage.contains("client 1"))
+  }
+
+  /** Client k's result after the logic layer: `update` with weight w. */
+  private def sent(k: Int, update: Update, w: Double) = result(k, 1, 0f).transformed(update, w, java.util.Map.of())
+
+  test("a client with examples but weight 0 is refused, whether it sends a vector or a logic-layer update") {
+    val vector = new ClientResult(0, 5, 0.0, Array(1f), java.util.Map.of(), 0, 0)
+    assert(intercept[IllegalArgumentException](WeightedSum.empty().add(vector)).getMessage.contains("weight 0.0"))
+    val update = sent(1, Update.of(Array(1f)), 0.0)
+    assert(intercept[IllegalArgumentException](WeightedSum.empty().add(update)).getMessage.contains("weight 0.0"))
+  }
+
+  test("logic-layer updates: a non-integral weight multiplies the value; integral weights give the bits of the same floats sent as vectors") {
+    val sum = WeightedSum.empty().add(sent(0, Update.of(Array(2f, 0.25f)), 0.5)).add(sent(1, Update.of(Array(-1f, 4f)), 2.5))
+    // 0.5 * 2 + 2.5 * -1 = -1.5 and 0.5 * 0.25 + 2.5 * 4 = 10.125, over a weight of 3
+    assert(sum.vectors().weight() == 3.0)
+    assert(sum.vectors().sum().zip(Seq(-1.5, 10.125)).forall { case (a, b) => math.abs(a - b) < 1e-9 }, sum.vectors().sum().toSeq)
+    assert(sum.average().zip(Seq(-0.5, 3.375)).forall { case (a, b) => math.abs(a - b) < 1e-6 }, sum.average().toSeq)
+    // floats near 1e-3 have bits below 2^-32: n round(x 2^32) and round(n x 2^32) differ, and only the first is what a vector adds
+    val random = new scala.util.Random(11)
+    val vectors = (0 until 5).map(_ => Array.fill(40)((random.nextGaussian() * 1e-3).toFloat))
+    val asVectors = vectors.zipWithIndex.foldLeft(WeightedSum.empty()) { case (s, (v, k)) => s.add(result(k, 1 + 2 * k, v: _*)) }
+    val asUpdates = vectors.zipWithIndex.foldLeft(WeightedSum.empty()) { case (s, (v, k)) => s.add(sent(k, Update.of(v), 1 + 2 * k)) }
+    assert(asUpdates.vectors().sum().sameElements(asVectors.vectors().sum()))
+  }
+
+  test("a logic-layer update with a non-finite value, or out of the fixed-point range, is reported") {
+    assert(intercept[ArithmeticException](WeightedSum.empty().add(sent(4, Update.of(Array(0f, Float.NaN)), 2))).getMessage.contains("client 4"))
+    // 2^20 * 1e9 * 2^32 > 2^62
+    val huge = intercept[ArithmeticException](WeightedSum.empty().add(sent(0, Update.of(Array(1e9f)), (1L << 20).toDouble)))
+    assert(huge.getMessage.contains("fixed-point range"))
+  }
+
+  test("partial sums each within the fixed-point range whose merge is not are reported") {
+    // each 2^20 * 600 * 2^32 = 600 * 2^52, under 2^62 = 1024 * 2^52; merged 1200 * 2^52
+    val a = WeightedSum.empty().add(result(0, 1L << 20, 600f))
+    val b = WeightedSum.empty().add(result(1, 1L << 20, 600f))
+    assert(intercept[ArithmeticException](a.merge(b)).getMessage.contains("fixed-point range"))
+  }
+
+  test("sum and meanAround of a single client; of none, an error") {
+    assert(WeightedSum.empty().add(result(0, 3, 0.5f, -2f)).vectors().sum().toSeq == Seq(1.5, -6.0))
+    assert(WeightedSum.empty().add(result(0, 3, 0.5f, -2f)).vectors().meanAround(Array(1f, 1f)).toSeq == Seq(1.5f, -1f))
+    assert(intercept[IllegalStateException](WeightedSum.empty().vectors().sum()).getMessage.contains("no client"))
+    assert(intercept[IllegalStateException](WeightedSum.empty().vectors().meanAround(Array(1f))).getMessage.contains("no client"))
+  }
+
+  test("model changes from the logic layer give the clients' mean model bit for bit, also when merged into an empty partial sum") {
+    val random = new scala.util.Random(5)
+    val global = Array.fill(50)(random.nextGaussian().toFloat)
+    val models = (0 until 6).map(_ => global.map(x => x + 0.1f * random.nextGaussian().toFloat))
+    val sizes = Seq(3L, 1L, 7L, 2L, 5L, 4L)
+    val plain = models.zip(sizes).zipWithIndex.foldLeft(WeightedSum.empty()) { case (s, ((m, n), k)) => s.add(result(k, n, m: _*)) }
+    val changes = models.zip(sizes).zipWithIndex.map { case ((m, n), k) => result(k, n, m: _*).transformed(Update.modelDelta(global, m), n.toDouble, java.util.Map.of()) }
+    val deltas = changes.foldLeft(WeightedSum.empty())(_ add _)
+    val byHand = global.indices.map(i => models.zip(sizes).map { case (m, n) => n * m(i).toDouble }.sum / sizes.sum)
+    assert(plain.average().zip(byHand).forall { case (a, b) => math.abs(a - b) < 1e-6 })
+    assert(deltas.meanModel(global).sameElements(plain.average()))
+    val merged = WeightedSum.empty().merge(changes.foldLeft(WeightedSum.empty())(_ add _))
+    assert(merged.meanModel(global).sameElements(plain.average()))
+    assert(intercept[IllegalStateException](merged.average()).getMessage.contains("meanModel"))
+  }
+
+  test("model changes with non-integral weights: global + sum_k w_k d_k / sum_k w_k") {
+    val global = Array(1f, -2f)
+    val sum = WeightedSum.empty()
+      .add(sent(0, Update.modelDelta(global, Array(1.5f, -2f)), 0.25))
+      .add(sent(1, Update.modelDelta(global, Array(0f, 2f)), 0.5))
+    // 1 + (0.25 * 0.5 + 0.5 * -1) / 0.75 = 0.5; -2 + (0.25 * 0 + 0.5 * 4) / 0.75 = 2 / 3
+    val mean = sum.meanModel(global)
+    assert(math.abs(mean(0) - 0.5) < 1e-6 && math.abs(mean(1) - 2.0 / 3) < 1e-6, mean.toSeq)
+  }
+
+  test("a merge adds the partials' examples, clients, bytes and losses and keeps every served client; a client counted twice is an error") {
+    val left = WeightedSum.empty().add(withLoss(0, 1, 0.9, 1f, 2f)).add(withLoss(1, 3, 0.5, 0f, 0f))
+    val right = WeightedSum.empty().add(withLoss(2, 6, 0.2, 1f, 1f)).add(ClientResult.empty(3))
+    val merged = left.merge(right)
+    assert(merged.examples() == 10 && merged.clients() == 3)
+    assert(merged.bytes() == 3 * 2 * 4) // three clients with examples, two floats each
+    assert(math.abs(merged.meanLoss() - 0.36) < 1e-6, merged.meanLoss()) // (1 * 0.9 + 3 * 0.5 + 6 * 0.2) / 10
+    assert(merged.served().asScala.map(_.client).sorted == Seq(0, 1, 2, 3))
+    val fresh = merged.fresh()
+    assert(fresh.clients() == 0 && fresh.served().isEmpty && fresh.add(result(1, 2, 5f, 5f)).clients() == 1)
+    val retried = intercept[IllegalStateException](merged.merge(WeightedSum.empty().add(result(1, 2, 5f, 5f))))
+    assert(retried.getMessage.contains("client 1 counted twice"), retried.getMessage)
+    val twice = intercept[IllegalStateException](WeightedSum.empty().add(result(5, 1, 1f)).add(result(5, 1, 1f)))
+    assert(twice.getMessage.contains("client 5 counted twice"), twice.getMessage)
+  }
+
+  test("secure aggregation: masked encodings, summed in merged partials and unmasked, give the plain weighted sum; the masks cancel modulo 2^64") {
+    val clients = Seq(withLoss(0, 1, 0.9, 1.0f, -2.0f, 0.25f), withLoss(1, 3, 0.5, 2.0f, 0.0f, 0.5f),
+      withLoss(2, 6, 0.2, -1.0f, 4.0f, 0.125f), ClientResult.empty(3))
+    assert(WeightedSum.encode(clients(3), 3, false).toSeq == Seq.fill(3 + WeightedSum.ENCODED_EXTRA)(0L))
+    val random = new scala.util.Random(7)
+    val masks = clients.map(_ => Array.fill(3 + WeightedSum.ENCODED_EXTRA)(random.nextLong()))
+    val masked = clients.zip(masks).map { case (c, r) =>
+      ClientResult.masked(c.client, WeightedSum.encode(c, 3, false).zip(r).map { case (e, m) => e + m })
+    }
+    val sum = WeightedSum.empty().add(masked(0)).add(masked(3)).merge(WeightedSum.empty().add(masked(1)).add(masked(2)))
+    assert(sum.maskedClients().asScala == Set(0, 1, 2, 3))
+    sum.unmask(masks.reduce((a, b) => a.zip(b).map { case (x, y) => x + y }), false)
+    // as in the first test: (0.1, 2.2, 0.25), 10 examples of 3 clients, mean loss 0.36
+    val average = sum.average()
+    assert(math.abs(average(0) - 0.1) < 1e-7 && math.abs(average(1) - 2.2) < 1e-7 && average(2) == 0.25f, average.toSeq)
+    assert(sum.examples() == 10 && sum.clients() == 3 && math.abs(sum.meanLoss() - 0.36) < 1e-6)
+  }
+
+  test("secure aggregation encodes model changes only when set up for them") {
+    val global = Array(1f, 2f)
+    val change = sent(0, Update.modelDelta(global, Array(1.5f, 2f)), 2)
+    val encoded = WeightedSum.encode(change, 2, true)
+    assert(encoded(0) == 2 * (1L << 31) && encoded(1) == 0 && encoded(2) == 2L << 32) // 2 * 0.5 * 2^32, 0, w = 2 in fixed point
+    assert(intercept[IllegalStateException](WeightedSum.encode(change, 2, false)).getMessage.contains("set up for models"))
+  }
+
+  test("unmasking: deliveries from empty clients only leave no average; a combined bound past 2^62 is reported") {
+    val empties = WeightedSum.empty().add(ClientResult.masked(0, WeightedSum.encode(ClientResult.empty(0), 2, false)))
+    empties.unmask(new Array[Long](2 + WeightedSum.ENCODED_EXTRA), false)
+    assert(empties.clients() == 0)
+    assert(intercept[IllegalStateException](empties.average()).getMessage.contains("no client"))
+    // each client's bound 2^20 * 600 * 2^32 = 600 * 2^52, under 2^62 = 1024 * 2^52; together 1200 * 2^52
+    val big = Seq(result(0, 1L << 20, 600f, 1f), result(1, 1L << 20, 600f, 1f))
+      .map(c => ClientResult.masked(c.client, WeightedSum.encode(c, 2, false)))
+      .foldLeft(WeightedSum.empty())(_ add _)
+    val out = intercept[ArithmeticException](big.unmask(new Array[Long](2 + WeightedSum.ENCODED_EXTRA), false))
+    assert(out.getMessage.contains("fixed-point range"))
   }
 }
