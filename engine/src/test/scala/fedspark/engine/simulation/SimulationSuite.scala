@@ -216,4 +216,74 @@ class SimulationSuite extends AnyFunSuite {
       assert(missing.getMessage.contains("no profile for client 1"), missing.getMessage)
     } finally fedspark.testing.TestData.deleteRecursively(dir)
   }
+
+  private def profiles(simulation: String, clients: Int) =
+    new ClientProfiles(TestRuns.trainBlock(simulation).getConfig("simulation"), settings(), Array.fill(clients)(10L))
+
+  test("profiles: sigmas of 0 give every client the medians; otherwise log speed and log bandwidth are normal(log median, sigma)") {
+    val medians = profiles("simulation { speed { median = 10, sigma = 0 }, bandwidth { median = 1e6, sigma = 0 } }", 12)
+    assert((0 until 12).forall(k => medians.speed(k) == 10.0 && medians.duration(k, 0, 1000000L, 0) == 1.0))
+    val drawn = profiles(heavyTail, 2000)
+    val logSpeed = (0 until 2000).map(k => math.log(drawn.speed(k))).toArray
+    val logBandwidth = (0 until 2000).map(k => -math.log(drawn.duration(k, 0, 1, 0))).toArray // 1 byte takes 1 / bandwidth
+    val ks = new org.apache.commons.math3.stat.inference.KolmogorovSmirnovTest()
+    val pSpeed = ks.kolmogorovSmirnovTest(new org.apache.commons.math3.distribution.NormalDistribution(math.log(10), 1.5), logSpeed)
+    val pBandwidth = ks.kolmogorovSmirnovTest(new org.apache.commons.math3.distribution.NormalDistribution(math.log(1e6), 0.5), logBandwidth)
+    assert(pSpeed > 1e-3 && pBandwidth > 1e-3, s"Kolmogorov-Smirnov p-values $pSpeed, $pBandwidth")
+  }
+
+  test("a profile table refuses a speed or a bandwidth of 0 and a client outside [0, K), naming the line") {
+    val dir = java.nio.file.Files.createTempDirectory("fedspark-simulation-")
+    try {
+      val table = dir.resolve("profiles.csv")
+      for ((first, extra) <- Seq(("0,0,1e6", ""), ("0,10,0", ""), ("0,10,1e6", "\n12,10,1e6"))) {
+        java.nio.file.Files.writeString(table, "client,speed,bandwidth\n" + first + "\n" + (1 until 12).map(k => s"$k,10,1e6").mkString("\n") + extra)
+        val bad = intercept[fedspark.data.BadInputException](rounds(s"""simulation { enabled = true, profile-table = "$table" }"""))
+        val line = if (extra.isEmpty) s"line 2: '$first'" else "line 14: '12,10,1e6'"
+        assert(bad.getMessage.contains(line) && bad.getMessage.contains("a client in [0, 12)"), bad.getMessage)
+      }
+    } finally fedspark.testing.TestData.deleteRecursively(dir)
+  }
+
+  test("a speed or bandwidth median of 0, or a dropout of 1, is refused") {
+    for (zero <- Seq("simulation.speed.median = 0", "simulation.bandwidth.median = 0")) {
+      val error = intercept[IllegalArgumentException](rounds(heavyTail + ", " + zero))
+      assert(error.getMessage.contains("positive speed.median and bandwidth.median"), zero)
+    }
+    val error = intercept[IllegalArgumentException](rounds(heavyTail + ", simulation.dropout = 1.0"))
+    assert(error.getMessage.contains("dropout in [0, 1)"))
+  }
+
+  test("a dropout trace may list client 0; a client outside [0, K) or a line that is not round,client is named by its line") {
+    val dir = java.nio.file.Files.createTempDirectory("fedspark-simulation-")
+    try {
+      val trace = dir.resolve("trace.csv")
+      val round = (1 to 100).find(r => fedspark.engine.ClientSampler.sample(12, 3, 4L, r).contains(0)).get
+      java.nio.file.Files.writeString(trace, s"round,client\n$round,0\n")
+      val plan = rounds(s"""simulation { enabled = true, dropout-trace = "$trace" }""").plan(round, 12)
+      assert(plan.failed == 1 && !plan.clients.contains(0) && plan.clients.length == 2)
+      for ((text, line) <- Seq(("round,client\n1,12\n", "line 2: '1,12'"), ("round,client\n1,3\nx,4\n", "line 3: 'x,4'"))) {
+        java.nio.file.Files.writeString(trace, text)
+        val bad = intercept[fedspark.data.BadInputException](rounds(s"""simulation { enabled = true, dropout-trace = "$trace" }"""))
+        assert(bad.getMessage.contains(line), bad.getMessage)
+      }
+    } finally fedspark.testing.TestData.deleteRecursively(dir)
+  }
+
+  test("a round lasts until its last client finishes: before a deadline nobody misses, and with fewer than m clients and no deadline") {
+    val speed = (k: Int) => 5.0 + 3 * k
+    val bandwidth = (k: Int) => 1e5 * (1 + k % 4)
+    val bytes = 4.0 * 7850
+    def duration(k: Int) = 1 * math.ceil(shards(k).size / 10.0) / speed(k) + 2 * bytes / bandwidth(k) // E = 1, B = 10
+    val table = profileTable(speed, bandwidth)
+    val candidates = fedspark.engine.ClientSampler.sample(12, 3, 4L, 1)
+    val late = 10 * candidates.map(duration).max
+    val early = rounds(s"""simulation { enabled = true, profile-table = "$table", deadline = $late }""").plan(1, 12)
+    assert(early.clients.toSeq == candidates.toSeq && math.abs(early.seconds - candidates.map(duration).max) < 1e-9, early.seconds)
+    val trace = java.nio.file.Files.createTempFile("fedspark-trace-", ".csv")
+    trace.toFile.deleteOnExit()
+    java.nio.file.Files.writeString(trace, s"1,${candidates(0)}\n")
+    val short = rounds(s"""simulation { enabled = true, profile-table = "$table", dropout-trace = "$trace" }""").plan(1, 12)
+    assert(short.clients.toSeq == candidates.drop(1).toSeq && math.abs(short.seconds - candidates.drop(1).map(duration).max) < 1e-9, short.seconds)
+  }
 }
