@@ -2,7 +2,9 @@
 """fedspark's PyTorch peer: the FedAvg experiment `fedspark bench` runs, as one plain Python process.
 
 It is what a researcher writes without a framework, and what `fedspark bench` times fedspark against: the
-IDX files read into tensors, the training set dealt to K clients (iid or shards, seeded), then per round
+data files read into tensors (--format: MNIST-format IDX files, CIFAR-10's binary batches, or LEAF's Shakespeare
+JSON, in the order fedspark reads them), the training set dealt to K clients (iid or shards, seeded; natural: one
+client per Shakespeare speaking role), then per round
 m = max(1, round(C K)) clients sampled without replacement, each running E epochs of minibatch SGD (B examples,
 learning rate lr, optional momentum) from the global model, and the global model set to the n_k / n weighted
 mean of their models. Models are PyTorch's versions of fedspark's definitions of the same names (PyTorch's
@@ -15,9 +17,15 @@ where seconds is the round's training (sampling to the new global model), not it
 Needs Debian's python3-torch (apt-get install -y python3-torch libopenblas0-pthread); run by
 `bin/fedspark bench CONF`, or by hand:
   /usr/bin/python3 peers/pytorch_fedavg.py --data /usr/share/datasets/fashion-mnist --rounds 2
+  /usr/bin/python3 peers/pytorch_fedavg.py --format cifar10 --data data/bench/cifar10 --model cifar-cnn --rounds 2
+  /usr/bin/python3 peers/pytorch_fedavg.py --format shakespeare --data data/bench/shakespeare --model shakespeare-lstm \
+      --split natural --E 1 --rounds 2
+(peers/bench_data.py writes data/bench/.)
 """
 import argparse
+import glob
 import gzip
+import json
 import os
 import struct
 import sys
@@ -50,9 +58,54 @@ def dataset(folder, split):
     return images.unsqueeze(1).float().div_(255.0), labels.long()
 
 
-def clients_of(labels, k, scheme, shards_per_client, generator):
-    """Each client's example indices: k equal random parts (iid), or s label-sorted shards each (shards)."""
+def cifar10(folder, split):
+    """(images N x 3 x 32 x 32 in [0, 1], labels N) of CIFAR-10's binary batches: data_batch_1..5.bin in that order
+    ('train') or test_batch.bin ('t10k'); a record is 1 label byte, then the red, green and blue 32x32 planes."""
+    names = [f'data_batch_{b}.bin' for b in range(1, 6)] if split == 'train' else ['test_batch.bin']
+    raw = bytearray()
+    for name in names:
+        with open(os.path.join(folder, name), 'rb') as f:
+            raw += f.read()
+    if len(raw) == 0 or len(raw) % (1 + 3072) != 0:
+        sys.exit(f'{folder}: {len(raw)} bytes of {", ".join(names)} is not a whole number of 3,073-byte CIFAR-10 records')
+    records = torch.frombuffer(raw, dtype=torch.uint8).view(-1, 1 + 3072)
+    return records[:, 1:].reshape(-1, 3, 32, 32).float().div_(255.0), records[:, 0].long()
+
+
+# LEAF's ALL_LETTERS, in its order (fedspark's ShakespeareSource.VOCABULARY): a character's index is its class.
+VOCABULARY = "\n !\"&'(),-.0123456789:;>?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]abcdefghijklmnopqrstuvwxyz}"
+
+
+def shakespeare(folder, split):
+    """(characters N x 80 as vocabulary indices, next characters N, each example's role) of LEAF's Shakespeare JSON
+    files in folder/train or folder/test ('t10k'), files in name order, roles in each file's order."""
+    index = {c: i for i, c in enumerate(VOCABULARY)}
+    xs, ys, users = [], [], []
+    files = sorted(glob.glob(os.path.join(folder, 'train' if split == 'train' else 'test', '*.json')))
+    if not files:
+        sys.exit(f'{folder}: no LEAF JSON files in {"train" if split == "train" else "test"}/')
+    for file in files:
+        with open(file, encoding='utf-8') as f:
+            content = json.load(f)
+        for user in content['users']:
+            data = content['user_data'][user]
+            xs += [[index[c] for c in x] for x in data['x']]
+            ys += [index[y] for y in data['y']]
+            users += [user] * len(data['y'])
+    return torch.tensor(xs, dtype=torch.long), torch.tensor(ys, dtype=torch.long), users
+
+
+def clients_of(labels, k, scheme, shards_per_client, generator, users=None):
+    """Each client's example indices: k equal random parts (iid), s label-sorted shards each (shards), or one client
+    per user in the order users first appear (natural; k is ignored)."""
     n = len(labels)
+    if scheme == 'natural':
+        if users is None:
+            sys.exit('the natural split needs examples with a user (--format shakespeare)')
+        groups = {}
+        for i, user in enumerate(users):
+            groups.setdefault(user, []).append(i)
+        return [torch.tensor(g, dtype=torch.long) for g in groups.values()]
     if scheme == 'iid':
         return list(torch.randperm(n, generator=generator).tensor_split(k))
     if scheme == 'shards':
@@ -60,12 +113,30 @@ def clients_of(labels, k, scheme, shards_per_client, generator):
         shards = by_label.tensor_split(k * shards_per_client)
         dealt = torch.randperm(len(shards), generator=generator).view(k, shards_per_client)
         return [torch.cat([shards[j] for j in row.tolist()]) for row in dealt]
-    sys.exit(f'no partition scheme {scheme} here (iid, shards)')
+    sys.exit(f'no partition scheme {scheme} here (iid, shards, natural)')
 
 
 class Flat(nn.Module):
     def forward(self, x):
         return x.flatten(1)
+
+
+class CharLstm(nn.Module):
+    """McMahan et al.'s Shakespeare model (fedspark's conf/models/shakespeare-lstm.conf): each character embedded in 8
+    dimensions, two LSTM layers of 256 units, a linear layer over the 80 characters from the last step's output."""
+
+    def __init__(self, vocabulary=80, dim=8, units=256):
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary, dim)
+        self.lstm = nn.LSTM(dim, units, num_layers=2, batch_first=True)
+        self.out = nn.Linear(units, vocabulary)
+
+    def forward(self, x):
+        steps, _ = self.lstm(self.embed(x))
+        return self.out(steps[:, -1, :])
+
+
+MODELS = ('2nn', 'cnn', 'niid-cnn', 'cifar-cnn', 'shakespeare-lstm')
 
 
 def network(name):
@@ -80,7 +151,12 @@ def network(name):
     if name == 'niid-cnn':  # niid-cnn: 5x5x6, pool, 5x5x16, pool, 120, 84, 10, no padding
         return nn.Sequential(nn.Conv2d(1, 6, 5), relu(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), relu(), nn.MaxPool2d(2),
                              Flat(), nn.Linear(16 * 4 * 4, 120), relu(), nn.Linear(120, 84), relu(), nn.Linear(84, 10))
-    sys.exit(f'no model {name} here (2nn, cnn, niid-cnn)')
+    if name == 'cifar-cnn':  # niid-cnn on 3x32x32 (conf/models/cifar10-cnn.conf): 62,006 parameters
+        return nn.Sequential(nn.Conv2d(3, 6, 5), relu(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), relu(), nn.MaxPool2d(2),
+                             Flat(), nn.Linear(16 * 5 * 5, 120), relu(), nn.Linear(120, 84), relu(), nn.Linear(84, 10))
+    if name == 'shakespeare-lstm':  # conf/models/shakespeare-lstm.conf
+        return CharLstm()
+    sys.exit(f'no model {name} here ({", ".join(MODELS)})')
 
 
 def local_update(model, x, y, epochs, batch, lr, momentum, generator):
@@ -114,9 +190,11 @@ def evaluate(model, x, y, chunk=1000):
 
 def arguments():
     p = argparse.ArgumentParser(description='FedAvg in one PyTorch process (fedspark bench\'s peer).')
-    p.add_argument('--data', default='/usr/share/datasets/fashion-mnist', help='folder of MNIST-format IDX files')
-    p.add_argument('--model', default='2nn', choices=('2nn', 'cnn', 'niid-cnn'))
-    p.add_argument('--split', default='iid', choices=('iid', 'shards'))
+    p.add_argument('--data', default='/usr/share/datasets/fashion-mnist', help='folder of the data files')
+    p.add_argument('--format', default='idx', choices=('idx', 'cifar10', 'shakespeare'),
+                   help='MNIST-format IDX files, CIFAR-10 binary batches, or LEAF Shakespeare JSON in train/ and test/')
+    p.add_argument('--model', default='2nn', choices=MODELS)
+    p.add_argument('--split', default='iid', choices=('iid', 'shards', 'natural'))
     p.add_argument('--K', type=int, default=100, help='clients')
     p.add_argument('--shards-per-client', type=int, default=2)
     p.add_argument('--C', type=float, default=0.1, help='fraction of clients a round (C = 0: one)')
@@ -135,9 +213,18 @@ def main():
     began = time.time()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)  # the models' initialisation
-    train_x, train_y = dataset(a.data, 'train')
-    test_x, test_y = dataset(a.data, 't10k')
-    clients = clients_of(train_y, a.K, a.split, a.shards_per_client, torch.Generator().manual_seed(a.seed))
+    users = None
+    if a.format == 'idx':
+        train_x, train_y = dataset(a.data, 'train')
+        test_x, test_y = dataset(a.data, 't10k')
+    elif a.format == 'cifar10':
+        train_x, train_y = cifar10(a.data, 'train')
+        test_x, test_y = cifar10(a.data, 't10k')
+    else:
+        train_x, train_y, users = shakespeare(a.data, 'train')
+        test_x, test_y, _ = shakespeare(a.data, 't10k')
+    clients = clients_of(train_y, a.K, a.split, a.shards_per_client, torch.Generator().manual_seed(a.seed), users)
+    a.K = len(clients)
     shards = [(train_x[i], train_y[i]) for i in clients]  # each client's own copy, as a client holds its data
     global_model, worker = network(a.model), network(a.model)
     m = max(1, round(a.C * a.K))

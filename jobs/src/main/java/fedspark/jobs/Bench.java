@@ -260,27 +260,37 @@ final class Bench implements Callable<Integer> {
         }
     }
 
+    /** conf/models/cifar10-cnn.conf's layers: the peer's cifar-cnn (the built-in niid-cnn on 3x32x32). */
+    static final String CIFAR_CNN = "[{ type = conv2d, filters = 6, kernel = 5 }, { type = max-pool, kernel = 2 },"
+            + " { type = conv2d, filters = 16, kernel = 5 }, { type = max-pool, kernel = 2 }, { type = dense, units = 120 },"
+            + " { type = dense, units = 84 }, { type = output }]";
+
+    /** conf/models/shakespeare-lstm.conf's layers: the peer's shakespeare-lstm. */
+    static final String SHAKESPEARE_LSTM = "[{ type = embedding, dim = 8 }, { type = lstm, units = 256 }, { type = lstm, units = 256 },"
+            + " { type = output }]";
+
     List<String> peerCommand(Config c) {
         File script = peerScript();
-        if (!c.getString("data.source.format").equals("idx")) {
-            throw new BadInputException("the peer reads IDX files only; data.source.format is " + c.getString("data.source.format"));
+        String format = c.getString("data.source.format");
+        if (!format.equals("idx") && !format.equals("cifar10") && !format.equals("shakespeare")) {
+            throw new BadInputException("the peer reads IDX files, CIFAR-10's binary batches and LEAF Shakespeare JSON only; data.source.format is "
+                    + format);
         }
-        String model = switch (c.getString("model")) {
-            case "mcmahan-2nn" -> "2nn";
-            case "mcmahan-cnn" -> "cnn";
-            case "niid-cnn" -> "niid-cnn";
-            default -> throw new BadInputException("the peer has no model like " + c.getString("model"));
-        };
+        String model = peerModel(c, format);
         String scheme = c.getString("partition.scheme");
-        if (!scheme.equals("iid") && !scheme.equals("shards")) {
-            throw new BadInputException("the peer has no partition scheme like " + scheme);
+        boolean natural = scheme.equals("natural") && format.equals("shakespeare") && c.getInt("partition.clients") == 0
+                && c.getString("partition.column").equals("user");
+        if (!scheme.equals("iid") && !scheme.equals("shards") && !natural) {
+            throw new BadInputException("the peer has no partition scheme like " + scheme + (scheme.equals("natural")
+                    ? " here (natural: LEAF Shakespeare's roles, one client each: partition.clients = 0, partition.column = user)" : ""));
         }
-        TrainSettings t = TrainSettings.fromConfig(c.getString("model"), c.getConfig("train"));
+        TrainSettings t = TrainSettings.fromConfig(c.getValue("model").valueType() == com.typesafe.config.ConfigValueType.STRING
+                ? c.getString("model") : "layers", c.getConfig("train"));
         if (!t.algorithm().equals("fedavg") || t.weightDecay() != 0) {
             throw new BadInputException("the peer runs FedAvg without weight decay only; train.algorithm is " + t.algorithm()
                     + ", train.weight-decay " + t.weightDecay());
         }
-        return List.of(python, script.getPath(), "--data", c.getString("data.source.path"), "--model", model,
+        return List.of(python, script.getPath(), "--format", format, "--data", c.getString("data.source.path"), "--model", model,
                 "--split", scheme, "--K", c.getString("partition.clients"),
                 "--shards-per-client", c.getString("partition.shards-per-client"),
                 "--C", Double.toString(t.clientFraction()), "--E", Integer.toString(t.localEpochs()),
@@ -288,6 +298,72 @@ final class Bench implements Callable<Integer> {
                 "--lr", Double.toString(t.learningRate()), "--momentum", Double.toString(t.momentum()),
                 "--rounds", Integer.toString(t.rounds()),
                 "--seed", Long.toString(t.seed()), "--threads", Integer.toString(peerThreads));
+    }
+
+    /**
+     * The peer's name for the experiment's model: on IDX files the built-in models it has; on CIFAR-10 the built-in
+     * niid-cnn or conf/models/cifar10-cnn.conf's layers; on Shakespeare conf/models/shakespeare-lstm.conf's layers. A
+     * definition (a .conf file, a list, an included block) is recognised by its layers, whatever its file is called.
+     */
+    static String peerModel(Config c, String format) {
+        com.typesafe.config.ConfigValue value = c.getValue("model");
+        String name = value.valueType() == com.typesafe.config.ConfigValueType.STRING ? (String) value.unwrapped() : null;
+        String peerModel = null;
+        if (format.equals("idx") && name != null) {
+            peerModel = switch (name) {
+                case "mcmahan-2nn" -> "2nn";
+                case "mcmahan-cnn" -> "cnn";
+                case "niid-cnn" -> "niid-cnn";
+                default -> null;
+            };
+        } else if (format.equals("cifar10") && "niid-cnn".equals(name)) {
+            peerModel = "cifar-cnn";
+        } else if (!format.equals("idx") && (name == null || fedspark.models.ModelDefinitions.isReference(name))) {
+            Object layers = layersOf(value);
+            if (format.equals("cifar10") && layers != null && layers.equals(layers(CIFAR_CNN))) {
+                peerModel = "cifar-cnn";
+            } else if (format.equals("shakespeare") && layers != null && layers.equals(layers(SHAKESPEARE_LSTM))) {
+                peerModel = "shakespeare-lstm";
+            }
+        }
+        if (peerModel == null) {
+            throw new BadInputException("the peer has no model like " + (name != null ? name : value.render(com.typesafe.config.ConfigRenderOptions.concise()))
+                    + " on " + format + " data (IDX: mcmahan-2nn, mcmahan-cnn, niid-cnn; cifar10: niid-cnn or conf/models/cifar10-cnn.conf;"
+                    + " shakespeare: conf/models/shakespeare-lstm.conf)");
+        }
+        return peerModel;
+    }
+
+    /** The layers of a model definition (a list, a { layers = [...] } block, or a .conf file holding one) as plain values, else null. */
+    private static Object layersOf(com.typesafe.config.ConfigValue value) {
+        switch (value.valueType()) {
+            case LIST:
+                return value.unwrapped();
+            case OBJECT: {
+                Config block = ((com.typesafe.config.ConfigObject) value).toConfig();
+                return block.hasPath("layers") ? block.getValue("layers").unwrapped() : null;
+            }
+            case STRING: {
+                String path = (String) value.unwrapped();
+                if (!path.endsWith(".conf")) {
+                    return null;
+                }
+                Path file = new Path(path);
+                Configuration hadoop = new Configuration();
+                if (!HadoopFiles.exists(file, hadoop)) {
+                    throw new BadInputException("model: no such file " + path);
+                }
+                Config block = com.typesafe.config.ConfigFactory.parseString(new String(HadoopFiles.readBytes(file, hadoop), StandardCharsets.UTF_8))
+                        .resolve();
+                return block.hasPath("layers") ? block.getValue("layers").unwrapped() : null;
+            }
+            default:
+                return null;
+        }
+    }
+
+    private static Object layers(String list) {
+        return com.typesafe.config.ConfigFactory.parseString("layers = " + list).getValue("layers").unwrapped();
     }
 
     static Result runPeer(List<String> command, String system) throws IOException, InterruptedException {

@@ -150,4 +150,32 @@ class NewcomerSuite extends AnyFunSuite with CommandLineFixture {
     assert(noTorch._1 == 2 && noTorch._3.contains("/bin/false cannot import torch; install them with: apt-get install -y python3-torch libopenblas0-pthread"),
       noTorch._3)
   }
+
+  test("bench gives the peer CIFAR-10 and Shakespeare with the shipped CNN and LSTM (as files, layer lists or niid-cnn); other models stop in one line") {
+    val bench = new Bench()
+    def command(conf: String, sets: String*): Seq[String] =
+      bench.peerCommand(Experiment.load(new File(s"../conf/$conf"), sets.asJava).config()).asScala.toSeq
+    def after(line: Seq[String], option: String): String = line(line.indexOf(option) + 1)
+
+    val cifar = command("bench-cifar-cnn.conf", "model=\"../conf/models/cifar10-cnn.conf\"")
+    assert(after(cifar, "--format") == "cifar10" && after(cifar, "--model") == "cifar-cnn" && after(cifar, "--data") == "data/bench/cifar10", cifar)
+    assert(after(command("bench-cifar-cnn.conf", "model=niid-cnn"), "--model") == "cifar-cnn")
+    val inline = "model=[{type=conv2d, filters=6, kernel=5}, {type=max-pool, kernel=2}, {type=conv2d, kernel=5, filters=16}, " +
+      "{type=max-pool, kernel=2}, {type=dense, units=120}, {type=dense, units=84}, {type=output}]"
+    assert(after(command("bench-cifar-cnn.conf", inline), "--model") == "cifar-cnn", "a list of the same layers, keys in any order")
+    val lstm = command("bench-shakespeare-lstm.conf", "model=\"../conf/models/shakespeare-lstm.conf\"")
+    assert(after(lstm, "--format") == "shakespeare" && after(lstm, "--model") == "shakespeare-lstm" && after(lstm, "--split") == "natural"
+      && after(lstm, "--K") == "0", lstm)
+    val idx = command("bench-cnn-b10.conf")
+    assert(after(idx, "--format") == "idx" && after(idx, "--model") == "cnn", idx)
+
+    def refused(conf: String, sets: String*): String = intercept[BadInputException](command(conf, sets: _*)).getMessage
+    assert(refused("bench-cifar-cnn.conf", "model=\"../conf/models/shakespeare-lstm.conf\"").startsWith(
+      "the peer has no model like ../conf/models/shakespeare-lstm.conf on cifar10 data"))
+    assert(refused("bench-cifar-cnn.conf", "model=mcmahan-cnn").startsWith("the peer has no model like mcmahan-cnn on cifar10 data"))
+    assert(refused("bench-cifar-cnn.conf", "model=[{type=conv2d, filters=8, kernel=5}, {type=output}]").startsWith("the peer has no model like"))
+    assert(refused("bench-shakespeare-lstm.conf", "model=\"../conf/models/shakespeare-lstm.conf\"", "partition.clients=10").startsWith("the peer has no partition scheme like natural here"))
+    assert(refused("bench-cnn-b10.conf", "data.source.format=csv").startsWith(
+      "the peer reads IDX files, CIFAR-10's binary batches and LEAF Shakespeare JSON only; data.source.format is csv"))
+  }
 }
