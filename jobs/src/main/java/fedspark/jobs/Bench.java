@@ -81,7 +81,7 @@ final class Bench implements Callable<Integer> {
             FedSpark.say("no class archive yet (bin/fedspark's first run after a build writes it): fedspark starts slower in this"
                     + " run than a user's later runs; run bench again for the whole-experiment time");
         }
-        // Data prepared and partitioned first, untimed, as the peer's timing starts with its own reading of the IDX files.
+        // Data prepared and partitioned first, untimed, as the peer's timing starts with its own reading of the data files.
         int partitioned = run(fedsparkCommand("partition", List.of(), null), "fedspark partition");
         if (partitioned != 0) {
             throw new IllegalStateException("fedspark partition failed (exit " + partitioned + ")");
