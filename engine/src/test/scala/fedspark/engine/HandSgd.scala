@@ -15,11 +15,19 @@ object HandSgd {
   /** E epochs of batches of `batch` in the engine's seeded order for (seed, round, client); returns (w, steps). */
   def train(data: ClientShard, start: Array[Double], classes: Int, epochs: Int, batch: Int, seed: Long, round: Int,
             rule: Rule): (Array[Double], Int) = {
+    val (w, steps, _) = trainWithLoss(data, start, classes, epochs, batch, seed, round, rule)
+    (w, steps)
+  }
+
+  /** As train, also returning the training loss: each step's batch mean cross-entropy before the step times the batch size, summed. */
+  def trainWithLoss(data: ClientShard, start: Array[Double], classes: Int, epochs: Int, batch: Int, seed: Long, round: Int,
+                    rule: Rule): (Array[Double], Int, Double) = {
     val d = data.featureSize
     val n = data.size
     val w = start.clone()
     val v = new Array[Double](w.length)
     var steps = 0
+    var lossSum = 0.0
     for (epoch <- 0 until epochs; picks <- LocalBatches.order(n, seed, round, data.client, epoch).grouped(math.min(batch, n))) {
       val g = new Array[Double](w.length)
       for (e <- picks) {
@@ -27,6 +35,7 @@ object HandSgd {
         val m = z.max
         val exp = z.map(x => math.exp(x - m))
         val p = exp.map(_ / exp.sum)
+        lossSum -= math.log(p(data.labels()(e)))
         for (j <- 0 until classes) {
           val delta = (p(j) - (if (data.labels()(e) == j) 1 else 0)) / picks.length
           for (i <- 0 until d) g(i + d * j) += data.features()(e * d + i) * delta
@@ -45,7 +54,7 @@ object HandSgd {
       }
       steps += 1
     }
-    (w, steps)
+    (w, steps, lossSum)
   }
 
   def maxDifference(a: Array[Float], b: Array[Double]): Double = a.indices.map(k => math.abs(a(k) - b(k))).max

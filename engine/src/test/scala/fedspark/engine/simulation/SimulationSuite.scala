@@ -286,4 +286,109 @@ class SimulationSuite extends AnyFunSuite {
     val short = rounds(s"""simulation { enabled = true, profile-table = "$table", dropout-trace = "$trace" }""").plan(1, 12)
     assert(short.clients.toSeq == candidates.drop(1).toSeq && math.abs(short.seconds - candidates.drop(1).map(duration).max) < 1e-9, short.seconds)
   }
+
+  test("FedAvg in simulated time: a round lasts E ceil(n_k / B) / speed_k + 2 (4 bytes a parameter) / bandwidth_k of its slowest client; a checkpoint keeps the time") {
+    val speed = (k: Int) => 5.0 + 3 * k
+    val bandwidth = (k: Int) => 1e5 * (1 + k % 4)
+    def duration(k: Int) = math.ceil(shards(k).size / 10.0) / speed(k) + 2 * 4.0 * 7850 / bandwidth(k) // E = 1, B = 10
+    val train = s"""simulation { enabled = true, profile-table = "${profileTable(speed, bandwidth)}" }"""
+    val original = strategy(train)
+    run(original, 3)
+    val hand = (1 to 3).map(r => fedspark.engine.ClientSampler.sample(12, 3, 4L, r).map(duration).max).sum
+    assert(math.abs(original.metrics().get("simulated_time") - hand) < 1e-9, s"${original.metrics().get("simulated_time")} vs $hand")
+    val state = original.state()
+    assert(state.get("simulated_rounds").sameElements(Array(3f)))
+    val resumed = strategy(train)
+    resumed.restore(state)
+    resumed.sample(4, 12)
+    original.sample(4, 12)
+    assert(resumed.state().get("simulated_rounds").sameElements(Array(4f)))
+    assert(resumed.metrics().get("simulated_time") == original.metrics().get("simulated_time"))
+    assert(!strategy("").state().containsKey("simulated_rounds"))
+  }
+
+  test("FedBuff's times: all clients alike, each buffer arrives 1 + 2 (4 bytes a parameter) / bandwidth after the last") {
+    // speed = a client's steps: its compute takes 1 second, its model down and up 2 * 4 * 7850 / 1e6
+    val table = profileTable(k => math.ceil(shards(k).size / 10.0), _ => 1e6)
+    val s = strategy(s"""simulation { enabled = true, profile-table = "$table" }, fedbuff { buffer = 3, concurrency = 3 }""", settings("fedbuff"))
+    val d = 1 + 2 * 4.0 * 7850 / 1e6
+    for (round <- 1 to 3) {
+      s.sample(round, shards.size)
+      assert(math.abs(s.metrics().get("simulated_time") - round * d) < 1e-9, s"round $round: ${s.metrics().get("simulated_time")}")
+    }
+  }
+
+  test("FedBuff: the first buffer ends at its slowest client's duration; time never runs backwards; a client is never in flight twice") {
+    val speed = (k: Int) => math.ceil(shards(k).size / 10.0) * (1 + 7 * ((k * 5) % 12)) // compute 1 / (1 + 7 ((5k) mod 12)) seconds
+    val table = profileTable(speed, _ => 1e9)
+    def duration(k: Int) = math.ceil(shards(k).size / 10.0) / speed(k) + 2 * 4.0 * 7850 / 1e9
+    val s = strategy(s"""simulation { enabled = true, profile-table = "$table" }, fedbuff { buffer = 3, concurrency = 9 }""", settings("fedbuff"))
+    var time = 0.0
+    var global = start
+    for (round <- 1 to 30) {
+      val sampled = s.sample(round, shards.size)
+      assert(sampled.length == 3 && sampled.distinct.length == 3, s"round $round: ${sampled.toSeq}")
+      val now = s.metrics().get("simulated_time")
+      assert(now >= time, s"round $round: $now after $time")
+      time = now
+      s.shared(round, global)
+      if (round == 1) assert(math.abs(now - sampled.map(duration).max) < 1e-12, "all started at time 0")
+      global = s.serverStep(round, global, s.newAggregate())
+    }
+  }
+
+  test("FedBuff with buffer = concurrency = 1 is sequential: every client starts from the latest model, staleness 0") {
+    val s = strategy(heavyTail + ", fedbuff { buffer = 1, concurrency = 1 }", settings("fedbuff"))
+    var global = start
+    for (round <- 1 to 6) {
+      val sampled = s.sample(round, shards.size)
+      s.shared(round, global)
+      val setup = s.setup(round, sampled).asInstanceOf[FedBuff.StartModels]
+      assert(sampled.length == 1 && setup.versions.get(sampled(0)) == round - 1 && setup.current == round - 1, s"round $round")
+      val input = new RoundInput(round, global, java.util.Map.of(), null, setup)
+      val update = s.clientUpdate()
+      global = s.serverStep(round, global, s.newAggregate().add(update.update(shards(sampled(0)), input, NoState)))
+      assert(s.metrics().get("mean_staleness") == 0.0)
+    }
+  }
+
+  test("FedBuff's settings: buffer 1 and concurrency K - buffer taken; server-lr 0, an unknown staleness and secure aggregation refused") {
+    val s = settings("fedbuff")
+    def error(train: String) = intercept[IllegalArgumentException](strategy(heavyTail + ", " + train, s)).getMessage
+    strategy(heavyTail + ", fedbuff { buffer = 3, concurrency = 9 }", s) // 9 + 3 = K
+    strategy(heavyTail + ", fedbuff { buffer = 1, concurrency = 11 }", s)
+    assert(error("fedbuff { buffer = 3, concurrency = 10 }").contains("K - buffer"))
+    assert(error("fedbuff { buffer = 0, concurrency = 5 }").contains("1 <= buffer"))
+    assert(error("fedbuff.server-lr = 0").contains("server-lr > 0"))
+    assert(error("fedbuff.staleness = linear").contains("sqrt or none"))
+    assert(error("secure-aggregation.enabled = true").contains("train.secure-aggregation"))
+    assert(intercept[IllegalArgumentException](TestRuns.strategy(s, spec, 12, "buffer = 3, concurrency = 5, server-lr = 1.0, staleness = sqrt"))
+      .getMessage.contains("train.simulation"))
+  }
+
+  test("FedBuff resumed from a checkpoint samples and steps as the uninterrupted run; a round of empty clients leaves the model") {
+    val train = heavyTail + ", fedbuff { buffer = 2, concurrency = 4 }"
+    val whole = run(strategy(train, settings("fedbuff")), 6)
+    val first = strategy(train, settings("fedbuff"))
+    val part = run(first, 3)
+    val resumed = strategy(train, settings("fedbuff"))
+    resumed.restore(first.state())
+    var global = part.last._2
+    for (round <- 4 to 6) {
+      val sampled = resumed.sample(round, shards.size)
+      val input = new RoundInput(round, global, resumed.shared(round, global), null, resumed.setup(round, sampled))
+      val update = resumed.clientUpdate()
+      global = resumed.serverStep(round, global, shards.filter(c => sampled.contains(c.client)).foldLeft(resumed.newAggregate())((a, c) => a.add(update.update(c, input, NoState))))
+      assert(sampled.toSeq == whole(round - 1)._1 && global.sameElements(whole(round - 1)._2), s"round $round")
+    }
+    val empty = strategy(train, settings("fedbuff"))
+    assert(empty.allowsEmptyRounds())
+    val sampled = empty.sample(1, shards.size)
+    empty.shared(1, start)
+    val input = new RoundInput(1, start, java.util.Map.of(), null, empty.setup(1, sampled))
+    val update = empty.clientUpdate()
+    val none = sampled.map(k => update.update(new fedspark.data.ClientShard(k, d, new Array[Float](0), new Array[Int](0)), input, NoState))
+    assert(none.forall(r => r.examples == 0 && r.weight == 0))
+    assert(empty.serverStep(1, start, none.foldLeft(empty.newAggregate())(_ add _)).sameElements(start))
+  }
 }

@@ -105,4 +105,32 @@ class QFedAvgSuite extends AnyFunSuite {
     val s = TestRuns.strategyWith(half, spec, Array(1L, 3L, 6L, 0L), "qfedavg { q = 1 }") // default sampling: weighted
     for (r <- 1 to 20) assert(s.sample(r, 4).sameElements(QFedAvg.weightedSample(Array(1L, 3L, 6L, 0L), 2, 4L, r)))
   }
+
+  test("F_k over a shard of more than 500 examples (evaluated in blocks of 500) is its mean cross-entropy, by hand") {
+    val local = new LocalSgd(spec, fedspark.engine.TrainSettings.LocalStep.AUTO, 1, 3, 4L)
+    for (n <- Seq(1000, 1234)) {
+      val big = shard(5, n, 7L)
+      val w = x0.map(_.toDouble)
+      val f = QFedAvg.loss(local, big, x0)
+      assert(math.abs(f - handLoss(big, w)) <= 1e-5, s"n = $n: $f vs ${handLoss(big, w)}")
+    }
+  }
+
+  test("weighted sampling draws up to the clients with examples and no more; uniform sampling needs no sizes") {
+    assert(QFedAvg.weightedSample(Array(1L, 3L, 0L), 2, 9L, 1).sameElements(Array(0, 1)))
+    val error = intercept[IllegalArgumentException](QFedAvg.weightedSample(Array(1L, 0L, 0L), 2, 9L, 1))
+    assert(error.getMessage.contains("1 have examples"))
+    val unknown = new Array[Long](3)
+    val uniform = TestRuns.strategyWith(settings("qfedavg"), spec, unknown, "qfedavg { q = 1, sampling = uniform }")
+    assert(uniform.sample(1, 3).length == 3)
+    assert(intercept[IllegalArgumentException](TestRuns.strategyWith(settings("qfedavg"), spec, unknown, "qfedavg { q = 1 }"))
+      .getMessage.contains("sizes"))
+  }
+
+  test("q-FedAvg samples its clients itself: it refuses train.simulation and train.stragglers") {
+    for (train <- Seq("simulation.enabled = true", "stragglers.fraction = 0.5")) {
+      val error = intercept[IllegalArgumentException](TestRuns.strategyWith(settings("qfedavg"), spec, sizes, s"qfedavg { q = 1 }, $train"))
+      assert(error.getMessage.contains("qfedavg samples its clients itself"), train)
+    }
+  }
 }

@@ -103,4 +103,43 @@ class StragglersSuite extends AnyFunSuite {
       assert(HandSgd.maxDifference(next, hand) <= 1e-5, s"$algorithm: ${HandSgd.maxDifference(next, hand)}")
     }
   }
+
+  test("the stragglers are a seeded shuffle's last: the smallest and the largest sampled id each straggle in about half the rounds") {
+    val fedprox = strategy("fedprox", 0.5).asInstanceOf[FedAvg]
+    val rounds = 400
+    val (smallest, largest) = (1 to rounds).map { round =>
+      val sampled = fedprox.sample(round, k)
+      val partial = fedprox.stragglerBudgets().keySet.asScala.map(_.intValue)
+      (partial.contains(sampled.min), partial.contains(sampled.max))
+    }.unzip
+    for ((name, hits) <- Seq("smallest" -> smallest, "largest" -> largest)) {
+      val count = hits.count(identity)
+      assert(math.abs(count - rounds / 2.0) <= 4.5 * math.sqrt(rounds / 4.0), s"the $name sampled id straggled in $count of $rounds rounds")
+    }
+  }
+
+  test("FedAvg keeps the others in ascending order and reports them; without stragglers there is no such column") {
+    val fedavg = strategy("fedavg", 0.5)
+    for (round <- 1 to 20) {
+      val kept = fedavg.sample(round, k)
+      assert(kept.sorted.sameElements(kept), s"round $round: ${kept.toSeq}")
+    }
+    assert(fedavg.metrics().get("stragglers") == 5.0)
+    assert(!strategy("fedavg", 0).metrics().containsKey("stragglers"))
+  }
+
+  test("the fraction's range: 1 refused even where stragglers are kept; E = 2 is enough; FedAvg refuses a fraction that drops every client") {
+    def error(f: => Any) = intercept[IllegalArgumentException](f).getMessage
+    assert(error(strategy("fedprox", 1.0)).contains("[0, 1)"))
+    assert(error(strategy("fedprox", -0.1)).contains("[0, 1)"))
+    // E = 2: a straggler runs exactly 1 epoch
+    val two = strategy("fedprox", 0.5, epochs = 2).asInstanceOf[FedAvg]
+    two.sample(1, k)
+    assert(two.stragglerBudgets().asScala.forall { case (c, steps) => steps == (sizes(c) + b - 1) / b })
+    strategy("fedavg", 0.5, epochs = 2)
+    // m = 10: round(10 * 0.04) = 0 clients would be left to FedAvg; FedProx keeps them all
+    assert(error(strategy("fedavg", 0.96)).contains("leaves none of the 10"))
+    strategy("fedprox", 0.96)
+    strategy("fedavg", 0.94) // round(0.6) = 1 client left
+  }
 }

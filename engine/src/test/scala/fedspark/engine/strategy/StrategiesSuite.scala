@@ -274,4 +274,156 @@ class StrategiesSuite extends AnyFunSuite {
     assert(a.sameElements(b))
     assert(intercept[IllegalArgumentException](strategy("scaffold", "server-lr = 1").restore(original.state())).getMessage.contains("control variate"))
   }
+
+  /** Rounds 1..rounds of a strategy built on the train block (sample, shared, setup as the driver calls them); the models. */
+  private def runSampled(s: Strategy[WeightedSum], shards: Seq[ClientShard], x0: Array[Float], rounds: Seq[Int]): Seq[Array[Float]] = {
+    var global = x0
+    rounds.map { round =>
+      val sampled = s.sample(round, shards.size)
+      val input = new RoundInput(round, global, s.shared(round, global), null, s.setup(round, sampled))
+      val update = s.clientUpdate()
+      val sum = shards.filter(c => sampled.contains(c.client)).foldLeft(s.newAggregate())((agg, c) => agg.add(update.update(c, input, new MemoryState)))
+      global = s.serverStep(round, global, sum)
+      global
+    }
+  }
+
+  private val tinyX0 = FlatParameters.of(tinySpec.newNetwork(2L))
+
+  test("FedSGD (E = 1, B = inf only): each client's mean gradient and loss at the global model, one server step along their n_k-weighted mean") {
+    def fedsgd(e: Int, b: Int, momentum: Double = 0) =
+      new TrainSettings("logreg", 1, 1.0, e, b, lr, 4L, "fedsgd", 1, TrainSettings.LocalStep.AUTO, momentum, 0.0)
+    val shards = Seq(tinyShard(0, 7, 1L), tinyShard(1, 12, 2L), new ClientShard(2, 4, new Array[Float](0), new Array[Int](0)))
+    val sizes = shards.map(_.size.toLong).toArray
+    def error(s: TrainSettings) = intercept[IllegalArgumentException](TestRuns.strategyWith(s, tinySpec, sizes, "")).getMessage
+    assert(error(fedsgd(2, TrainSettings.WHOLE_SHARD)).contains("E = 1"))
+    assert(error(fedsgd(1, 10)).contains("B = inf"))
+    assert(error(fedsgd(1, TrainSettings.WHOLE_SHARD, momentum = 0.5)).contains("train.momentum"))
+    val s = TestRuns.strategyWith(fedsgd(1, TrainSettings.WHOLE_SHARD), tinySpec, sizes, "").asInstanceOf[Strategy[WeightedSum]]
+    val update = s.clientUpdate()
+    val input = new RoundInput(1, tinyX0, java.util.Map.of(), null)
+    val results = shards.map(c => update.update(c, input, new MemoryState))
+    assert(results(2).examples == 0 && results(2).weight == 0 && results(2).vector.isEmpty, "an empty shard sends nothing")
+    val x = tinyX0.map(_.toDouble)
+    // one full-batch step of plain SGD by hand is x - lr g_k: g_k = (x - w_k) / lr, and the loss before it is the mean loss at x
+    val hand = shards.take(2).map(c => HandSgd.trainWithLoss(c, x, 3, 1, c.size, 4L, 1, HandSgd.Rule(lr)))
+    for (((w, _, loss), (r, c)) <- hand.zip(results.zip(shards))) {
+      val gradient = x.indices.map(k => (x(k) - w(k)) / lr).toArray
+      assert(HandSgd.maxDifference(r.vector, gradient) <= 1e-5 && gradient.map(math.abs).max > 1e-3, s"client ${c.client}")
+      assert(r.weight == c.size && r.lossCount == c.size && math.abs(r.lossSum - loss) <= 1e-5 * c.size, s"client ${c.client}: ${r.lossSum} vs $loss")
+    }
+    val next = s.serverStep(1, tinyX0, results.foldLeft(s.newAggregate())(_ add _))
+    val expected = x.indices.map(k => hand.zip(sizes).map { case ((w, _, _), n) => n * w(k) }.sum / sizes.sum).toArray
+    assert(HandSgd.maxDifference(next, expected) <= 1e-6, s"${HandSgd.maxDifference(next, expected)}")
+  }
+
+  test("LocalSgd's training loss: each step's batch mean loss before the step times the batch size, summed; the count is E n") {
+    val client = tinyShard(1, 7, 3L) // B = 3: batches of 3, 3 and 1 each epoch
+    val trained = new LocalSgd(tinySpec, TrainSettings.LocalStep.AUTO, 2, 3, 4L).train(client, tinyX0, fedspark.engine.local.StepRule.sgd(lr), 1)
+    val (w, steps, loss) = HandSgd.trainWithLoss(client, tinyX0.map(_.toDouble), 3, 2, 3, 4L, 1, HandSgd.Rule(lr))
+    assert(trained.steps == steps && steps == 6)
+    assert(HandSgd.maxDifference(trained.parameters, w) <= 1e-6)
+    assert(trained.lossCount == 14)
+    assert(math.abs(trained.lossSum - loss) <= 1e-5 * 14, s"${trained.lossSum} vs $loss")
+    // the loss of the last, one-example batch counts once: not the batch mean times 3
+    val budgeted = new LocalSgd(tinySpec, TrainSettings.LocalStep.AUTO, 2, 3, 4L).limitedTo(4).train(client, tinyX0, fedspark.engine.local.StepRule.sgd(lr), 1)
+    assert(budgeted.steps == 4 && budgeted.lossCount == 3 + 3 + 1 + 3)
+  }
+
+  test("FedNova's normaliser a is the sum over local steps s of (1 - rho^(tau - s)) / (1 - rho), tau without momentum") {
+    for (rho <- Seq(0.0, 0.5, 0.9); tau <- 1 to 6) {
+      // the coefficient of step s's gradient in x - y: sum_{t = s}^{tau - 1} rho^(t - s)
+      val bySteps = (0 until tau).map(s => (s until tau).map(t => math.pow(rho, t - s)).sum).sum
+      assert(math.abs(FedNova.normaliser(tau, rho) - bySteps) <= 1e-12 * bySteps, s"tau $tau, rho $rho: ${FedNova.normaliser(tau, rho)} vs $bySteps")
+    }
+  }
+
+  test("a client result's bytes: 4 per float of its vector and of each named value; 8 per masked word") {
+    val r = ClientResult.weightedByExamples(0, 5, new Array[Float](10), 0, 0).`with`("a", 1, 1f).`with`("c", 1, 1f, 2f, 3f)
+    assert(r.bytes == 4 * 10 + 4 * 1 + 4 * 3)
+    assert(ClientResult.masked(0, new Array[Long](5)).bytes == 40)
+    assert(ClientResult.empty(3).bytes == 0)
+  }
+
+  test("server optimizers, FedAvgM, SCAFFOLD and Ditto refuse settings at the open ends of their ranges and take the closed ends") {
+    def error(f: => Any) = intercept[IllegalArgumentException](f).getMessage
+    for (algorithm <- Seq("fedadam", "fedyogi", "fedadagrad")) {
+      def opt(lr: String, b1: String, b2: String, tau: String) = strategy(algorithm, s"server-lr = $lr, beta1 = $b1, beta2 = $b2, tau = $tau")
+      assert(error(opt("0", "0.9", "0.99", "0.001")).contains(s"train.$algorithm"))
+      assert(error(opt("0.1", "1", "0.99", "0.001")).contains(s"train.$algorithm"))
+      assert(error(opt("0.1", "-0.1", "0.99", "0.001")).contains(s"train.$algorithm"))
+      assert(error(opt("0.1", "0.9", "1", "0.001")).contains(s"train.$algorithm"))
+      assert(error(opt("0.1", "0.9", "-0.1", "0.001")).contains(s"train.$algorithm"))
+      assert(error(opt("0.1", "0.9", "0.99", "0")).contains(s"train.$algorithm"))
+      opt("0.1", "0", "0", "0.001") // beta1 = beta2 = 0: the last Delta alone
+    }
+    assert(error(strategy("fedavgm", "server-lr = 0, server-momentum = 0.5")).contains("train.fedavgm"))
+    assert(error(strategy("fedavgm", "server-lr = 1, server-momentum = 1")).contains("train.fedavgm"))
+    assert(error(strategy("scaffold", "server-lr = 0")).contains("train.scaffold.server-lr"))
+    assert(error(strategy("ditto", "lambda = -0.5, epochs = 0")).contains("train.ditto.lambda"))
+    assert(error(strategy("ditto", "lambda = 1, epochs = -1")).contains("train.ditto.epochs"))
+  }
+
+  test("Ditto with lambda = 0 trains the personal model by plain local SGD; a client evaluates it, or the global model before its first round") {
+    val personalSeed = fedspark.engine.Seeds.mix(4L, fedspark.engine.Seeds.PERSONAL)
+    val ditto = strategy("ditto", "lambda = 0, epochs = 1")
+    assert(ditto.keepsClientState())
+    val states = Map(0 -> new MemoryState, 1 -> new MemoryState)
+    val input = new RoundInput(1, start, java.util.Map.of(), null)
+    val fresh = new MemoryState
+    assert(ditto.personalization().model(two(0), input, fresh).sameElements(start), "no personal model yet: the global one")
+    run(ditto, two, 1, states)
+    for (i <- two.indices) {
+      val (v, _) = HandSgd.train(two(i), start.map(_.toDouble), classes, 1, 10, personalSeed, 1, HandSgd.Rule(lr))
+      assert(HandSgd.maxDifference(states(i).vectors("personal"), v) <= 1e-5, s"client $i")
+      assert(ditto.personalization().model(two(i), input, states(i)).sameElements(states(i).vectors("personal")))
+    }
+  }
+
+  test("SCAFFOLD: c survives a checkpoint; a checkpoint holding more than c is refused; it sends c_i too, so no secure aggregation") {
+    val states = Map(0 -> new MemoryState, 1 -> new MemoryState)
+    val original = strategy("scaffold", "server-lr = 1.0", shards = 3)
+    run(original, two, 2, states)
+    val copy = strategy("scaffold", "server-lr = 1.0", shards = 3)
+    copy.restore(original.state())
+    assert(copy.state().get("c").sameElements(original.state().get("c")))
+    val fresh = strategy("scaffold", "server-lr = 1.0", shards = 3)
+    fresh.restore(java.util.Map.of()) // a checkpoint before the first round
+    assert(fresh.state().isEmpty)
+    val more = new java.util.HashMap[String, Array[Float]](original.state())
+    more.put("m", new Array[Float](3))
+    assert(intercept[IllegalArgumentException](copy.restore(more)).getMessage.contains("control variate"))
+    val secure = intercept[IllegalArgumentException](TestRuns.strategyWith(settings("scaffold"), spec, Array(40L, 70L, 10L),
+      "scaffold.server-lr = 1.0, secure-aggregation.enabled = true"))
+    assert(secure.getMessage.contains("train.secure-aggregation"))
+  }
+
+  test("robust refuses train.privacy and train.secure-aggregation (it reads every update), and takes the train block's defaults") {
+    val sizes = Array(40L, 70L)
+    def robust(train: String) = TestRuns.strategyWith(settings("robust"), spec, sizes, "robust.rule = mean, " + train)
+    robust("")
+    assert(intercept[IllegalArgumentException](robust("privacy.mode = central")).getMessage.contains("train.privacy"))
+    assert(intercept[IllegalArgumentException](robust("secure-aggregation.enabled = true")).getMessage.contains("train.secure-aggregation"))
+  }
+
+  test("FedAvg's checkpoint keeps train.privacy's rounds accounted and restores them; it keeps no state of its own") {
+    val shards = Seq(tinyShard(0, 30, 1L), tinyShard(1, 50, 2L), tinyShard(2, 40, 3L))
+    val sizes = shards.map(_.size.toLong).toArray
+    def dp() = TestRuns.strategyWith(new TrainSettings("logreg", 3, 0.5, 1, 10, lr, 4L, "fedavg", 1, TrainSettings.LocalStep.AUTO, 0.0, 0.0),
+      tinySpec, sizes, "privacy { mode = central, noise-multiplier = 1.0 }").asInstanceOf[Strategy[WeightedSum]]
+    val original = dp()
+    assert(original.allowsEmptyRounds(), "Poisson sampling may draw nobody")
+    runSampled(original, shards, tinyX0, 1 to 2)
+    val state = original.state()
+    assert(state.get("dp_rounds").sameElements(Array(2f)))
+    val copy = dp()
+    copy.restore(state)
+    assert(copy.state().get("dp_rounds").sameElements(Array(2f)))
+    assert(copy.metrics().get("epsilon") == original.metrics().get("epsilon") && original.metrics().get("epsilon") > 0)
+    val plain = TestRuns.strategyWith(settings("fedavg"), spec, Array(40L, 70L), "")
+    assert(!plain.allowsEmptyRounds())
+    assert(plain.state().isEmpty)
+    assert(intercept[IllegalArgumentException](plain.restore(java.util.Map.of("velocity", Array(1f)))).getMessage.contains("velocity"))
+    assert(!plain.metrics().containsKey("stragglers") && !plain.metrics().containsKey("simulated_time"))
+  }
 }
