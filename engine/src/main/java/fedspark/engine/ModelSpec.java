@@ -72,6 +72,11 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
         return java.util.Arrays.stream(layerSizes()).sum();
     }
 
+    /** The floating-point work of training one example, from the layers' shapes ({@link fedspark.models.TrainingFlops}). */
+    public fedspark.models.TrainingFlops trainingFlops() {
+        return fedspark.models.TrainingFlops.of(definition, input, classes);
+    }
+
     /** The parameter count of each layer, in the flat vector's order (per-layer clipping). */
     public int[] layerSizes() {
         org.deeplearning4j.nn.api.Layer[] layers = threadNetwork().getLayers();

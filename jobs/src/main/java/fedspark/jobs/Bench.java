@@ -31,7 +31,9 @@ import picocli.CommandLine.Option;
  * FedAvg loop) in the same sitting, with the same data, split, model, C, E, B, lr and rounds, each as a
  * process of its own, and prints the median seconds per round of each, the accuracy at the last round, the
  * whole experiment's wall time (process start to exit: start-up, data loading, evaluation included, what a
- * user waits for), and the ratios.
+ * user waits for), and the ratios; beside them each round's floating-point work (the model's {@link
+ * fedspark.models.TrainingFlops} an example, times the examples the round's clients hold, times E), the GFLOP/s each
+ * system achieves, and which fraction that is of the machine's fp32 peak, measured first by {@link Peak}.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Seconds per round of an experiment in fedspark and in the PyTorch peer, run in the same sitting.")
@@ -65,8 +67,15 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--peers-dir", paramLabel = "DIR", description = "the built peers module (default: ${DEFAULT-VALUE})")
     File peersDir = new File("peers/target");
 
-    /** Median seconds per round, accuracy at the last round and wall time from process start to exit of one system. */
-    record Result(String system, double medianSeconds, double lastAccuracy, int rounds, double wallSeconds) {
+    @Option(names = "--peak-seconds", description = "timed seconds of each kernel of the fp32 peak measured first (default: ${DEFAULT-VALUE};"
+            + " fedspark peak measures it alone)")
+    double peakSeconds = 2;
+
+    /**
+     * Median seconds per round, accuracy at the last round and wall time from process start to exit of one system,
+     * and the median examples its rounds' clients hold (each trained E times a round; NaN when the system does not say).
+     */
+    record Result(String system, double medianSeconds, double lastAccuracy, int rounds, double wallSeconds, double medianExamples) {
     }
 
     @Override
@@ -86,6 +95,16 @@ final class Bench implements Callable<Integer> {
         if (partitioned != 0) {
             throw new IllegalStateException("fedspark partition failed (exit " + partitioned + ")");
         }
+        fedspark.models.TrainingFlops flops = experiment.partitionedModel().trainingFlops();
+        FedSpark.say("work: " + flops.line());
+        // The peak once, before the systems run, in this JVM (bin/fedspark's environment: one BLAS thread a call).
+        String threads = Peak.threadsWarning();
+        if (threads != null) {
+            FedSpark.say(threads);
+        }
+        List<Peak.Measured> peaks = Peak.measureAll(1024, Runtime.getRuntime().availableProcessors(), peakSeconds);
+        peaks.forEach(m -> FedSpark.say(m.line()));
+        int epochs = TrainSettings.fromConfig("bench", experiment.config().getConfig("train")).localEpochs();
         results.add(runFedspark(List.of(), "fedspark"));
         if (dl4jSpark) {
             results.add(runFedspark(List.of("train.C=1.0", "train.rounds=" + dl4jSparkRounds), "fedspark, C=1"));
@@ -98,15 +117,54 @@ final class Bench implements Callable<Integer> {
         Result theirs = runPeer(peerCommand, "peer (PyTorch, 1 process)");
         results.add(theirs);
         FedSpark.say("");
-        FedSpark.say(String.format(Locale.ROOT, "%-28s %16s %14s %7s %12s", "system", "median s/round", "accuracy@last", "rounds", "wall s"));
+        table(results, theirs, flops, epochs, peaks.isEmpty() ? null : Peak.best(peaks), peerThreads).forEach(FedSpark::say);
+        return 0;
+    }
+
+    /**
+     * The printed table: a row a system (median s/round, accuracy at the last round, rounds, wall s, MFLOP a round
+     * = median examples x E x FLOP an example, GFLOP/s = MFLOP a round / median s/round), the ratio line, and the
+     * line of the peak and each system's fraction of it ("-" and the reason where the work is not counted).
+     */
+    static List<String> table(List<Result> results, Result theirs, fedspark.models.TrainingFlops flops, int epochs, Peak.Measured peak,
+                              int peerThreads) {
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format(Locale.ROOT, "%-28s %16s %14s %7s %12s %12s %9s", "system", "median s/round", "accuracy@last", "rounds", "wall s",
+                "MFLOP/round", "GFLOP/s"));
         for (Result r : results) {
-            FedSpark.say(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d %12.1f", r.system(), r.medianSeconds(), r.lastAccuracy(),
-                    r.rounds(), r.wallSeconds()));
+            double work = roundFlops(r, flops, epochs);
+            lines.add(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d %12.1f %12s %9s", r.system(), r.medianSeconds(), r.lastAccuracy(),
+                    r.rounds(), r.wallSeconds(), Double.isNaN(work) ? "-" : String.format(Locale.ROOT, "%.1f", work / 1e6),
+                    Double.isNaN(work) ? "-" : String.format(Locale.ROOT, "%.2f", work / r.medianSeconds() / 1e9)));
         }
         Result ours = results.get(0);
-        FedSpark.say(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f per round, %.2f whole experiment",
+        lines.add(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f per round, %.2f whole experiment",
                 ours.medianSeconds() / theirs.medianSeconds(), ours.wallSeconds() / theirs.wallSeconds()));
-        return 0;
+        if (!flops.counted()) {
+            lines.add("GFLOP/s not printed: " + flops.line());
+        } else {
+            lines.add(String.format(Locale.ROOT, "work: %.3f MFLOP a training example (forward, weight and input gradients of the dense,"
+                    + " convolution and LSTM products), E=%d", flops.perExample() / 1e6, epochs));
+            if (peak != null) {
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "fp32 peak %.1f GFLOP/s (%s sgemm, %d threads):", peak.gflops(),
+                        peak.kernel() == Peak.Kernel.OPENBLAS ? "OpenBLAS" : "oneDNN", peak.threads()));
+                String sep = " ";
+                for (Result r : List.of(ours, theirs)) {
+                    double work = roundFlops(r, flops, epochs);
+                    if (!Double.isNaN(work)) {
+                        line.append(sep).append(String.format(Locale.ROOT, "%s %.1f%%", r.system(), 100 * work / r.medianSeconds() / 1e9 / peak.gflops()));
+                        sep = ", ";
+                    }
+                }
+                lines.add(line + String.format(Locale.ROOT, " of it (the peer runs %d torch thread(s) of the %d)", peerThreads, peak.threads()));
+            }
+        }
+        return lines;
+    }
+
+    /** The floating-point work of a system's median round: its median examples x E x FLOP an example; NaN when not known. */
+    static double roundFlops(Result r, fedspark.models.TrainingFlops flops, int epochs) {
+        return flops.counted() ? r.medianExamples() * epochs * flops.perExample() : Double.NaN;
     }
 
     /**
@@ -148,7 +206,7 @@ final class Bench implements Callable<Integer> {
         Path csv = new Path(runDir, "metrics.csv");
         List<RoundMetrics> rows = RunFolder.parseMetricsCsv(HadoopFiles.readString(csv, new Configuration()), csv.toString());
         return new Result(label, median(rows.stream().mapToDouble(RoundMetrics::seconds).toArray()),
-                rows.get(rows.size() - 1).testAccuracy(), rows.size(), wall);
+                rows.get(rows.size() - 1).testAccuracy(), rows.size(), wall, median(rows.stream().mapToDouble(RoundMetrics::samples).toArray()));
     }
 
     /** Runs {@code command}, its output lines prefixed with {@code label}; the exit code. */
@@ -374,6 +432,7 @@ final class Bench implements Callable<Integer> {
         List<double[]> rows = new ArrayList<>();
         int accuracy = -1;
         int seconds = -1;
+        int examples = -1; // the examples the round's clients hold: the PyTorch peer's examples, dl4j-spark's samples
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line = out.readLine(); line != null; line = out.readLine()) {
                 FedSpark.say(system + ": " + line);
@@ -381,8 +440,10 @@ final class Bench implements Callable<Integer> {
                 if (f.contains("test_accuracy") && f.contains("seconds")) { // the header: round,...,test_accuracy,seconds
                     accuracy = f.indexOf("test_accuracy");
                     seconds = f.indexOf("seconds");
+                    examples = f.contains("examples") ? f.indexOf("examples") : f.indexOf("samples");
                 } else if (accuracy >= 0 && !line.isEmpty() && Character.isDigit(line.charAt(0))) {
-                    rows.add(new double[] {Double.parseDouble(f.get(accuracy)), Double.parseDouble(f.get(seconds))});
+                    rows.add(new double[] {Double.parseDouble(f.get(accuracy)), Double.parseDouble(f.get(seconds)),
+                            examples >= 0 ? Double.parseDouble(f.get(examples)) : Double.NaN});
                 }
             }
         }
@@ -392,7 +453,7 @@ final class Bench implements Callable<Integer> {
             throw new IllegalStateException(system + " failed (exit " + exit + ", " + rows.size() + " rounds): " + String.join(" ", command));
         }
         return new Result(system, median(rows.stream().mapToDouble(r -> r[1]).toArray()),
-                rows.get(rows.size() - 1)[0], rows.size(), wall);
+                rows.get(rows.size() - 1)[0], rows.size(), wall, median(rows.stream().mapToDouble(r -> r[2]).toArray()));
     }
 
     static double median(double[] values) {

@@ -706,6 +706,11 @@ public final class Experiment {
         return spark.sparkContext().hadoopConfiguration();
     }
 
+    /** The model a run of this experiment trains, on the data as partitioned (which must exist: no Spark session here). */
+    public ModelSpec partitionedModel() {
+        return modelSpec(TrainSettings.fromConfig(modelLabel(), config.getConfig("train")), PartitionInfo.read(partitionedData(), new Configuration()));
+    }
+
     private ModelSpec modelSpec(TrainSettings settings, PartitionInfo info) {
         String biases = config.getString("model-biases");
         if (!biases.equals("zero") && !biases.equals("uniform")) {
