@@ -64,6 +64,22 @@ class TrainingFlopsSuite extends AnyFunSuite {
     assert(first.perExample == 4 * 2190L + 2 * (2190L - 720L))
   }
 
+  test("the shipped CIFAR-10 CNN and Shakespeare LSTM: 3.205 and 381.5 MFLOP a training example") {
+    def shipped(name: String): ModelDefinition = ModelDefinitions.read(com.typesafe.config.ConfigValueFactory.fromAnyRef(s"conf/models/$name"),
+      path => java.nio.file.Files.readAllBytes(new java.io.File("..", path).toPath))
+    // 3x32x32: conv 5x5x6 valid (28x28), pool, conv 5x5x16 (10x10), pool, 400-120, 120-84, 84-10
+    val cifar = TrainingFlops.of(shipped("cifar10-cnn.conf"), InputShape.image(3, 32, 32), 10)
+    val conv1 = 5L * 5 * 3 * 6 * 28 * 28
+    val cifarMacs = conv1 + 5L * 5 * 6 * 16 * 10 * 10 + 400L * 120 + 120L * 84 + 84L * 10
+    assert(cifarMacs == 651720L && cifar.forwardMacs == cifarMacs && cifar.inputMacs == conv1)
+    assert(cifar.perExample == 3204720L)
+    // 80 characters, 80 classes: embedding 8, LSTM 256 on 8, LSTM 256 on 256, the last step's output
+    val lstm = TrainingFlops.of(shipped("shakespeare-lstm.conf"), InputShape.sequence(80, 1), 80)
+    val lstmMacs = 4L * 256 * (8 + 256) * 80 + 4L * 256 * (256 + 256) * 80 + 256L * 80
+    assert(lstm.forwardMacs == lstmMacs && lstm.inputMacs == 0)
+    assert(lstm.perExample == 6 * lstmMacs && lstm.perExample == 381542400L)
+  }
+
   test("a layer of a kind not counted: no figure, and the reason") {
     val conf = new NeuralNetConfiguration.Builder().list()
       .layer(new LastTimeStep(new SimpleRnn.Builder().nOut(6).build()))
