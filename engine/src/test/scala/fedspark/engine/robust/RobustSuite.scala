@@ -8,7 +8,7 @@ import org.scalatest.funsuite.AnyFunSuite
 import fedspark.data.ClientShard
 import fedspark.engine.{HandSgd, TestClients, TestRuns, TrainSettings}
 import fedspark.engine.aggregate.WeightedSum
-import fedspark.engine.strategy.{RoundInput, Strategy}
+import fedspark.engine.strategy.{ClientResult, RoundInput, Strategy}
 
 /** The robust rules against hand computations, the attacks against their definitions, and the robust strategy's rounds. */
 class RobustSuite extends AnyFunSuite {
@@ -98,6 +98,89 @@ class RobustSuite extends AnyFunSuite {
     assert(received.filterNot(e => lie.isMalicious(e.client)).forall(e => e.update()(0) == e.client.toFloat))
     // m = 50, f = 12: s = 26 - 12 = 14, z = Phi^-1(36 / 50) = 0.5828
     assert(math.abs(Attack.zMax(50, 12) - 0.5828) < 1e-3)
+  }
+
+  test("a little is enough with z = 0 uses z_max of the round's m and f; a round of only honest or only malicious clients is received unchanged") {
+    val lie = attack("little-is-enough", clients = 5, fraction = 0.4)
+    val updates = (0 until 5).map(k => new ClientVectors.Entry(k, 1.0, Array(k.toFloat, 2f * k))).asJava
+    val honest = (0 until 5).filter(k => !lie.isMalicious(k))
+    assert(honest.size == 3)
+    val mean = honest.map(_.toDouble).sum / 3
+    val std = math.sqrt(honest.map(k => (k - mean) * (k - mean)).sum / 3)
+    // m = 5, f = 2: s = floor(3.5) - 2 = 1, z = Phi^-1(4 / 5) = 0.8416212335729143
+    val z = 0.8416212335729143
+    for (e <- lie.received(updates).asScala if lie.isMalicious(e.client)) {
+      assert(math.abs(e.update()(0) - (mean - z * std)) < 1e-5 && math.abs(e.update()(1) - 2 * (mean - z * std)) < 1e-5, e.update().toSeq)
+    }
+    val allHonest = updates.asScala.filterNot(e => lie.isMalicious(e.client)).asJava
+    val allMalicious = updates.asScala.filter(e => lie.isMalicious(e.client)).asJava
+    for (round <- Seq(allHonest, allMalicious)) {
+      val received = lie.received(round).asScala
+      assert(received.map(_.client) == round.asScala.map(_.client) && received.zip(round.asScala).forall { case (a, b) => a.update().sameElements(b.update()) })
+    }
+  }
+
+  test("attack fraction: 0 is allowed (no malicious client), 1 and above are not") {
+    val none = attack("sign-flip", clients = 10, fraction = 0.0)
+    assert(none.count == 0 && (0 until 10).forall(k => !none.isMalicious(k)))
+    for (fraction <- Seq(1.0, -0.1)) {
+      val error = intercept[IllegalArgumentException](attack("sign-flip", clients = 10, fraction = fraction))
+      assert(error.getMessage.contains("train.attack.fraction"), error.getMessage)
+    }
+  }
+
+  test("rule parameters at their bounds: Krum's f in [0, 0.5), the trim in [0, 0.5), the norm bound positive") {
+    // f = 0: each score sums the m - 2 = 3 nearest squared distances (d^2 as in the Krum test above)
+    // 0: 73+104+122=299, 1: 2+13+122=137, 2: 2+5+104=111, 3: 5+13+73=91, 4: 9217+9418+9620 -> client 3
+    assert(new Krum(0.0, 1).combine(five).toSeq == Seq(4f, 2f))
+    // Multi-Krum of m - f = 5: the plain mean
+    assert(new Krum(0.0, 0).combine(five).toSeq == Seq(22f, 2.8f))
+    for (byzantine <- Seq(0.5, -0.1)) {
+      assert(intercept[IllegalArgumentException](new Krum(byzantine, 1)).getMessage.contains("train.robust.byzantine"))
+    }
+    for (trim <- Seq(0.5, -0.1)) {
+      assert(intercept[IllegalArgumentException](new TrimmedMean(trim)).getMessage.contains("train.robust.trim"))
+    }
+    for (bound <- Seq(0.0, -1.0)) {
+      assert(intercept[IllegalArgumentException](new NormBounding(bound)).getMessage.contains("train.robust.norm-bound"))
+    }
+  }
+
+  test("a trimmed mean that leaves exactly one update per coordinate is the median") {
+    // beta = 0.4: m = 3 -> floor(1.2) = 1 at each end; m = 5 -> floor(2.0) = 2 at each end; one value left
+    assert(new TrimmedMean(0.4).combine(entries(Seq(5f, -1f), Seq(1f, 7f), Seq(3f, 2f))).toSeq == Seq(3f, 2f))
+    assert(new TrimmedMean(0.4).combine(five).toSeq == Seq(3f, 2f))
+    assert(new TrimmedMean(0.2).combine(entries(Seq(7f, -3f))).toSeq == Seq(7f, -3f)) // m = 1: nothing trimmed
+  }
+
+  private def withLoss(client: Int, n: Long, loss: Double, values: Float*) =
+    ClientResult.weightedByExamples(client, n, values.toArray, loss * n, n)
+
+  test("client vectors: a merge adds the partials' examples, clients, bytes and losses, keeps every served client, and lists the updates by client") {
+    val left = new ClientVectors().add(withLoss(3, 2, 0.5, 1f, 2f)).add(withLoss(1, 4, 0.5, 0f, -1f))
+    val right = new ClientVectors().add(withLoss(2, 6, 0.2, 5f, 5f)).add(ClientResult.empty(0))
+    // each partial alone: clients with examples only
+    assert(left.examples() == 6 && left.clients() == 2 && left.bytes() == 2 * 2 * 4)
+    assert(math.abs(left.meanLoss() - 0.5) < 1e-12, left.meanLoss())
+    assert(right.examples() == 6 && right.clients() == 1 && right.bytes() == 2 * 4 && right.entries().asScala.map(_.client) == Seq(2))
+    assert(right.served().asScala.map(_.client).sorted == Seq(0, 2))
+    val merged = left.merge(right)
+    assert(merged.examples() == 12 && merged.clients() == 3)
+    assert(merged.bytes() == 3 * 2 * 4) // three clients with examples, two floats each
+    assert(math.abs(merged.meanLoss() - 0.35) < 1e-12, merged.meanLoss()) // (2 * 0.5 + 4 * 0.5 + 6 * 0.2) / 12
+    assert(merged.served().asScala.map(_.client).sorted == Seq(0, 1, 2, 3))
+    assert(merged.served().asScala.find(_.client == 2).get.examples == 6)
+    val byClient = merged.entries().asScala
+    assert(byClient.map(_.client) == Seq(1, 2, 3) && byClient.map(_.weight) == Seq(4.0, 6.0, 2.0))
+    assert(byClient.map(_.update().toSeq) == Seq(Seq(0f, -1f), Seq(5f, 5f), Seq(1f, 2f)))
+    val fresh = merged.fresh()
+    assert(fresh.clients() == 0 && fresh.examples() == 0 && fresh.bytes() == 0 && fresh.served().isEmpty && fresh.entries().isEmpty)
+    assert(fresh.meanLoss().isNaN)
+    assert(fresh.add(withLoss(1, 2, 0.5, 1f, 1f)).clients() == 1)
+    val retried = intercept[IllegalStateException](merged.merge(new ClientVectors().add(withLoss(1, 2, 0.5, 1f, 1f))))
+    assert(retried.getMessage.contains("client 1 counted twice"), retried.getMessage)
+    val twice = intercept[IllegalStateException](new ClientVectors().add(ClientResult.empty(5)).add(ClientResult.empty(5)))
+    assert(twice.getMessage.contains("client 5 counted twice"), twice.getMessage)
   }
 
   test("the robust strategy with the mean rule and no attack is FedAvg (to float precision); a merge order does not change it") {
