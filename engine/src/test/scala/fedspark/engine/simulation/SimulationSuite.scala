@@ -318,7 +318,7 @@ class SimulationSuite extends AnyFunSuite {
     }
   }
 
-  test("FedBuff: the first buffer ends at its slowest client's duration; time never runs backwards; a client is never in flight twice") {
+  test("FedBuff: the first buffer ends at its slowest client's duration; time never runs backwards; a client is never in flight twice; ids ascending") {
     val speed = (k: Int) => math.ceil(shards(k).size / 10.0) * (1 + 7 * ((k * 5) % 12)) // compute 1 / (1 + 7 ((5k) mod 12)) seconds
     val table = profileTable(speed, _ => 1e9)
     def duration(k: Int) = math.ceil(shards(k).size / 10.0) / speed(k) + 2 * 4.0 * 7850 / 1e9
@@ -327,7 +327,7 @@ class SimulationSuite extends AnyFunSuite {
     var global = start
     for (round <- 1 to 30) {
       val sampled = s.sample(round, shards.size)
-      assert(sampled.length == 3 && sampled.distinct.length == 3, s"round $round: ${sampled.toSeq}")
+      assert(sampled.length == 3 && sampled.distinct.length == 3 && sampled.sorted.sameElements(sampled), s"round $round: ${sampled.toSeq}")
       val now = s.metrics().get("simulated_time")
       assert(now >= time, s"round $round: $now after $time")
       time = now
