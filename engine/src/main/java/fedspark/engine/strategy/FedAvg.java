@@ -310,7 +310,7 @@ public class FedAvg extends Strategy<WeightedSum> {
     public final Map<String, float[]> state() {
         Map<String, float[]> state = new LinkedHashMap<>(serverState());
         state.putAll(privacy.state());
-        if (simulation != null && plan != null) {
+        if (simulation != null && plannedRounds > 0) { // also when restored and checkpointed again before its next round
             state.put(SIMULATED_ROUNDS, new float[] {plannedRounds});
         }
         return state;

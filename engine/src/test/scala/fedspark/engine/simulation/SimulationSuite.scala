@@ -300,6 +300,8 @@ class SimulationSuite extends AnyFunSuite {
     assert(state.get("simulated_rounds").sameElements(Array(3f)))
     val resumed = strategy(train)
     resumed.restore(state)
+    // checkpointed again before its next round (a run resumed and stopped at once): the time is still there
+    assert(resumed.state().get("simulated_rounds").sameElements(Array(3f)))
     resumed.sample(4, 12)
     original.sample(4, 12)
     assert(resumed.state().get("simulated_rounds").sameElements(Array(4f)))
