@@ -104,7 +104,7 @@ final class Bench implements Callable<Integer> {
         }
         List<Peak.Measured> peaks = Peak.measureAll(1024, Runtime.getRuntime().availableProcessors(), peakSeconds);
         peaks.forEach(m -> FedSpark.say(m.line()));
-        int epochs = TrainSettings.fromConfig("bench", experiment.config().getConfig("train")).localEpochs();
+        int epochs = experiment.config().getInt("train.E"); // each client's examples E times a round
         results.add(runFedspark(List.of(), "fedspark"));
         if (dl4jSpark) {
             results.add(runFedspark(List.of("train.C=1.0", "train.rounds=" + dl4jSparkRounds), "fedspark, C=1"));
