@@ -102,8 +102,12 @@ final class Bench implements Callable<Integer> {
         if (threads != null) {
             FedSpark.say(threads);
         }
-        List<Peak.Measured> peaks = Peak.measureAll(1024, Runtime.getRuntime().availableProcessors(), peakSeconds);
+        int cores = Runtime.getRuntime().availableProcessors();
+        List<Peak.Measured> peaks = Peak.measureAll(1024, cores, peakSeconds);
         peaks.forEach(m -> FedSpark.say(m.line()));
+        // One thread's too, when the peer runs one: what its single thread could reach (on a shared machine, not always half).
+        List<Peak.Measured> onePeaks = peerThreads == 1 && cores > 1 ? Peak.measureAll(1024, 1, peakSeconds) : List.of();
+        onePeaks.forEach(m -> FedSpark.say(m.line()));
         int epochs = experiment.config().getInt("train.E"); // each client's examples E times a round
         results.add(runFedspark(List.of(), "fedspark"));
         if (dl4jSpark) {
@@ -117,17 +121,19 @@ final class Bench implements Callable<Integer> {
         Result theirs = runPeer(peerCommand, "peer (PyTorch, 1 process)");
         results.add(theirs);
         FedSpark.say("");
-        table(results, theirs, flops, epochs, peaks.isEmpty() ? null : Peak.best(peaks), peerThreads).forEach(FedSpark::say);
+        table(results, theirs, flops, epochs, Peak.best(peaks), onePeaks.isEmpty() ? null : Peak.best(onePeaks), peerThreads)
+                .forEach(FedSpark::say);
         return 0;
     }
 
     /**
      * The printed table: a row a system (median s/round, accuracy at the last round, rounds, wall s, MFLOP a round
      * = median examples x E x FLOP an example, GFLOP/s = MFLOP a round / median s/round), the ratio line, and the
-     * line of the peak and each system's fraction of it ("-" and the reason where the work is not counted).
+     * line of the peak and each system's fraction of it, and the peer's of one thread's peak when it runs one and
+     * {@code onePeak} is given ("-" and the reason where the work is not counted).
      */
     static List<String> table(List<Result> results, Result theirs, fedspark.models.TrainingFlops flops, int epochs, Peak.Measured peak,
-                              int peerThreads) {
+                              Peak.Measured onePeak, int peerThreads) {
         List<String> lines = new ArrayList<>();
         lines.add(String.format(Locale.ROOT, "%-28s %16s %14s %7s %12s %12s %9s", "system", "median s/round", "accuracy@last", "rounds", "wall s",
                 "MFLOP/round", "GFLOP/s"));
@@ -156,7 +162,11 @@ final class Bench implements Callable<Integer> {
                         sep = ", ";
                     }
                 }
-                lines.add(line + String.format(Locale.ROOT, " of it (the peer runs %d torch thread(s) of the %d)", peerThreads, peak.threads()));
+                double peer = roundFlops(theirs, flops, epochs) / theirs.medianSeconds() / 1e9;
+                lines.add(line + (onePeak != null && !Double.isNaN(peer)
+                        ? String.format(Locale.ROOT, " of it; the peer runs 1 thread: %.1f%% of one thread's peak, %.1f GFLOP/s (%s sgemm)",
+                                100 * peer / onePeak.gflops(), onePeak.gflops(), onePeak.kernel() == Peak.Kernel.OPENBLAS ? "OpenBLAS" : "oneDNN")
+                        : String.format(Locale.ROOT, " of it (the peer runs %d torch thread(s))", peerThreads)));
             }
         }
         return lines;

@@ -20,22 +20,27 @@ class BenchTableSuite extends AnyFunSuite {
     assert(twoNN.perExample == 879200L)
     // 6,000 examples x E = 5 x 879,200 = 26,376 MFLOP: 52.75 GFLOP/s in 0.5 s, 105.50 in 0.25 s; 26.4% and 52.8% of 200
     assert(Bench.roundFlops(ours, twoNN, 5) == 6000.0 * 5 * 879200)
-    val lines = Bench.table(Seq(ours, theirs).asJava, theirs, twoNN, 5, peak, 1).asScala
+    val lines = Bench.table(Seq(ours, theirs).asJava, theirs, twoNN, 5, peak, null, 1).asScala
     assert(lines.head.split(" +").toSeq.takeRight(2) == Seq("MFLOP/round", "GFLOP/s"), lines.head)
     assert(lines(1).split(" +").toSeq == Seq("fedspark", "0.500", "0.9700", "20", "30.0", "26376.0", "52.75"), lines(1))
     assert(lines(2).endsWith(" 0.250         0.9600      20         12.0      26376.0    105.50"), lines(2))
     assert(lines(3) == "ratio fedspark/peer: 2.00 per round, 2.50 whole experiment")
     assert(lines(4) == "work: 0.879 MFLOP a training example (forward, weight and input gradients of the dense, convolution and LSTM products), E=5")
     assert(lines(5) == "fp32 peak 200.0 GFLOP/s (OpenBLAS sgemm, 2 threads): fedspark 26.4%, peer (PyTorch, 1 process) 52.8% of it"
-      + " (the peer runs 1 torch thread(s) of the 2)", lines(5))
+      + " (the peer runs 1 torch thread(s))", lines(5))
+    // with one thread's peak measured (oneDNN, 150 GFLOP/s): the peer's 105.50 is 70.3% of it
+    val onePeak = new Peak.Measured(Peak.Kernel.ONEDNN, "avx512_core", 1, 1024, 70L, 150.0)
+    assert(Bench.table(Seq(ours, theirs).asJava, theirs, twoNN, 5, peak, onePeak, 1).asScala.last
+      == "fp32 peak 200.0 GFLOP/s (OpenBLAS sgemm, 2 threads): fedspark 26.4%, peer (PyTorch, 1 process) 52.8% of it;"
+      + " the peer runs 1 thread: 70.3% of one thread's peak, 150.0 GFLOP/s (oneDNN sgemm)")
   }
 
   test("a system that does not say its examples, or a model whose work is not counted, shows - and the reason, no guess") {
     val silent = new Bench.Result("dl4j-spark, C=1", 2.0, 0.9, 2, 40.0, Double.NaN)
-    val lines = Bench.table(Seq(ours, silent, theirs).asJava, theirs, twoNN, 1, peak, 1).asScala
+    val lines = Bench.table(Seq(ours, silent, theirs).asJava, theirs, twoNN, 1, peak, null, 1).asScala
     assert(lines(2).split(" +").toSeq.takeRight(2) == Seq("-", "-"), lines(2))
     val uncounted = new TrainingFlops(0, 0, "layer 1 (SimpleRnn) is of a kind not counted")
-    val refused = Bench.table(Seq(ours, theirs).asJava, theirs, uncounted, 1, peak, 1).asScala
+    val refused = Bench.table(Seq(ours, theirs).asJava, theirs, uncounted, 1, peak, null, 1).asScala
     assert(refused(1).split(" +").toSeq.takeRight(2) == Seq("-", "-"), refused(1))
     assert(refused.last == "GFLOP/s not printed: training work not counted: layer 1 (SimpleRnn) is of a kind not counted")
     assert(!refused.exists(_.contains("fp32 peak")))
