@@ -86,11 +86,14 @@ class SimulationSuite extends AnyFunSuite {
     table
   }
 
+  // The profile the hand computations use: client k runs 5 + 3k steps a second over 1e5 (1 + k mod 4) bytes a second.
+  private val speed = (k: Int) => 5.0 + 3 * k
+  private val bandwidth = (k: Int) => 1e5 * (1 + k % 4)
+  private val modelBytes = 4.0 * 7850 // logreg's 7,850 parameters of 4 bytes
+  /** Client k's round by the profile formula: E = 1, B = 10, the model down and up. */
+  private def duration(k: Int) = math.ceil(shards(k).size / 10.0) / speed(k) + 2 * modelBytes / bandwidth(k)
+
   test("simulated durations follow the profile formula E ceil(n_k / B) / speed_k + 2 (model bytes) / bandwidth_k") {
-    val speed = (k: Int) => 5.0 + 3 * k
-    val bandwidth = (k: Int) => 1e5 * (1 + k % 4)
-    val bytes = 4.0 * 7850
-    def duration(k: Int) = 1 * math.ceil(shards(k).size / 10.0) / speed(k) + 2 * bytes / bandwidth(k) // E = 1, B = 10
     val table = profileTable(speed, bandwidth)
     val sync = rounds(s"""simulation { enabled = true, profile-table = "$table", over-selection = 1.0 }""")
     for (round <- 1 to 5) {
@@ -104,7 +107,7 @@ class SimulationSuite extends AnyFunSuite {
     val slow = candidates.maxBy(duration)
     val partial = rounds(s"""simulation { enabled = true, profile-table = "$table", deadline = $deadline, stragglers = partial }""").plan(2, 12)
     // the straggler's steps by the deadline, after the model down and leaving time for its update up
-    assert(partial.stepBudgets.get(slow) == math.floor((deadline - 2 * bytes / bandwidth(slow)) * speed(slow)).toLong)
+    assert(partial.stepBudgets.get(slow) == math.floor((deadline - 2 * modelBytes / bandwidth(slow)) * speed(slow)).toLong)
     assert(partial.seconds == deadline)
   }
 
@@ -271,10 +274,6 @@ class SimulationSuite extends AnyFunSuite {
   }
 
   test("a round lasts until its last client finishes: before a deadline nobody misses, and with fewer than m clients and no deadline") {
-    val speed = (k: Int) => 5.0 + 3 * k
-    val bandwidth = (k: Int) => 1e5 * (1 + k % 4)
-    val bytes = 4.0 * 7850
-    def duration(k: Int) = 1 * math.ceil(shards(k).size / 10.0) / speed(k) + 2 * bytes / bandwidth(k) // E = 1, B = 10
     val table = profileTable(speed, bandwidth)
     val candidates = fedspark.engine.ClientSampler.sample(12, 3, 4L, 1)
     val late = 10 * candidates.map(duration).max
@@ -288,9 +287,6 @@ class SimulationSuite extends AnyFunSuite {
   }
 
   test("FedAvg in simulated time: a round lasts E ceil(n_k / B) / speed_k + 2 (4 bytes a parameter) / bandwidth_k of its slowest client; a checkpoint keeps the time") {
-    val speed = (k: Int) => 5.0 + 3 * k
-    val bandwidth = (k: Int) => 1e5 * (1 + k % 4)
-    def duration(k: Int) = math.ceil(shards(k).size / 10.0) / speed(k) + 2 * 4.0 * 7850 / bandwidth(k) // E = 1, B = 10
     val train = s"""simulation { enabled = true, profile-table = "${profileTable(speed, bandwidth)}" }"""
     val original = strategy(train)
     run(original, 3)
