@@ -310,6 +310,9 @@ public final class Experiment {
         }
         Config source = config.getConfig("data.source");
         List<String> found = new java.util.ArrayList<>();
+        // where a table's or a DataFrame's label, id and features are
+        fedspark.data.TableSource.Columns tableColumns = new fedspark.data.TableSource.Columns(source.getString("label-column"),
+                source.getString("id-column"), source.getStringList("feature-columns"));
         // Written whole or not at all: a prepare killed half-way leaves nothing the next one trips on.
         HadoopFiles.writeFolder(out, hadoop, staging -> {
             switch (format) {
@@ -321,11 +324,9 @@ public final class Experiment {
                 case "table" -> fedspark.data.TableSource.prepare(
                         fedspark.data.TableSource.load(spark, source.getString("train"), source.getString("table-format")),
                         fedspark.data.TableSource.load(spark, source.getString("test"), source.getString("table-format")),
-                        new fedspark.data.TableSource.Columns(source.getString("label-column"), source.getString("id-column"),
-                                source.getStringList("feature-columns")), config.getIntList("data.shape"), staging, "table " + source.getString("train"));
+                        tableColumns, config.getIntList("data.shape"), staging, "table " + source.getString("train"));
                 case "dataframe" -> fedspark.data.TableSource.prepare(frames.train(), frames.test(),
-                        new fedspark.data.TableSource.Columns(source.getString("label-column"), source.getString("id-column"),
-                                source.getStringList("feature-columns")), config.getIntList("data.shape"), staging, "DataFrame");
+                        tableColumns, config.getIntList("data.shape"), staging, "DataFrame");
                 case "csv" -> CsvSource.prepare(spark, source.getString("train"), source.getString("test"),
                         source.getString("label-column"), source.getString("id-column"), source.getDouble("scale"), staging);
                 case "leaf-synthetic" -> fedspark.data.LeafSyntheticSource.prepare(spark, source.getInt("devices"), source.getDouble("alpha"),
