@@ -13,10 +13,15 @@ public final class ClientSampler {
 
     /** Sorted ids of the m clients of round {@code round}; Floyd's algorithm, O(m) whatever K. */
     public static int[] sample(int clients, int m, long seed, int round) {
+        return draw(clients, m, Seeds.mix(seed, Seeds.SAMPLING, round));
+    }
+
+    /** Sorted ids of m of {@code clients} clients without replacement, from a generator seeded by {@code generatorSeed}. */
+    public static int[] draw(int clients, int m, long generatorSeed) {
         if (m < 1 || m > clients) {
             throw new IllegalArgumentException("cannot sample " + m + " of " + clients + " clients");
         }
-        SplittableRandom random = new SplittableRandom(Seeds.mix(seed, Seeds.SAMPLING, round));
+        SplittableRandom random = new SplittableRandom(generatorSeed);
         Set<Integer> chosen = new HashSet<>();
         for (int j = clients - m; j < clients; j++) {
             int t = random.nextInt(j + 1);

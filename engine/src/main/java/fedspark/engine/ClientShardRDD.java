@@ -58,6 +58,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     private final transient long[] sizes;
     private final transient int[] placement; // placement[k]: index into executors, -1 when not placed
     private final transient List<Executor> executors = new ArrayList<>();
+    private final transient List<Integer> placedOn = new ArrayList<>(); // placedOn[e]: clients placed on executors[e], kept as placement changes
 
     /** The partitioning at {@code root}, of {@code clients} clients (its client index says where each one's rows are). */
     public ClientShardRDD(SparkContext sc, Path root, int clients, int featureSize, int classes) {
@@ -85,12 +86,84 @@ public final class ClientShardRDD extends RDD<ClientShard> {
 
     @Override
     public Iterator<ClientShard> compute(Partition split, TaskContext context) {
-        ClientPartition client = (ClientPartition) split;
-        ClientShard shard = ShardCache.shared().get(cacheKey(root, client.index()), () -> readAsTaskInput(() -> client.file() < 0
+        return scala.collection.Iterator$.MODULE$.single(shard((ClientPartition) split, root, files, featureSize, classes, hadoop));
+    }
+
+    /** Executor side: the client's shard from this executor's cache, read from storage on a first visit. */
+    private static ClientShard shard(ClientPartition client, String root, String[] files, int featureSize, int classes,
+                                     Broadcast<SerializableHadoopConf> hadoop) {
+        return ShardCache.shared().get(cacheKey(root, client.index()), () -> readAsTaskInput(() -> client.file() < 0
                 ? ClientShard.empty(client.index(), featureSize)
                 : ClientLayout.read(new Path(root, files[client.file()]), client.index(), client.firstRow(), client.size(), featureSize, classes,
                         hadoop.value().get())));
-        return scala.collection.Iterator$.MODULE$.single(shard);
+    }
+
+    /** The number of clients (the partitions of this RDD), without building its K partitions. */
+    public int clients() {
+        return clients;
+    }
+
+    /**
+     * A round's RDD: a partition a task of {@code groups}, holding its clients' places in storage and preferring its
+     * location, and no dependency on this RDD, so Spark's scheduler and the driver handle the sampled clients only,
+     * never the K partitions of all of them (at K = 10 million those alone are hundreds of MB of driver heap).
+     */
+    RDD<ClientShard> round(ClientGroups groups) {
+        RoundPartition[] tasks = new RoundPartition[groups.tasks()];
+        for (int t = 0; t < tasks.length; t++) {
+            int[] members = groups.clients()[t];
+            ClientPartition[] clientsOfTask = new ClientPartition[members.length];
+            for (int i = 0; i < members.length; i++) {
+                int k = members[i];
+                clientsOfTask[i] = new ClientPartition(k, index.file()[k], index.firstRow()[k], index.size()[k]);
+            }
+            tasks[t] = new RoundPartition(t, clientsOfTask, groups.locations()[t]);
+        }
+        return new RoundRDD(sparkContext(), tasks, root, files, featureSize, classes, hadoop);
+    }
+
+    /** Task {@code index} of a round: its clients, and the executor it prefers (null: none). */
+    private record RoundPartition(int index, ClientPartition[] clients, String location) implements Partition {
+    }
+
+    /** See {@link #round}. */
+    private static final class RoundRDD extends RDD<ClientShard> {
+        private final transient RoundPartition[] tasks;
+        private final String root;
+        private final String[] files;
+        private final int featureSize;
+        private final int classes;
+        private final Broadcast<SerializableHadoopConf> hadoop;
+
+        RoundRDD(SparkContext sc, RoundPartition[] tasks, String root, String[] files, int featureSize, int classes,
+                 Broadcast<SerializableHadoopConf> hadoop) {
+            super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
+            this.tasks = tasks;
+            this.root = root;
+            this.files = files;
+            this.featureSize = featureSize;
+            this.classes = classes;
+            this.hadoop = hadoop;
+            setName(NAME_PREFIX + root); // a client stage, for the audit
+        }
+
+        @Override
+        public Partition[] getPartitions() {
+            return tasks.clone();
+        }
+
+        @Override
+        public Seq<String> getPreferredLocations(Partition split) {
+            String location = ((RoundPartition) split).location();
+            return JavaConverters.asScalaBuffer(location == null ? List.<String>of() : List.of(location)).toSeq();
+        }
+
+        @Override
+        public Iterator<ClientShard> compute(Partition split, TaskContext context) {
+            ClientPartition[] members = ((RoundPartition) split).clients();
+            return JavaConverters.asScalaIterator(Arrays.stream(members)
+                    .map(client -> shard(client, root, files, featureSize, classes, hadoop)).iterator());
+        }
     }
 
     private static String cacheKey(String root, int client) {
@@ -142,9 +215,20 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         int id = executors.indexOf(executor);
         if (id < 0) {
             executors.add(executor);
+            placedOn.add(0);
             id = executors.size() - 1;
         }
         return id;
+    }
+
+    /** Places {@code client} on executor {@code executor}, keeping the executors' counts. */
+    private void setPlacement(int client, int executor) {
+        int before = placement[client];
+        if (before >= 0) {
+            placedOn.set(before, placedOn.get(before) - 1);
+        }
+        placement[client] = executor;
+        placedOn.set(executor, placedOn.get(executor) + 1);
     }
 
     /**
@@ -155,16 +239,10 @@ public final class ClientShardRDD extends RDD<ClientShard> {
      */
     private synchronized List<Executor> place(int[] sampled) {
         List<Executor> live = liveExecutors();
-        int[] placedOn = new int[executors.size()]; // clients per known executor: one pass over K ints, no map lookups
-        for (int placed : placement) {
-            if (placed >= 0) {
-                placedOn[placed]++;
-            }
-        }
-        Map<Executor, Integer> load = new HashMap<>();
+        Map<Executor, Integer> load = new HashMap<>(); // the clients each live executor holds: no pass over the K clients
         live.forEach(executor -> {
             int id = executors.indexOf(executor);
-            load.put(executor, id < 0 ? 0 : placedOn[id]);
+            load.put(executor, id < 0 ? 0 : placedOn.get(id));
         });
         for (int client : sampled) {
             int current = placement[client];
@@ -178,7 +256,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
                 }
             }
             if (least != null) {
-                placement[client] = executorId(least);
+                setPlacement(client, executorId(least));
                 load.merge(least, 1, Integer::sum);
             }
         }
@@ -228,7 +306,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
             for (ServedFile file : loaded) {
                 int executor = executorId(new Executor(file.executor(), file.host()));
                 for (int client : file.clients()) {
-                    placement[client] = executor;
+                    setPlacement(client, executor);
                 }
                 count += file.clients().length;
             }
@@ -247,7 +325,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     /** Driver side, after a round: where each client was actually served (a task may have run elsewhere after the locality wait). */
     public synchronized void remember(List<ServedClient> served) {
         for (ServedClient client : served) {
-            placement[client.client()] = executorId(new Executor(client.executor(), client.host()));
+            setPlacement(client.client(), executorId(new Executor(client.executor(), client.host())));
         }
     }
 

@@ -56,6 +56,7 @@ public final class FederatedRun {
     private ClientStateVersions clientState;
     private ClientEvaluation clientEvaluation; // null: no per-client evaluation
     private int clientEvaluationEvery;
+    private int[] evaluatedClients; // the clients per-client evaluation scores; null: every client
     private java.util.function.Consumer<List<ClientScore>> clientScores;
     private int failFirstAttemptsInRound;
     private final CollectionAccumulator<String> blasKernels; // each client task's executor's kernels, for PrivacyAudit
@@ -66,7 +67,8 @@ public final class FederatedRun {
                         Strategy<?> strategy, Evaluator evaluator) {
         this.jsc = jsc;
         this.shards = shards;
-        this.clients = shards.getNumPartitions();
+        // fedspark's own clients RDD says K without building its K partitions
+        this.clients = shards.rdd() instanceof ClientShardRDD all ? all.clients() : shards.getNumPartitions();
         this.model = model;
         this.settings = settings;
         this.strategy = strategy;
@@ -86,14 +88,20 @@ public final class FederatedRun {
     }
 
     /**
-     * Scores the global model, and the strategy's personalized models, on every client's local test set after every
+     * Scores the global model, and the strategy's personalized models, on the clients' local test sets after every
      * {@code every}-th round and the last, in a Spark job over the clients' executors; {@code sink} gets the round's
-     * scores (ordered by client), the metrics row its {@link Fairness} columns.
+     * scores (ordered by client), the metrics row its {@link Fairness} columns. {@code sample} 0 scores every client;
+     * n > 0 the same n clients each time, drawn once from the run seed (at K in the millions, every client would be a
+     * job of K tasks' work and K scores on the driver).
      */
-    public FederatedRun evaluateClients(ClientEvaluation evaluation, int every, java.util.function.Consumer<List<ClientScore>> sink) {
+    public FederatedRun evaluateClients(ClientEvaluation evaluation, int every, int sample, java.util.function.Consumer<List<ClientScore>> sink) {
         if (every < 1) {
             throw new IllegalArgumentException("evaluation.clients-every must be at least 1, got " + every);
         }
+        if (sample < 0) {
+            throw new IllegalArgumentException("evaluation.clients-sample must be 0 (every client) or more, got " + sample);
+        }
+        this.evaluatedClients = sample == 0 || sample >= clients ? null : ClientSampler.draw(clients, sample, Seeds.mix(settings.seed(), Seeds.CLIENT_EVALUATION));
         this.clientEvaluation = evaluation;
         this.clientEvaluationEvery = every;
         this.clientScores = sink;
@@ -219,7 +227,7 @@ public final class FederatedRun {
             int parallelism = jsc.sc().defaultParallelism();
             ClientGroups groups = placed != null ? placed.groups(sampled, parallelism)
                     : ClientGroups.of(sampled, client -> null, client -> 0L, parallelism);
-            RDD<ClientShard> chosen = groups.over(shards.rdd());
+            RDD<ClientShard> chosen = placed != null ? placed.round(groups) : groups.over(shards.rdd());
             A sum = PrivacyAudit.tagged(jsc, round, groups, () -> chosen.toJavaRDD()
                     .mapPartitions((Iterator<ClientShard> clients) -> {
                         RoundInput in = broadcast.value();
@@ -262,10 +270,7 @@ public final class FederatedRun {
      * the driver. Client state is read at its latest version and never written.
      */
     public List<ClientScore> scoreClients(int round, float[] global) {
-        int[] all = new int[clients];
-        for (int k = 0; k < clients; k++) {
-            all[k] = k;
-        }
+        int[] all = evaluatedClients != null ? evaluatedClients : java.util.stream.IntStream.range(0, clients).toArray();
         RoundStates states = strategy.keepsClientState() ? clientState.plan(round, all) : null;
         Broadcast<RoundInput> broadcast = jsc.broadcast(new RoundInput(round, global, Map.of(), states));
         Personalization personalization = strategy.personalization();
@@ -275,7 +280,7 @@ public final class FederatedRun {
             int parallelism = jsc.sc().defaultParallelism();
             ClientGroups groups = placed != null ? placed.groups(all, parallelism)
                     : ClientGroups.of(all, client -> null, client -> 0L, parallelism);
-            List<ClientScore> scores = new java.util.ArrayList<>(groups.over(shards.rdd()).toJavaRDD()
+            List<ClientScore> scores = new java.util.ArrayList<>((placed != null ? placed.round(groups) : groups.over(shards.rdd())).toJavaRDD()
                     .mapPartitions((Iterator<ClientShard> group) -> {
                         RoundInput in = broadcast.value();
                         List<ClientScore> scored = new java.util.ArrayList<>();

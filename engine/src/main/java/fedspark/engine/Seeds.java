@@ -7,6 +7,8 @@ public final class Seeds {
     public static final long BATCH_ORDER = 2;
     /** The batch order of a client's personal training (fine-tuning, Ditto's personal model), apart from its global update's. */
     public static final long PERSONAL = 4; // 3 is the logic layer's (TransformContext.TRANSFORM)
+    /** The clients per-client evaluation scores when it samples them (evaluation.clients-sample). */
+    public static final long CLIENT_EVALUATION = 5;
 
     private Seeds() {
     }

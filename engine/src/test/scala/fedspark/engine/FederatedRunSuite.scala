@@ -118,16 +118,20 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     }
   }
 
-  test("a round schedules tasks for the sampled clients only") {
+  test("a round schedules tasks for the sampled clients only, over an RDD of theirs alone (none of K partitions)") {
     val clients = 400
     val root = layout(Seq.fill(clients)(2), 14L)
     val taskCounts = ArrayBuffer[Int]()
+    val largestRdd = ArrayBuffer[Int]() // the most partitions of an RDD in each client stage
     val rounds = new java.util.concurrent.CountDownLatch(3)
     val listener = new SparkListener {
       override def onStageCompleted(event: SparkListenerStageCompleted): Unit = {
         val info = event.stageInfo
         if (info.rddInfos.exists(_.name.startsWith("client shards"))) {
-          taskCounts.synchronized(taskCounts += info.numTasks)
+          taskCounts.synchronized {
+            taskCounts += info.numTasks
+            largestRdd += info.rddInfos.map(_.numPartitions).max
+          }
           rounds.countDown()
         }
       }
@@ -137,6 +141,7 @@ class FederatedRunSuite extends AnyFunSuite with LocalSpark {
     finally spark.sparkContext.removeSparkListener(listener)
     assert(rounds.await(60, java.util.concurrent.TimeUnit.SECONDS), "the listener bus delivers asynchronously: three stages")
     assert(taskCounts.synchronized(taskCounts.toList) == List(2, 2, 2))
+    assert(taskCounts.synchronized(largestRdd.toList) == List(2, 2, 2), "Spark's scheduler would visit the 400 clients' partitions")
   }
 
   test("FedAvg learns the generated task and reports one metrics row per round") {

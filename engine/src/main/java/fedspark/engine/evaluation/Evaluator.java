@@ -16,9 +16,10 @@ import fedspark.engine.TrainSettings;
 /**
  * Evaluates the global model on the server's held-out test set (cross-entropy loss and accuracy), with the same
  * forward pass as training (the lean one where it covers the model). The test set is the server's own data: on the
- * driver, or, {@link #onSpark}, split into slices broadcast once to the executors and scored by a Spark job of a task
- * per slice, so that evaluation uses every core rather than the driver's one thread. Both give the same figures, bit
- * for bit.
+ * driver's thread, or, {@link #onSpark}, split into slices scored in parallel, so that evaluation uses every core:
+ * on a cluster the slices are broadcast once to the executors and scored by a Spark job of a task per slice; in local
+ * mode, where the executors are the driver's JVM, by a driver thread a slice, without a Spark job a round. All give
+ * the same figures, bit for bit.
  */
 public final class Evaluator {
 
@@ -27,6 +28,8 @@ public final class Evaluator {
     private final ClientShard test;
     private JavaSparkContext jsc; // null: on the driver
     private Broadcast<ClientShard[]> slices; // null: on the driver
+    private ClientShard[] localSlices; // in local mode: scored by localThreads
+    private java.util.concurrent.ExecutorService localThreads;
 
     public Evaluator(ModelSpec model, TrainSettings.LocalStep step, List<Row> testRows) {
         if (testRows.isEmpty()) {
@@ -69,13 +72,35 @@ public final class Evaluator {
     }
 
     /**
-     * Scores on the executors from now on: the test set is cut into as many slices as Spark's default parallelism
-     * (whole chunks of {@link Scores#CHUNK} examples each) and broadcast, so each executor fetches it once, not with
-     * every round's tasks.
+     * Scores on every core from now on: the test set cut into as many slices as Spark's default parallelism (whole
+     * chunks of {@link Scores#CHUNK} examples each); in local mode on the driver's threads ({@link #onDriverThreads}),
+     * on a cluster on the executors ({@link #onExecutors}).
      */
     public Evaluator onSpark(JavaSparkContext jsc) {
+        return jsc.isLocal() ? onDriverThreads(jsc.defaultParallelism()) : onExecutors(jsc);
+    }
+
+    /** A driver thread a slice, no Spark job: for local mode, where the executors' cores are the driver's. */
+    public Evaluator onDriverThreads(int parallelism) {
+        localSlices = slices(parallelism);
+        localThreads = java.util.concurrent.Executors.newFixedThreadPool(localSlices.length, task -> {
+            Thread thread = new Thread(task, "fedspark-evaluation");
+            thread.setDaemon(true);
+            return thread;
+        });
+        return this;
+    }
+
+    /** A Spark task a slice, the slices broadcast once, so each executor fetches them once, not with every round's tasks. */
+    public Evaluator onExecutors(JavaSparkContext jsc) {
+        this.jsc = jsc;
+        this.slices = jsc.broadcast(slices(jsc.defaultParallelism()));
+        return this;
+    }
+
+    private ClientShard[] slices(int parallelism) {
         int chunks = (test.size() + Scores.CHUNK - 1) / Scores.CHUNK;
-        int count = Math.max(1, Math.min(jsc.defaultParallelism(), chunks));
+        int count = Math.max(1, Math.min(parallelism, chunks));
         ClientShard[] parts = new ClientShard[count];
         int d = test.featureSize();
         for (int s = 0; s < count; s++) {
@@ -83,21 +108,45 @@ public final class Evaluator {
             int to = Math.min(test.size(), (int) ((long) chunks * (s + 1) / count) * Scores.CHUNK);
             parts[s] = new ClientShard(-1, d, Arrays.copyOfRange(test.features(), from * d, to * d), Arrays.copyOfRange(test.labels(), from, to));
         }
-        this.jsc = jsc;
-        this.slices = jsc.broadcast(parts);
-        return this;
+        return parts;
     }
 
-    /** Frees the executors' copies of the test set. */
+    /** Frees the executors' copies of the test set, or the local threads. */
     public void release() {
         if (slices != null) {
             slices.destroy();
             slices = null;
         }
+        if (localThreads != null) {
+            localThreads.shutdown();
+            localThreads = null;
+        }
     }
 
     public Evaluation evaluate(float[] parameters) {
         int classes = model.classes();
+        if (localThreads != null) {
+            List<java.util.concurrent.Future<Scores>> parts = new ArrayList<>();
+            for (ClientShard slice : localSlices) {
+                parts.add(localThreads.submit(() -> {
+                    var network = model.threadTrainer(step);
+                    network.setParameters(parameters);
+                    return Scores.of(network, slice, 0, slice.size(), classes);
+                }));
+            }
+            List<Scores> scores = new ArrayList<>();
+            for (var part : parts) { // in slice order
+                try {
+                    scores.add(part.get());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while scoring the test set", e);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                }
+            }
+            return Scores.combine(scores);
+        }
         if (slices == null) {
             var network = model.threadTrainer(step);
             network.setParameters(parameters);

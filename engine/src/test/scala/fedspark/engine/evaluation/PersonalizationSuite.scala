@@ -7,7 +7,9 @@ import org.apache.hadoop.fs.Path
 import org.apache.spark.api.java.JavaSparkContext
 import org.nd4j.linalg.api.buffer.DataType
 import org.nd4j.linalg.factory.Nd4j
+import org.scalatest.concurrent.Eventually._
 import org.scalatest.funsuite.AnyFunSuite
+import org.scalatest.time.{Seconds, Span}
 
 import fedspark.data.{ClientLayout, SerializableHadoopConf}
 import fedspark.engine.{ClientShardRDD, FederatedRun, ModelSpec, RoundMetrics, ShardCache, TestRuns, TrainSettings}
@@ -33,7 +35,7 @@ class PersonalizationSuite extends AnyFunSuite with LocalSpark {
   private def model(s: TrainSettings) = new ModelSpec(s.model, InputShape.ofFlatSize(d), classes, s.learningRate)
 
   /** A run of `s` with client evaluation after every round: final parameters, metrics rows, every round's client scores. */
-  private def train(s: TrainSettings, options: String = ""): (Array[Float], Seq[RoundMetrics], Seq[Seq[ClientScore]]) = {
+  private def train(s: TrainSettings, options: String = "", sample: Int = 0): (Array[Float], Seq[RoundMetrics], Seq[Seq[ClientScore]]) = {
     val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
     val spec = model(s)
     val shards = new ClientShardRDD(jsc.sc, new Path(trainRoot), clients, d, classes).toJavaRDD()
@@ -43,7 +45,7 @@ class PersonalizationSuite extends AnyFunSuite with LocalSpark {
     try {
       val run = new FederatedRun(jsc, shards, spec, s, TestRuns.strategy(s, spec, clients, options), new Evaluator(spec, s.localStep, serverTest))
         .keepClientStateIn(states, java.util.Map.of())
-        .evaluateClients(evaluation, 1, round => scores += round.asScala.toSeq)
+        .evaluateClients(evaluation, 1, sample, round => scores += round.asScala.toSeq)
       val metrics = ArrayBuffer[RoundMetrics]()
       val result = run.train(run.initialParameters(), 1, (m, _) => metrics += m)
       (result, metrics.toSeq, scores.toSeq)
@@ -80,15 +82,46 @@ class PersonalizationSuite extends AnyFunSuite with LocalSpark {
     assert(metrics.size == scores.size, "a client evaluation after every round")
   }
 
-  test("the server's test set scored in Spark tasks gives the driver's figures, bit for bit") {
+  test("per-client evaluation of a sample: the same drawn clients every round, scored as when every client is") {
+    val s = settings("fedavg")
+    val (_, _, everyClient) = train(s)
+    val (_, metrics, sampled) = train(s, sample = 3)
+    val drawn = fedspark.engine.ClientSampler.draw(clients, 3, fedspark.engine.Seeds.mix(s.seed, fedspark.engine.Seeds.CLIENT_EVALUATION)).toSeq
+    val scored = drawn.filter(_ != 4) // client 4 has no local test data
+    assert(sampled.size == everyClient.size && sampled.forall(_.map(_.client) == scored), s"$drawn: ${sampled.map(_.map(_.client))}")
+    for ((some, all) <- sampled.zip(everyClient)) {
+      assert(some == all.filter(score => drawn.contains(score.client)))
+    }
+    val accuracies = sampled.last.map(_.accuracy)
+    assert(metrics.last.extra.asScala("client_accuracy_mean") == accuracies.sum / accuracies.size, "the fairness columns over the sample")
+  }
+
+  test("the server's test set scored in Spark tasks, or in local mode on driver threads without a Spark job, gives the driver's figures, bit for bit") {
     val s = settings("fedavg")
     val spec = model(s)
     val parameters = FlatParameters.of(spec.newNetwork(5L))
     val onDriver = new Evaluator(spec, s.localStep, serverTest).evaluate(parameters)
-    val evaluator = new Evaluator(spec, s.localStep, serverTest).onSpark(JavaSparkContext.fromSparkContext(spark.sparkContext))
+    val jsc = JavaSparkContext.fromSparkContext(spark.sparkContext)
+    def jobs(group: String) = spark.sparkContext.statusTracker.getJobIdsForGroup(group).length
+    val onExecutors = new Evaluator(spec, s.localStep, serverTest).onExecutors(jsc)
+    val local = new Evaluator(spec, s.localStep, serverTest).onSpark(jsc) // local[2]: the driver's threads
     try {
-      assert(evaluator.evaluate(parameters) == onDriver) // 1234 examples: 3 chunks in 2 slices
-    } finally evaluator.release()
+      spark.sparkContext.setJobGroup("evaluations", "the test set scored")
+      assert(onExecutors.evaluate(parameters) == onDriver) // 1234 examples: 3 chunks in 2 slices
+      assert(local.evaluate(parameters) == onDriver)
+      assert(onExecutors.evaluate(parameters) == onDriver)
+      // the status tracker hears of jobs in order but later: once a job after them is known, so are they
+      spark.sparkContext.setJobGroup("after", "a job after the evaluations")
+      spark.sparkContext.parallelize(Seq(1)).count()
+      eventually(timeout(Span(10, Seconds))) { assert(jobs("after") == 1) }
+      assert(jobs("evaluations") == 2, "a job an executors' evaluation, none the local one")
+      val other = FlatParameters.of(spec.newNetwork(6L)) // the threads score the parameters given, not the first ones
+      assert(local.evaluate(other) == new Evaluator(spec, s.localStep, serverTest).evaluate(other) && local.evaluate(other) != onDriver)
+    } finally {
+      spark.sparkContext.clearJobGroup()
+      onExecutors.release()
+      local.release()
+    }
   }
 
   test("FedAvg with 0 fine-tuning epochs scores the global model; with 1 epoch the personalized scores differ") {
