@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""fedspark's PyTorch peer: the FedAvg experiment `fedspark bench` runs, as one plain Python process.
+"""fedspark's PyTorch peer: the FedAvg experiment `fedspark bench` runs, as plain Python: one process (with --threads
+torch threads), or --processes worker processes each training its share of a round's clients, the parent averaging.
 
 It is what a researcher writes without a framework, and what `fedspark bench` times fedspark against: the
 data files read into tensors (--format: MNIST-format IDX files, CIFAR-10's binary batches, or LEAF's Shakespeare
@@ -7,7 +8,9 @@ JSON, in the order fedspark reads them), the training set dealt to K clients (ii
 client per Shakespeare speaking role), then per round
 m = max(1, round(C K)) clients sampled without replacement, each running E epochs of minibatch SGD (B examples,
 learning rate lr, optional momentum) from the global model, and the global model set to the n_k / n weighted
-mean of their models. Models are PyTorch's versions of fedspark's definitions of the same names (PyTorch's
+mean of their models. A client's minibatch order is seeded by (seed, round, client), so the number of processes
+changes nothing but the order of the sum (multiprocessing's fork start: each worker holds the clients' tensors from
+the start, and gets the global model and its clients each round). Models are PyTorch's versions of fedspark's definitions of the same names (PyTorch's
 default initialisation).
 
 Output, on stdout: a header line, then one CSV line per round
@@ -17,6 +20,7 @@ where seconds is the round's training (sampling to the new global model), not it
 Needs Debian's python3-torch (apt-get install -y python3-torch libopenblas0-pthread); run by
 `bin/fedspark bench CONF`, or by hand:
   /usr/bin/python3 peers/pytorch_fedavg.py --data /usr/share/datasets/fashion-mnist --rounds 2
+  /usr/bin/python3 peers/pytorch_fedavg.py --data /usr/share/datasets/fashion-mnist --rounds 2 --processes 2
   /usr/bin/python3 peers/pytorch_fedavg.py --format cifar10 --data data/bench/cifar10 --model cifar-cnn --rounds 2
   /usr/bin/python3 peers/pytorch_fedavg.py --format shakespeare --data data/bench/shakespeare --model shakespeare-lstm \
       --split natural --E 1 --rounds 2
@@ -26,6 +30,7 @@ import argparse
 import glob
 import gzip
 import json
+import multiprocessing
 import os
 import struct
 import sys
@@ -179,6 +184,35 @@ def local_update(model, x, y, epochs, batch, lr, momentum, generator):
     return loss_sum
 
 
+# What a round's training reads: the clients' tensors and the settings (set before the worker processes fork).
+ROUND = {}
+
+
+def train_share(params, share, r):
+    """Trains the clients in share from the global parameters params in round r; (the sums of their parameters
+    weighted by n_k, the examples they hold, their loss sum)."""
+    a, shards = ROUND['args'], ROUND['shards']
+    if 'worker' not in ROUND:
+        ROUND['worker'] = network(a.model)
+    worker = ROUND['worker']
+    weighted = [torch.zeros_like(p) for p in params]
+    examples, loss_sum = 0, 0.0
+    for k in share:
+        x, y = shards[k]
+        if len(y) == 0:
+            continue
+        with torch.no_grad():
+            for w, p in zip(worker.parameters(), params):
+                w.copy_(p)
+        shuffling = torch.Generator().manual_seed((a.seed * 1_000_003 + r) * 1_000_003 + k)
+        loss_sum += local_update(worker, x, y, a.E, a.B, a.lr, a.momentum, shuffling)
+        with torch.no_grad():
+            for total, p in zip(weighted, worker.parameters()):
+                total.add_(p, alpha=len(y))
+        examples += len(y)
+    return weighted, examples, loss_sum
+
+
 @torch.no_grad()
 def evaluate(model, x, y, chunk=1000):
     """(mean cross-entropy, accuracy) on a test set, a chunk of examples at a time."""
@@ -206,12 +240,15 @@ def arguments():
     p.add_argument('--momentum', type=float, default=0.0)
     p.add_argument('--rounds', type=int, default=20)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=int, default=1, help='torch threads')
+    p.add_argument('--threads', type=int, default=1, help='torch threads (of each process)')
+    p.add_argument('--processes', type=int, default=1, help='processes training a round\'s clients, each its share')
     return p.parse_args()
 
 
 def main():
     a = arguments()
+    if a.processes < 1 or a.threads < 1:
+        sys.exit(f'--processes and --threads must be at least 1, got {a.processes} and {a.threads}')
     began = time.time()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)  # the models' initialisation
@@ -227,38 +264,39 @@ def main():
         test_x, test_y, _ = shakespeare(a.data, 't10k')
     clients = clients_of(train_y, a.K, a.split, a.shards_per_client, torch.Generator().manual_seed(a.seed), users)
     a.K = len(clients)
-    shards = [(train_x[i], train_y[i]) for i in clients]  # each client's own copy, as a client holds its data
-    global_model, worker = network(a.model), network(a.model)
+    # each client's own copy, as a client holds its data; worker processes inherit them at fork
+    ROUND.update(shards=[(train_x[i], train_y[i]) for i in clients], args=a)
+    global_model = network(a.model)
     m = max(1, round(a.C * a.K))
     sampling = torch.Generator().manual_seed(a.seed + 1)
-    print(f'# peer: torch {torch.__version__}, {torch.get_num_threads()} thread(s), K={a.K} m={m}, '
+    print(f'# peer: torch {torch.__version__}, {a.processes} process(es) of {torch.get_num_threads()} thread(s), K={a.K} m={m}, '
           f'{sum(p.numel() for p in global_model.parameters())} parameters, ready in {time.time() - began:.2f} s',
           file=sys.stderr)
     print(','.join(COLUMNS), flush=True)
+    pool = multiprocessing.get_context('fork').Pool(a.processes, initializer=torch.set_num_threads, initargs=(a.threads,)) \
+        if a.processes > 1 else None
     for r in range(1, a.rounds + 1):
         start = time.time()
         chosen = torch.randperm(a.K, generator=sampling)[:m].tolist()
-        shuffling = torch.Generator().manual_seed(a.seed * 1_000_003 + r)
-        weighted = [torch.zeros_like(p) for p in global_model.parameters()]
-        examples, loss_sum = 0, 0.0
-        for k in chosen:
-            x, y = shards[k]
-            if len(y) == 0:
-                continue
-            worker.load_state_dict(global_model.state_dict())
-            loss_sum += local_update(worker, x, y, a.E, a.B, a.lr, a.momentum, shuffling)
-            with torch.no_grad():
-                for total, p in zip(weighted, worker.parameters()):
-                    total.add_(p, alpha=len(y))
-            examples += len(y)
+        params = [p.detach() for p in global_model.parameters()]
+        if pool is None:
+            parts = [train_share(params, chosen, r)]
+        else:  # contiguous shares, one a process, summed in share order
+            shares = [chosen[len(chosen) * i // a.processes:len(chosen) * (i + 1) // a.processes] for i in range(a.processes)]
+            parts = pool.starmap(train_share, [(params, share, r) for share in shares])
+        examples = sum(part[1] for part in parts)
+        loss_sum = sum(part[2] for part in parts)
         if examples:
             with torch.no_grad():
-                for p, total in zip(global_model.parameters(), weighted):
-                    p.copy_(total / examples)
+                for i, p in enumerate(global_model.parameters()):
+                    p.copy_(sum(part[0][i] for part in parts) / examples)
         seconds = time.time() - start
         test_loss, accuracy = evaluate(global_model, test_x, test_y)
         train_loss = loss_sum / max(1, examples * a.E)
         print(f'{r},{len(chosen)},{examples},{train_loss:.5f},{test_loss:.5f},{accuracy:.4f},{seconds:.3f}', flush=True)
+    if pool is not None:
+        pool.close()
+        pool.join()
     print(f'# peer: {a.rounds} rounds, {time.time() - began:.1f} s in all', file=sys.stderr)
 
 

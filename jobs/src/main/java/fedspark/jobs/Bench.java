@@ -27,9 +27,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Runs one experiment through fedspark and through the peer script (a plain single-process PyTorch
- * FedAvg loop) in the same sitting, with the same data, split, model, C, E, B, lr and rounds, each as a
- * process of its own, and prints the median seconds per round of each, the accuracy at the last round, the
+ * Runs one experiment through fedspark and through the peer script (a plain PyTorch FedAvg loop) in the same sitting,
+ * with the same data, split, model, C, E, B, lr and rounds, each as a process of its own; the peer on the same cores
+ * as fedspark in each of its settings (one thread; a torch thread per core; a process per core, each training its
+ * share of the round's clients); and prints the median seconds per round of each, the accuracy at the last round, the
  * whole experiment's wall time (process start to exit: start-up, data loading, evaluation included, what a
  * user waits for), and the ratios; beside them each round's floating-point work (the model's {@link
  * fedspark.models.TrainingFlops} an example, times the examples the round's clients hold, times E), the GFLOP/s each
@@ -54,8 +55,44 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--python", paramLabel = "PYTHON", description = "interpreter with torch (default: ${DEFAULT-VALUE})")
     String python = "/usr/bin/python3";
 
-    @Option(names = "--peer-threads", description = "torch threads for the peer (default: ${DEFAULT-VALUE}, its fastest here)")
-    int peerThreads = 1;
+    /** How the peer uses the machine's cores. */
+    enum PeerSetting {
+        ONE_THREAD, THREADS, PROCESSES;
+
+        /** The peer's --threads and --processes on a machine of {@code cores} cores. */
+        List<String> arguments(int cores) {
+            return switch (this) {
+                case ONE_THREAD -> List.of("--threads", "1", "--processes", "1");
+                case THREADS -> List.of("--threads", Integer.toString(cores), "--processes", "1");
+                case PROCESSES -> List.of("--threads", "1", "--processes", Integer.toString(cores));
+            };
+        }
+
+        String label(int cores) {
+            return switch (this) {
+                case ONE_THREAD -> "peer, 1 thread";
+                case THREADS -> "peer, " + cores + " threads";
+                case PROCESSES -> "peer, " + cores + " processes";
+            };
+        }
+    }
+
+    @Option(names = "--peer-settings", split = ",", paramLabel = "SETTING", converter = PeerSettingConverter.class,
+            description = "the peer's settings, run in turn: one-thread, threads (a torch thread per core), processes (a process per core,"
+                    + " each training its share of a round's clients, the parent averaging) (default: all three)")
+    List<PeerSetting> peerSettings = List.of(PeerSetting.ONE_THREAD, PeerSetting.THREADS, PeerSetting.PROCESSES);
+
+    static final class PeerSettingConverter implements CommandLine.ITypeConverter<PeerSetting> {
+        @Override
+        public PeerSetting convert(String value) {
+            for (PeerSetting s : PeerSetting.values()) {
+                if (s.name().toLowerCase(Locale.ROOT).replace('_', '-').equals(value)) {
+                    return s;
+                }
+            }
+            throw new CommandLine.TypeConversionException("no peer setting " + value + " (one-thread, threads, processes)");
+        }
+    }
 
     @Option(names = "--dl4j-spark", description = "also run dl4j-spark's ParameterAveragingTrainingMaster (C = 1, averaging every E "
             + "local epochs) and fedspark with C = 1 for --dl4j-spark-rounds rounds (build peers/ first: mvn -DskipTests package)")
@@ -73,9 +110,15 @@ final class Bench implements Callable<Integer> {
 
     /**
      * Median seconds per round, accuracy at the last round and wall time from process start to exit of one system,
-     * and the median examples its rounds' clients hold (each trained E times a round; NaN when the system does not say).
+     * the median examples its rounds' clients hold (each trained E times a round; NaN when the system does not say),
+     * and the sum of its rounds' seconds (so wall - that is the time outside the rounds' training: start-up, loading,
+     * evaluation, writing).
      */
-    record Result(String system, double medianSeconds, double lastAccuracy, int rounds, double wallSeconds, double medianExamples) {
+    record Result(String system, double medianSeconds, double lastAccuracy, int rounds, double wallSeconds, double medianExamples,
+                  double roundsSeconds) {
+        double outsideSeconds() {
+            return wallSeconds - roundsSeconds;
+        }
     }
 
     @Override
@@ -106,7 +149,7 @@ final class Bench implements Callable<Integer> {
         List<Peak.Measured> peaks = Peak.measureAll(1024, cores, peakSeconds);
         peaks.forEach(m -> FedSpark.say(m.line()));
         // One thread's too, when the peer runs one: what its single thread could reach (on a shared machine, not always half).
-        List<Peak.Measured> onePeaks = peerThreads == 1 && cores > 1 ? Peak.measureAll(1024, 1, peakSeconds) : List.of();
+        List<Peak.Measured> onePeaks = peerSettings.contains(PeerSetting.ONE_THREAD) && cores > 1 ? Peak.measureAll(1024, 1, peakSeconds) : List.of();
         onePeaks.forEach(m -> FedSpark.say(m.line()));
         int epochs = experiment.config().getInt("train.E"); // each client's examples E times a round
         results.add(runFedspark(List.of(), "fedspark"));
@@ -117,35 +160,43 @@ final class Bench implements Callable<Integer> {
             FedSpark.say("dl4j-spark: " + String.join(" ", command));
             results.add(runPeer(command, "dl4j-spark, C=1"));
         }
-        FedSpark.say("peer: " + String.join(" ", peerCommand));
-        Result theirs = runPeer(peerCommand, "peer (PyTorch, 1 process)");
-        results.add(theirs);
+        List<Result> peers = new ArrayList<>();
+        for (PeerSetting setting : peerSettings) {
+            List<String> command = new ArrayList<>(peerCommand);
+            command.addAll(setting.arguments(cores));
+            FedSpark.say(setting.label(cores) + ": " + String.join(" ", command));
+            peers.add(runPeer(command, setting.label(cores)));
+        }
+        results.addAll(peers);
         FedSpark.say("");
-        table(results, theirs, flops, epochs, Peak.best(peaks), onePeaks.isEmpty() ? null : Peak.best(onePeaks), peerThreads)
-                .forEach(FedSpark::say);
+        table(results, peers, flops, epochs, Peak.best(peaks), onePeaks.isEmpty() ? null : Peak.best(onePeaks)).forEach(FedSpark::say);
         return 0;
     }
 
     /**
      * The printed table: a row a system (median s/round, accuracy at the last round, rounds, wall s, MFLOP a round
-     * = median examples x E x FLOP an example, GFLOP/s = MFLOP a round / median s/round), the ratio line, and the
-     * line of the peak and each system's fraction of it, and the peer's of one thread's peak when it runs one and
-     * {@code onePeak} is given ("-" and the reason where the work is not counted).
+     * = median examples x E x FLOP an example, GFLOP/s = MFLOP a round / median s/round), the ratio line (fedspark, the
+     * first row, against the fastest of {@code peers}: by median s/round, and by wall time), and the line of the peak
+     * and each system's fraction of it, with the one-thread peer's fraction of one thread's peak when {@code onePeak}
+     * is given ("-" and the reason where the work is not counted).
      */
-    static List<String> table(List<Result> results, Result theirs, fedspark.models.TrainingFlops flops, int epochs, Peak.Measured peak,
-                              Peak.Measured onePeak, int peerThreads) {
+    static List<String> table(List<Result> results, List<Result> peers, fedspark.models.TrainingFlops flops, int epochs, Peak.Measured peak,
+                              Peak.Measured onePeak) {
         List<String> lines = new ArrayList<>();
-        lines.add(String.format(Locale.ROOT, "%-28s %16s %14s %7s %12s %12s %9s", "system", "median s/round", "accuracy@last", "rounds", "wall s",
-                "MFLOP/round", "GFLOP/s"));
+        lines.add(String.format(Locale.ROOT, "%-28s %16s %14s %7s %9s %10s %12s %9s", "system", "median s/round", "accuracy@last", "rounds",
+                "wall s", "outside s", "MFLOP/round", "GFLOP/s"));
         for (Result r : results) {
             double work = roundFlops(r, flops, epochs);
-            lines.add(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d %12.1f %12s %9s", r.system(), r.medianSeconds(), r.lastAccuracy(),
-                    r.rounds(), r.wallSeconds(), Double.isNaN(work) ? "-" : String.format(Locale.ROOT, "%.1f", work / 1e6),
+            lines.add(String.format(Locale.ROOT, "%-28s %16.3f %14.4f %7d %9.1f %10.1f %12s %9s", r.system(), r.medianSeconds(), r.lastAccuracy(),
+                    r.rounds(), r.wallSeconds(), r.outsideSeconds(), Double.isNaN(work) ? "-" : String.format(Locale.ROOT, "%.1f", work / 1e6),
                     Double.isNaN(work) ? "-" : String.format(Locale.ROOT, "%.2f", work / r.medianSeconds() / 1e9)));
         }
         Result ours = results.get(0);
-        lines.add(String.format(Locale.ROOT, "ratio fedspark/peer: %.2f per round, %.2f whole experiment",
-                ours.medianSeconds() / theirs.medianSeconds(), ours.wallSeconds() / theirs.wallSeconds()));
+        Result fastestRound = peers.stream().min(java.util.Comparator.comparingDouble(Result::medianSeconds)).orElseThrow();
+        Result fastestWhole = peers.stream().min(java.util.Comparator.comparingDouble(Result::wallSeconds)).orElseThrow();
+        lines.add(String.format(Locale.ROOT, "ratio fedspark/fastest peer: %.2f per round (%s), %.2f whole experiment (%s)",
+                ours.medianSeconds() / fastestRound.medianSeconds(), fastestRound.system(), ours.wallSeconds() / fastestWhole.wallSeconds(),
+                fastestWhole.system()));
         if (!flops.counted()) {
             lines.add("GFLOP/s not printed: " + flops.line());
         } else {
@@ -155,18 +206,23 @@ final class Bench implements Callable<Integer> {
                 StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "fp32 peak %.1f GFLOP/s (%s sgemm, %d threads):", peak.gflops(),
                         peak.kernel() == Peak.Kernel.OPENBLAS ? "OpenBLAS" : "oneDNN", peak.threads()));
                 String sep = " ";
-                for (Result r : List.of(ours, theirs)) {
+                List<Result> systems = new ArrayList<>(List.of(ours));
+                systems.addAll(peers);
+                for (Result r : systems) {
                     double work = roundFlops(r, flops, epochs);
                     if (!Double.isNaN(work)) {
                         line.append(sep).append(String.format(Locale.ROOT, "%s %.1f%%", r.system(), 100 * work / r.medianSeconds() / 1e9 / peak.gflops()));
                         sep = ", ";
                     }
                 }
-                double peer = roundFlops(theirs, flops, epochs) / theirs.medianSeconds() / 1e9;
-                lines.add(line + (onePeak != null && !Double.isNaN(peer)
-                        ? String.format(Locale.ROOT, " of it; the peer runs 1 thread: %.1f%% of one thread's peak, %.1f GFLOP/s (%s sgemm)",
-                                100 * peer / onePeak.gflops(), onePeak.gflops(), onePeak.kernel() == Peak.Kernel.OPENBLAS ? "OpenBLAS" : "oneDNN")
-                        : String.format(Locale.ROOT, " of it (the peer runs %d torch thread(s))", peerThreads)));
+                line.append(" of it");
+                Result oneThread = peers.stream().filter(r -> r.system().equals(PeerSetting.ONE_THREAD.label(1))).findFirst().orElse(null);
+                if (onePeak != null && oneThread != null && !Double.isNaN(roundFlops(oneThread, flops, epochs))) {
+                    line.append(String.format(Locale.ROOT, "; %s: %.1f%% of one thread's peak, %.1f GFLOP/s (%s sgemm)", oneThread.system(),
+                            100 * roundFlops(oneThread, flops, epochs) / oneThread.medianSeconds() / 1e9 / onePeak.gflops(), onePeak.gflops(),
+                            onePeak.kernel() == Peak.Kernel.OPENBLAS ? "OpenBLAS" : "oneDNN"));
+                }
+                lines.add(line.toString());
             }
         }
         return lines;
@@ -216,7 +272,8 @@ final class Bench implements Callable<Integer> {
         Path csv = new Path(runDir, "metrics.csv");
         List<RoundMetrics> rows = RunFolder.parseMetricsCsv(HadoopFiles.readString(csv, new Configuration()), csv.toString());
         return new Result(label, median(rows.stream().mapToDouble(RoundMetrics::seconds).toArray()),
-                rows.get(rows.size() - 1).testAccuracy(), rows.size(), wall, median(rows.stream().mapToDouble(RoundMetrics::samples).toArray()));
+                rows.get(rows.size() - 1).testAccuracy(), rows.size(), wall, median(rows.stream().mapToDouble(RoundMetrics::samples).toArray()),
+                rows.stream().mapToDouble(RoundMetrics::seconds).sum());
     }
 
     /** Runs {@code command}, its output lines prefixed with {@code label}; the exit code. */
@@ -365,7 +422,7 @@ final class Bench implements Callable<Integer> {
                 "--B", t.batchSize() == TrainSettings.WHOLE_SHARD ? "0" : Integer.toString(t.batchSize()),
                 "--lr", Double.toString(t.learningRate()), "--momentum", Double.toString(t.momentum()),
                 "--rounds", Integer.toString(t.rounds()),
-                "--seed", Long.toString(t.seed()), "--threads", Integer.toString(peerThreads));
+                "--seed", Long.toString(t.seed()));
     }
 
     /**
@@ -463,7 +520,8 @@ final class Bench implements Callable<Integer> {
             throw new IllegalStateException(system + " failed (exit " + exit + ", " + rows.size() + " rounds): " + String.join(" ", command));
         }
         return new Result(system, median(rows.stream().mapToDouble(r -> r[1]).toArray()),
-                rows.get(rows.size() - 1)[0], rows.size(), wall, median(rows.stream().mapToDouble(r -> r[2]).toArray()));
+                rows.get(rows.size() - 1)[0], rows.size(), wall, median(rows.stream().mapToDouble(r -> r[2]).toArray()),
+                rows.stream().mapToDouble(r -> r[1]).sum());
     }
 
     static double median(double[] values) {

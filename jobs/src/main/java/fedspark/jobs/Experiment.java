@@ -11,6 +11,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -501,8 +502,11 @@ public final class Experiment {
         return folder;
     }
 
-    /** What a training run leaves: its folder and the final global parameters. */
-    public record Trained(RunFolder folder, float[] parameters) {
+    /**
+     * What a training run leaves: its folder and the final global parameters; and the seconds this call spent training
+     * rounds (the rounds' seconds column) and outside them (checking the data, loading the clients, evaluation, writing).
+     */
+    public record Trained(RunFolder folder, float[] parameters, double trainingSeconds, double outsideSeconds) {
 
         /** The run's metrics table (round, clients, samples, train_loss, test_loss, test_accuracy, seconds). */
         public Dataset<Row> metrics(SparkSession spark) {
@@ -549,6 +553,7 @@ public final class Experiment {
 
     /** Prepares and partitions if needed, then trains. */
     public Trained train(SparkSession spark, Path runDir, Consumer<String> log) {
+        long began = System.nanoTime();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         TrainSettings settings = TrainSettings.fromConfig(modelLabel(), config.getConfig("train")); // checked before any work
         onRawDataMovement();
@@ -558,7 +563,7 @@ public final class Experiment {
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
-        return rounds(spark, info, folder, null, log);
+        return rounds(spark, info, folder, null, log, began);
     }
 
     /** This experiment without its fault injection (train.stop-after-round, train.fail-first-attempts-in-round), which is not part of it. */
@@ -582,6 +587,7 @@ public final class Experiment {
      * seed and the round, so it ends with the parameters an uninterrupted run would have.
      */
     public static Trained resume(SparkSession spark, Path runDir, List<String> overrides, Consumer<String> log) {
+        long began = System.nanoTime();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Config saved = ConfigFactory.parseString(HadoopFiles.readString(new Path(runDir, "config.conf"), hadoop));
         KnownSettings.check(saved, new Path(runDir, "config.conf").toString());
@@ -590,21 +596,26 @@ public final class Experiment {
         if (!HadoopFiles.exists(new Path(runDir, "checkpoint.bin"), hadoop)) {
             // Stopped before its first checkpoint: nothing of it can be reused; it starts again in its own folder.
             log.accept("resuming " + runDir + ": no checkpoint yet, starting again from round 1");
-            return experiment.rounds(spark, experiment.partition(spark, log), RunFolder.reopen(runDir, 0, hadoop), null, log);
+            return experiment.rounds(spark, experiment.partition(spark, log), RunFolder.reopen(runDir, 0, hadoop), null, log, began);
         }
         FederatedRun.Checkpoint checkpoint = RunFolder.readCheckpoint(runDir, hadoop);
         int rounds = experiment.config.getInt("train.rounds");
         RunFolder folder = RunFolder.reopen(runDir, checkpoint.round(), hadoop);
         if ((checkpoint.round() >= rounds || reachedStop(experiment.config, folder.metrics())) && RunFolder.isComplete(runDir, hadoop)) {
             log.accept("run " + runDir + " is complete (" + checkpoint.round() + " rounds); nothing to resume");
-            return new Trained(folder, checkpoint.parameters());
+            return new Trained(folder, checkpoint.parameters(), 0, (System.nanoTime() - began) / 1e9);
         }
         log.accept("resuming " + runDir + " after round " + checkpoint.round());
-        return experiment.rounds(spark, experiment.partition(spark, log), folder, checkpoint, log);
+        return experiment.rounds(spark, experiment.partition(spark, log), folder, checkpoint, log, began);
     }
 
-    /** Trains rounds on the partitioned data {@code info} into {@code folder}, from the checkpoint if there is one, else from round 1. */
-    private Trained rounds(SparkSession spark, PartitionInfo info, RunFolder folder, FederatedRun.Checkpoint from, Consumer<String> log) {
+    /**
+     * Trains rounds on the partitioned data {@code info} into {@code folder}, from the checkpoint if there is one, else
+     * from round 1; says at the end how the seconds since {@code began} (System.nanoTime) split into the rounds' training
+     * and the rest.
+     */
+    private Trained rounds(SparkSession spark, PartitionInfo info, RunFolder folder, FederatedRun.Checkpoint from, Consumer<String> log,
+                           long began) {
         TrainSettings settings = TrainSettings.fromConfig(modelLabel(), config.getConfig("train"));
         int checkpointEvery = config.getInt("train.checkpoint-every");
         int stopAfter = config.getInt("train.stop-after-round");
@@ -645,18 +656,24 @@ public final class Experiment {
             }
             if (clientEvaluation != null) {
                 int every = config.getInt("evaluation.clients-every");
-                run.evaluateClients(clientEvaluation, every, scores -> folder.writeClientScores(scores));
-                log.accept(String.format("per-client evaluation on the clients' local test sets (%d examples): every %d rounds and after the last",
-                        info.localTestExamples(), every));
+                int sample = config.getInt("evaluation.clients-sample");
+                run.evaluateClients(clientEvaluation, every, sample, scores -> folder.writeClientScores(scores));
+                log.accept(String.format("per-client evaluation on the clients' local test sets (%d examples): %s, every %d rounds and after the last",
+                        info.localTestExamples(), sample == 0 || sample >= info.clients() ? "every client"
+                                : "the same " + sample + " of the " + info.clients() + " clients, drawn from the run seed", every));
             }
             if (from != null) {
                 run.restore(from);
             }
             float[] start = from == null ? run.initialParameters() : from.parameters();
             float[][] last = {start};
+            double[] training = {0}; // the seconds of the rounds run here
+            int[] ran = {0};
             float[] result;
             try {
                 result = run.train(start, from == null ? 1 : from.round() + 1, (row, global) -> {
+                    training[0] += row.seconds();
+                    ran[0]++;
                     folder.addMetrics(row);
                     log.accept(row.progress(settings.rounds()));
                     if (row.clients() == 0) {
@@ -691,7 +708,10 @@ public final class Experiment {
             folder.writeMetricsParquet();
             Report.writeAccuracyPng(folder.root(), folder.metrics(), hadoop(spark));
             folder.writeModel(model, result);
-            return new Trained(folder, result);
+            double all = (System.nanoTime() - began) / 1e9;
+            log.accept(String.format(Locale.ROOT, "%d rounds in %.1f s: %.1f s training them, %.1f s outside them (checking the data, loading"
+                    + " the clients, evaluation, writing)", ran[0], all, training[0], all - training[0]));
+            return new Trained(folder, result, training[0], all - training[0]);
         } finally {
             spark.sparkContext().removeSparkListener(audit);
             ShardCache.shared().evict(partitionedData().toString());

@@ -218,21 +218,23 @@ public final class Tune {
     /** Trains {@code trial} to {@code rounds}: from scratch, or on from its checkpoint when its folder holds fewer rounds. */
     private Outcome train(SparkSession spark, Trial trial, Path runDir, int rounds, Consumer<String> log) {
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        List<RoundMetrics> metrics;
+        Experiment.Trained trained;
         if (HadoopFiles.exists(new Path(runDir, "config.conf"), hadoop)) {
             log.accept("tune: " + trial.name() + " on to round " + rounds);
-            metrics = Experiment.resume(spark, runDir, List.of("train.rounds=" + rounds), line -> { }).folder().metrics();
+            trained = Experiment.resume(spark, runDir, List.of("train.rounds=" + rounds), line -> { });
         } else {
             log.accept("tune: " + trial.name() + " " + trial.settings() + " for " + rounds + " rounds");
             Experiment experiment = base.set("name", trial.name()).set("train.rounds", rounds);
             for (Map.Entry<String, Object> s : trial.settings().entrySet()) {
                 experiment = experiment.set(s.getKey(), s.getValue());
             }
-            metrics = experiment.train(spark, runDir, line -> { }).folder().metrics();
+            trained = experiment.train(spark, runDir, line -> { });
         }
+        List<RoundMetrics> metrics = trained.folder().metrics();
         RoundMetrics last = metrics.get(metrics.size() - 1);
         double value = value(last);
-        log.accept(String.format(Locale.ROOT, "tune: %s round %d: %s %.4f", trial.name(), last.round(), metric, value));
+        log.accept(String.format(Locale.ROOT, "tune: %s round %d: %s %.4f (%.1f s training rounds, %.1f s outside them)", trial.name(), last.round(),
+                metric, value, trained.trainingSeconds(), trained.outsideSeconds()));
         return new Outcome(trial, last.round(), value);
     }
 

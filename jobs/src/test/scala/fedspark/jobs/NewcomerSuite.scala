@@ -105,6 +105,20 @@ class NewcomerSuite extends AnyFunSuite with CommandLineFixture {
     assert(bad._1 == 2 && bad._2.contains("--name takes letters"), bad._2)
   }
 
+  test("train ends saying where its seconds went: training the rounds (metrics.csv's seconds summed) and outside them") {
+    val runDir = s"$scratch/runs/timed"
+    val (code, out, errors) = printed("train", experiment("timed", "").getPath, "--run-dir", runDir)
+    assert(code == 0, errors)
+    val rows = Files.readAllLines(new File(runDir, "metrics.csv").toPath).asScala.drop(1)
+    val training = rows.map(_.split(",")(6).toDouble).sum
+    val line = "3 rounds in ([0-9.]+) s: ([0-9.]+) s training them, ([0-9.]+) s outside them \\(checking the data, loading the clients, evaluation, writing\\)".r
+    val said = out.linesIterator.flatMap(l => line.findFirstMatchIn(l)).toSeq
+    assert(said.size == 1, out)
+    val Seq(all, inRounds, outside) = (1 to 3).map(i => said.head.group(i).toDouble)
+    assert(math.abs(inRounds - training) <= 0.051, s"$inRounds vs $training") // printed to 0.1 s
+    assert(outside > 0 && math.abs(all - inRounds - outside) <= 0.11, said.head)
+  }
+
   test("results and report take run folders and sweep folders; a sweep's page carries its rounds-to-target table") {
     val sweepDir = s"$scratch/sweep-of-seeds"
     val conf = experiment("seeds", s"""sweep { dir = "$sweepDir", target = 0.3, axes { "train.seed" = [1, 2] } }""")
