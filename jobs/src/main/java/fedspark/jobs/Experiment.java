@@ -270,7 +270,26 @@ public final class Experiment {
                 builder.config("spark.executorEnv." + variable, value);
             }
         }
+        warmUpModels();
         return builder.getOrCreate();
+    }
+
+    /**
+     * Loads ND4J's native backend and Deeplearning4j's network classes on a thread of their own while Spark starts,
+     * the second core otherwise idle then: together about a second a run, which the first model built would wait
+     * for. A failure here is left to that first model, which reports it.
+     */
+    private static void warmUpModels() {
+        Thread warmUp = new Thread(() -> {
+            try {
+                fedspark.models.Models.network("mcmahan-2nn", fedspark.models.InputShape.MNIST, 10, 0L, 0.1).output(
+                        org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 784));
+            } catch (RuntimeException | LinkageError e) {
+                // the first model built reports it
+            }
+        }, "fedspark-warm-up");
+        warmUp.setDaemon(true);
+        warmUp.start();
     }
 
     public Path preparedTable(String split) {
@@ -705,9 +724,14 @@ public final class Experiment {
                         stopAtAccuracy, reached.round));
                 result = last[0];
             }
+            // three files, each a few tenths of a second: at once
+            float[] trained = result;
+            java.util.concurrent.CompletableFuture<Void> chart = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> Report.writeAccuracyPng(folder.root(), folder.metrics(), hadoop(spark)));
+            java.util.concurrent.CompletableFuture<Void> saved = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> folder.writeModel(model, trained));
             folder.writeMetricsParquet();
-            Report.writeAccuracyPng(folder.root(), folder.metrics(), hadoop(spark));
-            folder.writeModel(model, result);
+            awaitAll(chart, saved);
             double all = (System.nanoTime() - began) / 1e9;
             log.accept(String.format(Locale.ROOT, "%d rounds in %.1f s: %.1f s training them, %.1f s outside them (checking the data, loading"
                     + " the clients, evaluation, writing)", ran[0], all, training[0], all - training[0]));
@@ -720,6 +744,23 @@ public final class Experiment {
             }
             evaluator.release();
             ClientStateStore.shared().evict(folder.clientStateRoot().toString());
+        }
+    }
+
+    /** Waits for every one of {@code writes}; the first failure is thrown as it was thrown. */
+    private static void awaitAll(java.util.concurrent.CompletableFuture<?>... writes) {
+        for (java.util.concurrent.CompletableFuture<?> write : writes) {
+            try {
+                write.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException runtime) {
+                    throw runtime;
+                }
+                if (e.getCause() instanceof Error error) {
+                    throw error;
+                }
+                throw e;
+            }
         }
     }
 
