@@ -220,7 +220,13 @@ public final class FedSpark implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int code = commandLine().execute(args);
+        // In YARN cluster mode main runs in a thread of Spark's ApplicationMaster (in a YARN container), which counts
+        // an exit before main returns as a failed attempt and starts another: there a success returns.
+        boolean yarnContainer = System.getProperty("spark.yarn.app.container.log.dir") != null;
+        if (code != 0 || !yarnContainer) {
+            System.exit(code);
+        }
     }
 
     /** The command line, with bad input reported as one clear line and exit code 2. */
