@@ -109,13 +109,25 @@ public final class PrivacyAudit extends SparkListener {
     private final Map<Integer, StageOfRound> stages = new ConcurrentHashMap<>();
     private final Map<Integer, Integer> roundOfJob = new ConcurrentHashMap<>();
     private final List<TaskRow> rows = new ArrayList<>();
+    // What the checks after every round read, kept as rows arrive: a round's own rows, and each kernel's executors
+    // (a scan of every row each round would grow with the run, and with K for the preload's row a client).
+    private final Map<Integer, List<TaskRow>> rowsOfRound = new HashMap<>();
+    private final Map<String, Set<String>> executorsOfKernel = new TreeMap<>();
     private final Set<Integer> finishedRounds = new HashSet<>();
     private final int session;
 
     /** An audit that goes on from the rows of an earlier part of the same run (resume), as the next session. */
     public PrivacyAudit(List<TaskRow> earlier) {
-        rows.addAll(earlier);
+        earlier.forEach(this::add);
         session = 1 + earlier.stream().mapToInt(TaskRow::session).max().orElse(0);
+    }
+
+    private void add(TaskRow row) {
+        rows.add(row);
+        rowsOfRound.computeIfAbsent(row.round(), r -> new ArrayList<>()).add(row);
+        if (row.isClientTask() && row.status().equals("success") && !row.blasKernel().isEmpty()) {
+            executorsOfKernel.computeIfAbsent(row.blasKernel(), k -> new TreeSet<>()).add(row.session() + "." + row.executor());
+        }
     }
 
     public PrivacyAudit() {
@@ -186,7 +198,7 @@ public final class PrivacyAudit extends SparkListener {
         }
         synchronized (this) {
             for (int client : clients) {
-                rows.add(new TaskRow(session, stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
+                add(new TaskRow(session, stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
                         info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
                         metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
                         metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
@@ -265,8 +277,8 @@ public final class PrivacyAudit extends SparkListener {
     /** Client tasks of {@code round} that read raw data through a shuffle, described; null when there are none. */
     public synchronized String rawDataMovement(int round) {
         Map<String, List<TaskRow>> movedByTask = new TreeMap<>();
-        for (TaskRow row : rows) {
-            if (row.round() == round && row.isClientTask() && row.shuffleReadBytes() > 0) {
+        for (TaskRow row : rowsOfRound.getOrDefault(round, List.of())) {
+            if (row.isClientTask() && row.shuffleReadBytes() > 0) {
                 movedByTask.computeIfAbsent(row.taskAttempt(), t -> new ArrayList<>()).add(row);
             }
         }
@@ -306,12 +318,6 @@ public final class PrivacyAudit extends SparkListener {
      * of the run) used different OpenBLAS kernels: each kernel orders float sums its own way. Null when they match.
      */
     public synchronized String kernelMismatch() {
-        Map<String, Set<String>> executorsOfKernel = new TreeMap<>();
-        for (TaskRow row : rows) {
-            if (row.isClientTask() && row.status().equals("success") && !row.blasKernel().isEmpty()) {
-                executorsOfKernel.computeIfAbsent(row.blasKernel(), k -> new TreeSet<>()).add(row.session() + "." + row.executor());
-            }
-        }
         if (executorsOfKernel.size() <= 1) {
             return null;
         }
