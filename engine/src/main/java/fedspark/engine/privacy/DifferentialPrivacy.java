@@ -149,7 +149,7 @@ public final class DifferentialPrivacy {
         require(!adaptive || (targetQuantile > 0 && targetQuantile < 1 && clipLearningRate > 0 && countNoise > 0),
                 "train.privacy.adaptive-clip needs target-quantile in (0, 1), learning-rate > 0 and count-noise > 0");
         require(mode == Mode.CENTRAL || !adaptive, "adaptive clipping is a central-DP mechanism (train.privacy.mode = central)");
-        require(localMaxRounds >= 1, "train.privacy.local-max-rounds must be at least 1, got " + localMaxRounds);
+        require(maxRounds >= 0, "train.privacy.local-max-rounds must be at least 1, or 0 for 2 q T rounded up, got " + maxRounds);
         double z = privacy.getDouble("noise-multiplier");
         if (targetEpsilon > 0 && !stopAtTarget) {
             // local DP's mechanism is the Gaussian one at z / 2 (replace-one): z is twice the multiplier that spends the target
@@ -165,8 +165,10 @@ public final class DifferentialPrivacy {
                 + "ratio with noise-multiplier = 0 only");
         require(canaryCount == 0 || mode == Mode.CENTRAL, "train.privacy.audit.canaries audits central DP's released models; "
                 + "under local DP every client's own update is the release");
+        // z^-2 = z_update^-2 + (2 count-noise)^-2 leaves the update a multiplier only for z below 2 count-noise
         require(!adaptive || z == 0 || 1 / (z * z) > 1 / (4 * countNoise * countNoise),
-                "adaptive clipping with count-noise " + countNoise + " needs noise-multiplier above " + 2 * countNoise);
+                "adaptive clipping with count-noise " + countNoise + " needs noise-multiplier below " + 2 * countNoise
+                + " (2 x count-noise), got " + z + ": raise count-noise or lower the noise multiplier");
         this.noiseMultiplier = z;
         this.clip = (float) initialClip;
         this.canaries = canaryCount > 0 ? new CanaryAudit(canaryCount, parameters, q, seed) : null;

@@ -65,7 +65,8 @@ class DifferentialPrivacySuite extends AnyFunSuite {
     assert(adaptive(0, 2.0).updateNoiseMultiplier() == 0)
     for (z <- Seq(4.0, 5.0)) {
       val message = intercept[IllegalArgumentException](adaptive(z, 2.0)).getMessage
-      assert(message.startsWith("adaptive clipping with count-noise 2.0 needs noise-multiplier"), z)
+      assert(message == s"adaptive clipping with count-noise 2.0 needs noise-multiplier below 4.0 (2 x count-noise), got $z: " +
+        "raise count-noise or lower the noise multiplier", z)
     }
   }
 
@@ -166,7 +167,7 @@ class DifferentialPrivacySuite extends AnyFunSuite {
   private def sampleRounds(dp: DifferentialPrivacy, rounds: Range, counts: Array[Int]): Seq[Seq[Int]] =
     rounds.map { r => val sampled = dp.sample(r).toSeq; sampled.foreach(k => counts(k) += 1); sampled }
 
-  test("local DP: local-max-rounds = 0 caps each client at 2 q T rounded up") {
+  test("local DP: local-max-rounds = 0 caps each client at 2 q T rounded up; a negative count is refused") {
     // K = 400, C = 0.25, T = 10: the cap is 2 x 0.25 x 10 = 5. Uncapped (local-max-rounds = 10), some client is drawn more often.
     val sizes = Array.fill(400)(20L)
     val auto = privacy("mode = local, noise-multiplier = 1, local-max-rounds = 0", sizes, settings(0.25, 10))
@@ -176,6 +177,7 @@ class DifferentialPrivacySuite extends AnyFunSuite {
     val free = new Array[Int](400)
     sampleRounds(privacy("mode = local, noise-multiplier = 1, local-max-rounds = 10", sizes, settings(0.25, 10)), 1 to 10, free)
     assert(free.max > 5 && capped.max == 5, s"uncapped most ${free.max}, capped most ${capped.max}")
+    assert(refused("mode = local, local-max-rounds = -1") == "train.privacy.local-max-rounds must be at least 1, or 0 for 2 q T rounded up, got -1")
   }
 
   test("local DP: every client's participations survive a checkpoint, so a resumed run keeps the cap local-max-rounds") {
