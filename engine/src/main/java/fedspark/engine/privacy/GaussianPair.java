@@ -51,14 +51,16 @@ public final class GaussianPair {
         double a = 1 / (2 * sdQ * sdQ) - 1 / (2 * sdP * sdP);
         double b = meanP / (sdP * sdP) - meanQ / (sdQ * sdQ);
         double c = Math.log(sdQ / sdP) - meanP * meanP / (2 * sdP * sdP) + meanQ * meanQ / (2 * sdQ * sdQ) - epsilon;
+        // e^epsilon Q(S) is taken as exp(epsilon + log Q(S)): past epsilon = 709.78 e^epsilon overflows while Q(S) may
+        // underflow, and their product need not do either
         double value;
         if (Math.abs(a) < 1e-12 * (Math.abs(b) + 1e-300) || a == 0) {
             if (b == 0) {
                 return c > 0 ? -Math.expm1(epsilon) : 0; // log p / q is constant
             }
             double root = -c / b; // the region x > root when b > 0, x < root otherwise
-            value = b > 0 ? above(meanP, sdP, root) - Math.exp(epsilon) * above(meanQ, sdQ, root)
-                    : below(meanP, sdP, root) - Math.exp(epsilon) * below(meanQ, sdQ, root);
+            value = b > 0 ? above(meanP, sdP, root) - Math.exp(epsilon + logAbove(meanQ, sdQ, root))
+                    : below(meanP, sdP, root) - Math.exp(epsilon + logBelow(meanQ, sdQ, root));
         } else {
             double discriminant = b * b - 4 * a * c;
             if (discriminant <= 0) {
@@ -70,9 +72,9 @@ public final class GaussianPair {
             double r2 = (-b + Math.copySign(root, a)) / (2 * a); // r1 < r2
             if (a > 0) { // outside (r1, r2)
                 value = below(meanP, sdP, r1) + above(meanP, sdP, r2)
-                        - Math.exp(epsilon) * (below(meanQ, sdQ, r1) + above(meanQ, sdQ, r2));
+                        - Math.exp(epsilon + logBelow(meanQ, sdQ, r1)) - Math.exp(epsilon + logAbove(meanQ, sdQ, r2));
             } else { // inside
-                value = between(meanP, sdP, r1, r2) - Math.exp(epsilon) * between(meanQ, sdQ, r1, r2);
+                value = between(meanP, sdP, r1, r2) - Math.exp(epsilon + logBetween(meanQ, sdQ, r1, r2));
             }
         }
         return Math.max(0, value);
@@ -89,5 +91,25 @@ public final class GaussianPair {
     private static double between(double mean, double sd, double low, double high) {
         double mid = (low + high) / 2;
         return mid < mean ? below(mean, sd, high) - below(mean, sd, low) : above(mean, sd, low) - above(mean, sd, high);
+    }
+
+    private static double logBelow(double mean, double sd, double x) {
+        return PldAccountant.logNormalCdf((x - mean) / sd);
+    }
+
+    private static double logAbove(double mean, double sd, double x) {
+        return PldAccountant.logNormalCdf(-(x - mean) / sd);
+    }
+
+    /** log P(low < X < high), as {@link #between}: the difference of the two tail masses on the interval's side. */
+    private static double logBetween(double mean, double sd, double low, double high) {
+        double mid = (low + high) / 2;
+        return mid < mean ? logDifference(logBelow(mean, sd, high), logBelow(mean, sd, low))
+                : logDifference(logAbove(mean, sd, low), logAbove(mean, sd, high));
+    }
+
+    /** log(e^x - e^y) for y <= x. */
+    private static double logDifference(double x, double y) {
+        return x + Math.log1p(-Math.exp(y - x));
     }
 }
