@@ -79,4 +79,31 @@ class RdpAccountantSuite extends AnyFunSuite {
       assert(!rdp.isInfinite && math.abs(rdp - expected) <= 1e-6 * expected, s"q $q z $z order $order: $rdp, integrated $expected")
     }
   }
+
+  test("logErfc's asymptotic series from x = 20 equals log(erfc(x)) where erfc is still a double (up to 26.5), to 1e-12") {
+    // the series' first omitted term, 10395 / (2x^2)^6, is 4e-14 at x = 20; commons-math's erfc there agrees with
+    // erfc(x) = 2 / sqrt(pi) e^(-x^2) (the integral over u > 0 of e^(-2xu - u^2)) to 2e-13 in the log
+    for (x <- Seq(20.0, 21.0, 23.0, 26.5)) {
+      val expected = math.log(org.apache.commons.math3.special.Erf.erfc(x))
+      assert(math.abs(RdpAccountant.logErfc(x) - expected) <= 1e-12, s"x $x: ${RdpAccountant.logErfc(x)}, log(erfc) $expected")
+    }
+  }
+
+  test("the noise solved for a target is within 1e-6 of the smallest that meets it, for noise below 1 too (0.30 and 0.14 here)") {
+    // the smallest by a bisection here to 1e-12 (epsilon falls as the noise grows)
+    for ((target, q, steps) <- Seq((20.0, 1.0, 1L), (60.0, 1.0, 1L), (4.0, 0.5, 3L))) {
+      var (low, high) = (1e-3, 10.0)
+      while (high - low > 1e-12 * high) { val mid = (low + high) / 2; if (RdpAccountant.epsilonOf(q, mid, steps, 1e-5) > target) low = mid else high = mid }
+      val noise = RdpAccountant.noiseFor(target, 1e-5, q, steps)
+      assert(noise >= high * (1 - 1e-12) && noise <= high * (1 + 1e-6), s"target $target: noise $noise, smallest $high")
+    }
+  }
+
+  test("orders at or below 1, and delta at 0 or 1, are refused; the accountant prints the RDP spent at each order") {
+    intercept[IllegalArgumentException](new RdpAccountant(Array(1.0, 2.0)))
+    val orders = Array(2.0, 4.0)
+    for (delta <- Seq(0.0, 1.0)) intercept[IllegalArgumentException](RdpAccountant.epsilon(orders, Array(0.1, 0.2), delta))
+    // without sampling one step spends alpha / (2 z^2): 1 and 2 at z = 1
+    assert(new RdpAccountant(orders).compose(1.0, 1.0, 1).toString == "RdpAccountant[1.0, 2.0]")
+  }
 }
