@@ -89,43 +89,45 @@ record ClientGroups(int[][] clients, String[] locations) {
     }
 
     /**
-     * Task after task, its clients separated by spaces, consecutive ones as a range "first-last" (the
-     * {@link PrivacyAudit} job property; {@link #parse} reads it back).
+     * Task after task (commas between), its clients in {@link #describe(int[])}'s form (the {@link PrivacyAudit} job
+     * property; {@link #parse} reads it back).
      */
     String describe() {
+        return Arrays.stream(clients).map(ClientGroups::describe).collect(java.util.stream.Collectors.joining(","));
+    }
+
+    /** Ascending clients separated by spaces, consecutive ones as a range "first-last": "0-99 150 152-153". */
+    static String describe(int[] group) {
         StringBuilder out = new StringBuilder();
-        for (int t = 0; t < clients.length; t++) {
-            if (t > 0) {
-                out.append(',');
+        for (int i = 0; i < group.length; ) {
+            int j = i;
+            while (j + 1 < group.length && group[j + 1] == group[j] + 1) {
+                j++;
             }
-            int[] group = clients[t];
-            for (int i = 0; i < group.length; ) {
-                int j = i;
-                while (j + 1 < group.length && group[j + 1] == group[j] + 1) {
-                    j++;
-                }
-                out.append(i > 0 ? " " : "").append(group[i]);
-                if (j > i) {
-                    out.append('-').append(group[j]);
-                }
-                i = j + 1;
+            out.append(i > 0 ? " " : "").append(group[i]);
+            if (j > i) {
+                out.append('-').append(group[j]);
             }
+            i = j + 1;
         }
         return out.toString();
     }
 
-    /** The clients of each task, from {@link #describe}'s text. */
+    /** The clients of each task, from {@link #describe()}'s text. */
     static int[][] parse(String described) {
         if (described.isEmpty()) {
             return new int[0][];
         }
-        return Arrays.stream(described.split(",", -1)).map(task -> Arrays.stream(task.split(" "))
-                .filter(token -> !token.isEmpty())
-                .flatMapToInt(token -> {
-                    int dash = token.indexOf('-');
-                    return dash < 0 ? java.util.stream.IntStream.of(Integer.parseInt(token))
-                            : java.util.stream.IntStream.rangeClosed(Integer.parseInt(token.substring(0, dash)), Integer.parseInt(token.substring(dash + 1)));
-                }).toArray()).toArray(int[][]::new);
+        return Arrays.stream(described.split(",", -1)).map(ClientGroups::parseGroup).toArray(int[][]::new);
+    }
+
+    /** The clients of one group, from {@link #describe(int[])}'s text. */
+    static int[] parseGroup(String group) {
+        return Arrays.stream(group.split(" ")).filter(token -> !token.isEmpty()).flatMapToInt(token -> {
+            int dash = token.indexOf('-');
+            return dash < 0 ? java.util.stream.IntStream.of(Integer.parseInt(token))
+                    : java.util.stream.IntStream.rangeClosed(Integer.parseInt(token.substring(0, dash)), Integer.parseInt(token.substring(dash + 1)));
+        }).toArray();
     }
 
     /** Spark's hook for choosing coalesced partitions: here, exactly the groups (Spark asks for scala.Serializable). */

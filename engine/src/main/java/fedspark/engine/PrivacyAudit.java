@@ -45,8 +45,8 @@ public final class PrivacyAudit extends SparkListener {
     /** CLIENTS of a job over every client: task k is client k (a list would travel inside every task). */
     private static final String EVERY_CLIENT = "all";
 
-    /** One row per client of a task attempt; the task's bytes are on each of its clients' rows, counted once in totals. */
-    public static final String CSV_HEADER = "session,round,stage,task,kind,client,attempt,executor,host,locality,status,input_bytes,"
+    /** One row per task attempt, with the clients it computed. */
+    public static final String CSV_HEADER = "session,round,stage,task,kind,clients,attempt,executor,host,locality,status,input_bytes,"
             + "shuffle_read_local_bytes,shuffle_read_remote_bytes,shuffle_write_bytes,result_bytes,blas_kernel,encoded_update_bytes";
 
     /** The accumulator through which a client task reports the OpenBLAS kernels its executor runs ({@link BlasKernel}). */
@@ -58,12 +58,14 @@ public final class PrivacyAudit extends SparkListener {
     public enum OnRawDataMovement { FAIL, WARN }
 
     /**
-     * One client of a task attempt of a training job (task: its index in the stage); client is -1 for the tasks that
-     * merge partial sums. Session: 1 for the driver that started the run, one more for each resume (stage numbers
+     * A task attempt of a training job (task: its index in the stage) and the clients it computed, as ascending
+     * clients and ranges ("0-99 150"; empty for the tasks that merge partial sums): a row a task, so a round costs the
+     * audit what its tasks are, and the preload what its files are, whatever K. Session: 1 for the driver that started the run, one more for each resume (stage numbers
      * start again in every driver). blasKernel: the OpenBLAS kernels of the executor (client tasks; empty otherwise).
-     * encodedBytes: what the client sent, as the logic layer encoded it (client tasks; -1 otherwise or when unknown).
+     * encodedBytes: what the task's clients sent, as the logic layer encoded it (client tasks; -1 otherwise or when unknown).
+     * Rows written before a row a task (a row a client, -1 for none) read as one-client rows.
      */
-    public record TaskRow(int session, int round, int stage, int task, String kind, int client, int attempt, String executor, String host,
+    public record TaskRow(int session, int round, int stage, int task, String kind, String clients, int attempt, String executor, String host,
                           String locality, String status, long inputBytes, long shuffleReadLocalBytes,
                           long shuffleReadRemoteBytes, long shuffleWriteBytes, long resultBytes, String blasKernel,
                           long encodedBytes) {
@@ -72,19 +74,24 @@ public final class PrivacyAudit extends SparkListener {
             return kind.equals("client");
         }
 
+        /** The clients the task computed. */
+        public int[] clientList() {
+            return ClientGroups.parseGroup(clients);
+        }
+
         /** Bytes this task read through a shuffle: raw data moved between executors when it is a client task. */
         public long shuffleReadBytes() {
             return shuffleReadLocalBytes + shuffleReadRemoteBytes;
         }
 
-        /** The task attempt this row belongs to: rows with the same one share its bytes. */
+        /** The task attempt this row belongs to (rows of older audits, a row a client: rows with the same one share its bytes). */
         public String taskAttempt() {
             return session + "." + stage + "." + task + "." + attempt;
         }
 
         String csv() {
             return String.join(",", Integer.toString(session), Integer.toString(round), Integer.toString(stage), Integer.toString(task),
-                    kind, Integer.toString(client),
+                    kind, clients,
                     Integer.toString(attempt), executor, host, locality, status, Long.toString(inputBytes),
                     Long.toString(shuffleReadLocalBytes), Long.toString(shuffleReadRemoteBytes),
                     Long.toString(shuffleWriteBytes), Long.toString(resultBytes), blasKernel, Long.toString(encodedBytes));
@@ -96,21 +103,21 @@ public final class PrivacyAudit extends SparkListener {
                 throw new IllegalArgumentException("not an audit row: " + line);
             }
             return new TaskRow(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4],
-                    Integer.parseInt(f[5]), Integer.parseInt(f[6]), f[7], f[8], f[9], f[10], Long.parseLong(f[11]),
+                    f[5].equals("-1") ? "" : f[5], Integer.parseInt(f[6]), f[7], f[8], f[9], f[10], Long.parseLong(f[11]),
                     Long.parseLong(f[12]), Long.parseLong(f[13]), Long.parseLong(f[14]), Long.parseLong(f[15]), f.length >= 17 ? f[16] : "",
                     f.length == 18 ? Long.parseLong(f[17]) : -1);
         }
     }
 
-    /** clients[t]: the clients of task t; null: task k is client k. */
-    private record StageOfRound(int round, int[][] clients, boolean clientStage) {
+    /** clients[t]: the clients of task t, as {@link ClientGroups#describe(int[])} writes them; null: task k is client k. */
+    private record StageOfRound(int round, String[] clients, boolean clientStage) {
     }
 
     private final Map<Integer, StageOfRound> stages = new ConcurrentHashMap<>();
     private final Map<Integer, Integer> roundOfJob = new ConcurrentHashMap<>();
     private final List<TaskRow> rows = new ArrayList<>();
     // What the checks after every round read, kept as rows arrive: a round's own rows, and each kernel's executors
-    // (a scan of every row each round would grow with the run, and with K for the preload's row a client).
+    // (a scan of every row each round would grow with the run).
     private final Map<Integer, List<TaskRow>> rowsOfRound = new HashMap<>();
     private final Map<String, Set<String>> executorsOfKernel = new TreeMap<>();
     private final Set<Integer> finishedRounds = new HashSet<>();
@@ -158,7 +165,7 @@ public final class PrivacyAudit extends SparkListener {
         }
         int r = Integer.parseInt(round);
         String listed = properties.getProperty(CLIENTS, "");
-        int[][] clients = listed.equals(EVERY_CLIENT) ? null : ClientGroups.parse(listed);
+        String[] clients = listed.equals(EVERY_CLIENT) ? null : listed.isEmpty() ? new String[0] : listed.split(",", -1);
         roundOfJob.put(job.jobId(), r);
         for (StageInfo stage : JavaConverters.seqAsJavaList(job.stageInfos())) {
             boolean clientStage = false;
@@ -177,12 +184,12 @@ public final class PrivacyAudit extends SparkListener {
         }
         TaskInfo info = end.taskInfo();
         TaskMetrics metrics = end.taskMetrics();
-        int[] clients = !stage.clientStage() ? new int[] {-1}
-                : stage.clients() == null ? new int[] {info.index()}
-                : info.index() < stage.clients().length ? stage.clients()[info.index()] : new int[] {-1};
+        String clients = !stage.clientStage() ? ""
+                : stage.clients() == null ? Integer.toString(info.index())
+                : info.index() < stage.clients().length ? stage.clients()[info.index()] : "";
         String status = info.successful() ? "success" : info.killed() ? "killed" : "failed";
         String kernel = "";
-        Map<Integer, Long> encoded = new HashMap<>();
+        long encoded = -1;
         for (AccumulableInfo accumulable : JavaConverters.seqAsJavaList(info.accumulables())) {
             if (accumulable.name().contains(BLAS_KERNEL) && accumulable.update().isDefined()
                     && accumulable.update().get() instanceof List<?> reported && !reported.isEmpty()) {
@@ -191,21 +198,18 @@ public final class PrivacyAudit extends SparkListener {
             if (accumulable.name().contains(ENCODED_BYTES) && accumulable.update().isDefined()
                     && accumulable.update().get() instanceof List<?> reported) {
                 for (Object entry : reported) {
-                    String[] clientBytes = entry.toString().split("=");
-                    encoded.put(Integer.parseInt(clientBytes[0]), Long.parseLong(clientBytes[1]));
+                    encoded = Math.max(encoded, 0) + Long.parseLong(entry.toString().split("=")[1]);
                 }
             }
         }
         synchronized (this) {
-            for (int client : clients) {
-                add(new TaskRow(session, stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", client,
-                        info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
-                        metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
-                        metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
-                        metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
-                        metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
-                        metrics == null ? 0 : metrics.resultSize(), kernel, encoded.getOrDefault(client, -1L)));
-            }
+            add(new TaskRow(session, stage.round(), end.stageId(), info.index(), stage.clientStage() ? "client" : "merge", clients,
+                    info.attemptNumber(), info.executorId(), info.host(), info.taskLocality().toString(), status,
+                    metrics == null ? 0 : metrics.inputMetrics().bytesRead(),
+                    metrics == null ? 0 : metrics.shuffleReadMetrics().localBytesRead(),
+                    metrics == null ? 0 : metrics.shuffleReadMetrics().remoteBytesRead(),
+                    metrics == null ? 0 : metrics.shuffleWriteMetrics().bytesWritten(),
+                    metrics == null ? 0 : metrics.resultSize(), kernel, encoded));
         }
     }
 
@@ -285,8 +289,8 @@ public final class PrivacyAudit extends SparkListener {
         List<String> moved = new ArrayList<>();
         movedByTask.forEach((task, clientRows) -> {
             TaskRow row = clientRows.get(0);
-            moved.add((clientRows.size() == 1 ? "client " : "clients ")
-                    + clientRows.stream().map(r -> Integer.toString(r.client())).collect(Collectors.joining(" "))
+            int[] clients = clientRows.stream().flatMapToInt(r -> Arrays.stream(r.clientList())).sorted().toArray();
+            moved.add((clients.length == 1 ? "client " : "clients ") + ClientGroups.describe(clients)
                     + " on executor " + row.executor() + " read " + row.shuffleReadBytes()
                     + " bytes through a shuffle (" + row.shuffleReadRemoteBytes() + " remote)");
         });
@@ -365,21 +369,25 @@ public final class PrivacyAudit extends SparkListener {
                 continue;
             }
             if (row.isClientTask()) {
-                clientUpdates++;
+                int[] clients = row.clientList();
+                clientUpdates += clients.length;
                 encodedBytes += Math.max(0, row.encodedBytes());
                 if (firstRowOfTask) {
                     clientTasks++;
                     rawBytes += row.shuffleReadBytes();
                     locality.merge(row.locality(), 1, Integer::sum);
                 }
-                clientsOfExecutor.computeIfAbsent(row.executor(), e -> new HashSet<>()).add(row.client());
+                Set<Integer> served = clientsOfExecutor.computeIfAbsent(row.executor(), e -> new HashSet<>());
                 if (!row.blasKernel().isEmpty()) {
                     kernelsOfExecutor.computeIfAbsent(row.session() + "." + row.executor(), e -> new TreeSet<>()).add(row.blasKernel());
                 }
-                String previous = lastExecutor.put(row.client(), row.executor());
-                if (previous != null && !previous.equals(row.executor())) {
-                    affinityMisses++;
-                    movedClients.add(row.client());
+                for (int client : clients) {
+                    served.add(client);
+                    String previous = lastExecutor.put(client, row.executor());
+                    if (previous != null && !previous.equals(row.executor())) {
+                        affinityMisses++;
+                        movedClients.add(client);
+                    }
                 }
             }
             // A task either writes its partial sum to a shuffle (deep treeAggregate) or sends it with its result.

@@ -65,11 +65,11 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     assert(cleanMetrics.map(m => (m.clients, m.samples, m.trainLoss)) == retriedMetrics.map(m => (m.clients, m.samples, m.trainLoss)))
     val round2 = audit.rows().asScala.filter(r => r.round == 2 && r.isClientTask)
     val sampled = ClientSampler.sample(clients, 3, settings.seed, 2).toSeq
-    assert(round2.filter(_.status == "failed").map(_.client).sorted == sampled, "every first attempt failed")
-    assert(round2.filter(_.status == "success").map(r => (r.client, r.attempt)).sorted == sampled.map(c => (c, 1)),
+    assert(round2.filter(_.status == "failed").flatMap(_.clientList).sorted == sampled, "every first attempt failed")
+    assert(round2.filter(_.status == "success").flatMap(r => r.clientList.map(c => (c, r.attempt))).sorted == sampled.map(c => (c, 1)),
       "each client's second attempt, once")
-    // 3 sampled clients on one executor with 2 task slots: 2 tasks, both failing once
-    assert(round2.filter(_.status == "failed").map(_.taskAttempt).distinct.size == 2)
+    // 3 sampled clients on one executor with 2 task slots: 2 tasks, both failing once; a row a task attempt
+    assert(round2.count(_.status == "failed") == 2 && round2.filter(_.status == "failed").map(_.taskAttempt).distinct.size == 2)
     assert(audit.summary().contains("unsuccessful-attempts = 2"), audit.summary())
   }
 
@@ -77,16 +77,16 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     val (_, metrics, audit) = train(clientShards())
     val tasks = audit.rows().asScala.filter(_.isClientTask)
     for (round <- 1 to 3) {
-      assert(tasks.filter(_.round == round).map(_.client).sorted == ClientSampler.sample(clients, 3, settings.seed, round).toSeq)
+      assert(tasks.filter(_.round == round).flatMap(_.clientList).sorted == ClientSampler.sample(clients, 3, settings.seed, round).toSeq)
     }
     assert(tasks.forall(t => t.status == "success" && t.executor == "driver" && t.shuffleReadBytes == 0))
     // rounds 2 and 3: clients seen before prefer the executor that holds their shard
-    val seen = tasks.filter(_.round == 1).map(_.client).toSet
-    assert(tasks.filter(t => t.round > 1 && seen(t.client)).forall(_.locality == "PROCESS_LOCAL"))
+    val seen = tasks.filter(_.round == 1).flatMap(_.clientList).toSet
+    assert(tasks.filter(t => t.round > 1 && t.clientList.forall(seen)).forall(_.locality == "PROCESS_LOCAL"))
     val summary = audit.summary()
     assert(summary.contains("raw-data-bytes-between-executors = 0"), summary)
-    // each round's 3 clients in 2 tasks (the executor's 2 slots)
-    assert(tasks.groupBy(_.round).values.forall(_.map(_.taskAttempt).distinct.size == 2))
+    // each round's 3 clients in 2 tasks (the executor's 2 slots), a row each
+    assert(tasks.groupBy(_.round).values.forall(t => t.size == 2 && t.map(_.taskAttempt).distinct.size == 2))
     assert(summary.contains("client-tasks = 6") && summary.contains("client-updates = 9") && summary.contains("affinity-misses = 0"), summary)
     // what did move is model updates: 3 clients x 3 rounds, each at least its 4-byte floats
     val updateBytes = summary.linesIterator.filter(_.startsWith("update-bytes-")).map(_.split(" = ")(1).toLong).sum
@@ -128,7 +128,8 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
       val preloadRatios = ArrayBuffer[Double]()
       val aloneRatios = ArrayBuffer[Double]()
       for (((round, _), rows) <- tasks) {
-        val clientsOfTask = rows.map(_.client).distinct.sorted
+        assert(rows.size == 1, s"a row a task attempt: $rows")
+        val clientsOfTask = rows.head.clientList.toSeq
         val input = rows.head.inputBytes
         round match {
           case 0 =>
@@ -165,8 +166,27 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     assert(model.kernels(TrainSettings.LocalStep.AUTO) == blas)
   }
 
+  test("a row a task attempt with its clients as ranges; an audit written a row a client reads back with the same totals") {
+    // client tasks in stage 3, the merge of their partial sums in stage 4
+    def line(clients: String, encoded: Long, kind: String = "client", task: Int = 0) =
+      s"1,1,${if (kind == "merge") 4 else 3},$task,$kind,$clients,0,1,host,PROCESS_LOCAL,success,100,0,0,0,${if (kind == "merge") 50 else 10},Haswell,$encoded"
+    val perTask = PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER + "\n" +
+      Seq(line("0-2 7", 4000), line("4", 1000, task = 1), line("", -1, "merge", task = 0)).mkString("\n"))
+    assert(perTask.asScala.map(_.clientList.toSeq) == Seq(Seq(0, 1, 2, 7), Seq(4), Seq()))
+    // before: a row for each client of a task (its bytes repeated on each), -1 for a merge task's client
+    val perClient = PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER.replace(",clients,", ",client,") + "\n" +
+      Seq(line("0", 1000), line("1", 1000), line("2", 1000), line("7", 1000), line("4", 1000, task = 1), line("-1", -1, "merge")).mkString("\n"))
+    assert(perClient.asScala.map(_.clients) == Seq("0", "1", "2", "7", "4", ""))
+    def totals(rows: java.util.List[PrivacyAudit.TaskRow]) = new PrivacyAudit(rows).summary().linesIterator.filterNot(_.startsWith("#")).toList
+    val summary = totals(perTask)
+    assert(summary == totals(perClient), s"${summary.mkString("\n")}\nagainst\n${totals(perClient).mkString("\n")}")
+    assert(Seq("client-tasks = 2", "client-updates = 5", "update-bytes-encoded = 5000", "update-bytes-to-driver = 70",
+      "clients-per-executor { \"1\" = 5 }").forall(summary.contains), summary.mkString("\n"))
+    assert(ClientGroups.describe(Array(0, 1, 2, 7, 9, 10)) == "0-2 7 9-10" && ClientGroups.parseGroup("0-2 7 9-10").toSeq == Seq(0, 1, 2, 7, 9, 10))
+  }
+
   test("executors on different BLAS kernels: the audit says bitwise equality cannot hold, once") {
-    def row(session: Int, executor: String, kernel: String) = new PrivacyAudit.TaskRow(session, 1, 1, 0, "client", 0, 0, executor, "host",
+    def row(session: Int, executor: String, kernel: String) = new PrivacyAudit.TaskRow(session, 1, 1, 0, "client", "0", 0, executor, "host",
       "PROCESS_LOCAL", "success", 0L, 0L, 0L, 0L, 100L, kernel, 4000L)
     val same = new PrivacyAudit(java.util.List.of(row(1, "0", "Haswell"), row(1, "1", "Haswell"), row(2, "0", "Haswell")))
     assert(same.kernelMismatch() == null && same.summary().contains("blas-kernels-match = true"))

@@ -18,7 +18,8 @@ import fedspark.models.FlatParameters
 import fedspark.testing.TestData
 
 /**
- * A real Spark standalone cluster on 127.0.0.1: a master and two workers, each its own JVM started from
+ * A real Spark standalone cluster on 127.0.0.1: a master and two workers (named 127.0.0.1 and localhost, two hosts
+ * to Spark's scheduler), each its own JVM started from
  * the build's classpath (no Spark download), whose executors are JVMs of their own. Drivers are what a user
  * starts: `bin/fedspark` with its own defaults (its environment reaches the executors only through fedspark:
  * the workers here have neither OMP_NUM_THREADS nor OPENBLAS_CORETYPE), and `spark-submit` of the packaged
@@ -110,9 +111,10 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     Runtime.getRuntime.addShutdownHook(stopOnExit)
     startJvm("master", "org.apache.spark.deploy.master.Master", "512m", classpath,
       "--host", "127.0.0.1", "--port", masterPort.toString, "--webui-port", masterUiPort.toString)
-    for (w <- 1 to 2) {
+    // Two hosts to Spark's scheduler, both 127.0.0.1: it never runs a speculative copy on the host of the attempt it copies.
+    for ((host, w) <- Seq("127.0.0.1", "localhost").zipWithIndex.map { case (h, i) => (h, i + 1) }) {
       startJvm(s"worker-$w", "org.apache.spark.deploy.worker.Worker", "512m", classpath,
-        "--host", "127.0.0.1", "--port", "0", "--webui-port", "0", "--cores", "1", "--memory", "1536m",
+        "--host", host, "--port", "0", "--webui-port", "0", "--cores", "1", "--memory", "1536m",
         "--work-dir", scratch.resolve(s"work-$w").toString, masterUrl)
     }
     val deadline = System.currentTimeMillis() + 120000
@@ -214,16 +216,17 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
     val tasks = audit(cluster).filter(t => t.isClientTask && t.status == "success")
     assert(tasks.map(_.round).distinct.sorted == (0 to 5), "round 0: every client preloaded where it will train")
-    assert(tasks.count(_.round == 0) == 8)
+    assert(tasks.filter(_.round == 0).flatMap(_.clientList).sorted == (0 until 8))
     val executors = tasks.map(_.executor).distinct
     assert(executors.size == 2 && !executors.contains("driver"), s"clients served by $executors")
     assert(tasks.forall(_.shuffleReadBytes == 0))
     assert(summary.contains("raw-data-bytes-between-executors = 0"), summary)
     // Where a client trains is Spark's delay scheduling, which a loaded machine can defeat; what must hold is that
     // the audit counts every change of executor (and the parameters above, which do not depend on it).
-    val moves = tasks.sortBy(_.round).groupBy(_.client).values.map(_.map(_.executor).sliding(2).count(p => p.size == 2 && p(0) != p(1))).sum
+    val servedBy = tasks.sortBy(_.round).flatMap(t => t.clientList.map(_ -> t.executor))
+    val moves = servedBy.groupBy(_._1).values.map(_.map(_._2).sliding(2).count(p => p.size == 2 && p(0) != p(1))).sum
     assert(summary.contains(s"affinity-misses = $moves"), summary)
-    info(s"$moves affinity misses; clients per executor: ${tasks.groupBy(_.executor).map { case (e, t) => e -> t.map(_.client).distinct.size }}")
+    info(s"$moves affinity misses; clients per executor: ${tasks.groupBy(_.executor).map { case (e, t) => e -> t.flatMap(_.clientList).distinct.size }}")
   }
 
   test("spark-submit of fedspark.jar, the executors given Spark's classes only: the same parameters as local mode", Packaged) {
@@ -248,8 +251,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     val retried = trainOnCluster("cluster-retried", "train.fail-first-attempts-in-round=3")
     assert(parameters(retried).sameElements(parameters(clean)))
     val round3 = audit(retried).filter(t => t.round == 3 && t.isClientTask)
-    assert(round3.count(_.status == "failed") == 4 && round3.filter(_.status == "success").forall(_.attempt == 1))
-    assert(round3.filter(_.status == "success").map(_.client).distinct.size == 4, "each sampled client counted once")
+    assert(round3.filter(_.status == "failed").flatMap(_.clientList).size == 4 && round3.filter(_.status == "success").forall(_.attempt == 1))
+    assert(round3.filter(_.status == "success").flatMap(_.clientList).size == 4, "each sampled client counted once")
   }
 
   test("SCAFFOLD on the cluster equals local mode bit for bit, also when an executor's JVM is killed during the run", Packaged) {
@@ -272,10 +275,47 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(parameters(killed).sameElements(parameters(local)), "killed executor vs local[2]")
     // the dead executor's clients trained again elsewhere, reading their state from the run folder
     val served = audit(killed).filter(t => t.isClientTask && t.status == "success")
-    val orphans = served.filter(_.executor == killedId).map(_.client).toSet
+    val orphans = served.filter(_.executor == killedId).flatMap(_.clientList).toSet
     val lastRound = served.filter(_.round == 8)
     assert(lastRound.nonEmpty && !lastRound.exists(_.executor == killedId), s"round 8 served by ${lastRound.map(_.executor)}")
-    assert(served.exists(t => t.round > 3 && orphans.contains(t.client) && t.executor != killedId),
+    assert(served.exists(t => t.round > 3 && t.clientList.exists(orphans) && t.executor != killedId),
       s"no client of executor $killedId trained after it died:\n" + Files.readString(Paths.get(killed, "audit.csv")))
+  }
+
+  test("speculative copies of round tasks (spark.speculation = true): the checkpoint and client state of a run without", Packaged) {
+    // SCAFFOLD's control variates and top-k's residuals: client state that a second attempt of a task must leave as one
+    // would. Every client every round: the executors hold 3 and 5 of the 8, so one task of each round ends well before the other.
+    val stateful = Seq("train.algorithm=scaffold", "train.update.transforms=[top-k]", "train.update.top-k.fraction=0.1",
+      "train.rounds=8", "train.C=1.0", "train.E=5")
+    val plain = trainOnCluster("cluster-plain", stateful: _*)
+    val events = scratch.resolve("events")
+    Files.createDirectories(events)
+    // Copy a task as soon as one task of its stage has finished and it runs on (no minimum run time, no efficiency
+    // test, no wait for locality: the copy runs on the other host at once).
+    val speculation = Map("spark.speculation" -> "true", "spark.speculation.interval" -> "10ms", "spark.speculation.quantile" -> "0.5",
+      "spark.speculation.multiplier" -> "0.01", "spark.speculation.minTaskRuntime" -> "1ms", "spark.speculation.efficiency.enabled" -> "false",
+      "spark.locality.wait" -> "0", "spark.eventLog.enabled" -> "true", "spark.eventLog.dir" -> events.toUri.toString)
+    val speculative = trainOnCluster("cluster-speculative", stateful ++ speculation.map { case (k, v) => s"""spark.conf."$k"="$v"""" }: _*)
+
+    val started = Files.list(events).iterator().asScala.flatMap(f => Files.readAllLines(f).asScala)
+      .filter(_.contains("\"Event\":\"SparkListenerTaskStart\"")).toSeq
+    val copies = started.count(_.contains("\"Speculative\":true"))
+    assert(copies > 0, s"Spark launched no speculative copy in ${started.size} task starts\n" + logTails())
+    val secondAttempts = audit(speculative).filter(t => t.isClientTask && t.attempt > 0)
+    assert(secondAttempts.nonEmpty, "the audit records the copies' attempts")
+    assert(audit(speculative).filter(_.isClientTask).groupBy(t => (t.round, t.stage, t.task)).values
+      .forall(attempts => attempts.count(_.status == "success") == 1), "one successful attempt a task")
+    info(s"$copies speculative copies of ${started.size} tasks; copies' attempts: ${secondAttempts.groupBy(_.status).map { case (s, t) => s -> t.size }}")
+
+    def bytes(run: String, file: String) = Files.readAllBytes(Paths.get(run, file))
+    assert(bytes(speculative, "checkpoint.bin").sameElements(bytes(plain, "checkpoint.bin")), "checkpoint.bin differs")
+    assert(parameters(speculative).sameElements(parameters(plain)))
+    def clientState(run: String): Map[String, Seq[Byte]] = {
+      val root = Paths.get(run, "client-state")
+      Files.walk(root).iterator().asScala.filter(p => Files.isRegularFile(p) && p.getFileName.toString.endsWith(".bin"))
+        .map(p => root.relativize(p).toString -> Files.readAllBytes(p).toSeq).toMap
+    }
+    val state = clientState(plain)
+    assert(state.nonEmpty && clientState(speculative) == state, "client state files differ")
   }
 }
