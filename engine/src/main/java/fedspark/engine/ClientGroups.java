@@ -11,7 +11,6 @@ import java.util.function.IntToLongFunction;
 import java.util.stream.Collectors;
 
 import org.apache.spark.Partition;
-import org.apache.spark.rdd.PartitionCoalescer;
 import org.apache.spark.rdd.PartitionGroup;
 import org.apache.spark.rdd.RDD;
 
@@ -130,8 +129,8 @@ record ClientGroups(int[][] clients, String[] locations) {
         }).toArray();
     }
 
-    /** Spark's hook for choosing coalesced partitions: here, exactly the groups (Spark asks for scala.Serializable). */
-    private record Coalescer(int[][] clients, String[] locations) implements PartitionCoalescer, scala.Serializable {
+    /** Spark's hook for choosing coalesced partitions: here, exactly the groups. */
+    private record Coalescer(int[][] clients, String[] locations) implements SerializableCoalescer {
         @Override
         public PartitionGroup[] coalesce(int maxPartitions, RDD<?> parent) {
             Partition[] partitions = parent.partitions();

@@ -27,7 +27,6 @@ import fedspark.data.ClientShard;
 import fedspark.data.SerializableHadoopConf;
 import scala.collection.Iterator;
 import scala.collection.JavaConverters;
-import scala.collection.Seq;
 import scala.reflect.ClassTag$;
 
 /**
@@ -67,7 +66,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
 
     /** The partitioning at {@code root} whose client index the caller has read already. */
     public ClientShardRDD(SparkContext sc, Path root, ClientIndex index, int clients, int featureSize, int classes) {
-        super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
+        super(sc, scalaList(new ArrayList<Dependency<?>>()), ClassTag$.MODULE$.apply(ClientShard.class));
         this.root = root.toString();
         this.clients = clients;
         this.featureSize = featureSize;
@@ -137,7 +136,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
 
         RoundRDD(SparkContext sc, RoundPartition[] tasks, String root, String[] files, int featureSize, int classes,
                  Broadcast<SerializableHadoopConf> hadoop) {
-            super(sc, JavaConverters.asScalaBuffer(new ArrayList<Dependency<?>>()).toSeq(), ClassTag$.MODULE$.apply(ClientShard.class));
+            super(sc, scalaList(new ArrayList<Dependency<?>>()), ClassTag$.MODULE$.apply(ClientShard.class));
             this.tasks = tasks;
             this.root = root;
             this.files = files;
@@ -153,9 +152,9 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         }
 
         @Override
-        public Seq<String> getPreferredLocations(Partition split) {
+        public scala.collection.immutable.List<String> getPreferredLocations(Partition split) {
             String location = ((RoundPartition) split).location();
-            return JavaConverters.asScalaBuffer(location == null ? List.<String>of() : List.of(location)).toSeq();
+            return scalaList(location == null ? List.<String>of() : List.of(location));
         }
 
         @Override
@@ -204,10 +203,10 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     }
 
     @Override
-    public synchronized Seq<String> getPreferredLocations(Partition split) {
+    public synchronized scala.collection.immutable.List<String> getPreferredLocations(Partition split) {
         int placed = placement[split.index()];
         List<String> locations = placed < 0 ? List.of() : List.of(executors.get(placed).location());
-        return JavaConverters.asScalaBuffer(locations).toSeq();
+        return scalaList(locations);
     }
 
     /** The id of {@code executor} in {@link #executors}, added when new. */
@@ -342,6 +341,14 @@ public final class ClientShardRDD extends RDD<ClientShard> {
     }
 
     /** The executors registered with the driver now, ordered by id (in local mode: the driver). */
+    /**
+     * {@code values} as an immutable Scala list: what Spark's RDD constructor and getPreferredLocations take on
+     * Scala 2.13 (immutable.Seq) and accept on 2.12 (collection.Seq).
+     */
+    private static <T> scala.collection.immutable.List<T> scalaList(List<T> values) {
+        return JavaConverters.asScalaBuffer(values).toList();
+    }
+
     private static List<Executor> liveExecutors() {
         Set<BlockManagerId> managers = JavaConverters.setAsJavaSet(SparkEnv.get().blockManager().master().getMemoryStatus().keySet());
         boolean localMode = managers.stream().allMatch(BlockManagerId::isDriver);

@@ -41,8 +41,9 @@ final class DriverScale implements Callable<Integer> {
         if (small < 1 || clients < small || sampled < 1 || sampled > small || files < 1 || rounds < 1) {
             throw new BadInputException("driver-scale needs 1 <= --sampled <= --small <= --clients, --files >= 1 and --rounds >= 1");
         }
-        try (SparkSession spark = SparkSession.builder().appName("fedspark driver-scale").master(master)
-                .config("spark.ui.enabled", "false").getOrCreate()) {
+        SparkSession spark = SparkSession.builder().appName("fedspark driver-scale").master(master)
+                .config("spark.ui.enabled", "false").getOrCreate();
+        try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             DriverHarness.run(jsc, small, Math.min(files, small), sampled, 3, 1L, line -> { }); // Spark's and the JIT's first work
             DriverHarness.Result few = DriverHarness.run(jsc, small, Math.min(files, small), sampled, rounds, 1L, FedSpark::say);
@@ -51,6 +52,8 @@ final class DriverScale implements Callable<Integer> {
                             + " %.1f MB more live heap with the index, %.1f MB after the rounds", clients, small,
                     many.medianSeconds() / few.medianSeconds(), (many.heapWithIndex() - few.heapWithIndex()) / 1e6,
                     (many.heapAfterRounds() - few.heapAfterRounds()) / 1e6));
+        } finally {
+            spark.stop();
         }
         return 0;
     }

@@ -37,8 +37,11 @@ public final class FedSpark implements Runnable {
         /** Runs {@code action} on the experiment with a Spark session of its own, stopped afterwards. */
         void run(java.util.function.BiConsumer<Experiment, SparkSession> action) {
             Experiment experiment = load();
-            try (SparkSession spark = experiment.spark()) {
+            SparkSession spark = experiment.spark();
+            try {
                 action.accept(experiment, spark);
+            } finally {
+                spark.stop(); // not try-with-resources: Spark 4's close() declares IOException, 3.5's does not
             }
         }
     }
@@ -91,8 +94,11 @@ public final class FedSpark implements Runnable {
         public Integer call() {
             Experiment loaded = options.load();
             Experiment experiment = name == null ? loaded : loaded.named(name);
-            try (SparkSession spark = experiment.spark()) {
+            SparkSession spark = experiment.spark();
+            try {
                 say("done: " + experiment.train(spark, runDir == null ? null : new Path(runDir), FedSpark::say).folder().root());
+            } finally {
+                spark.stop();
             }
             return 0;
         }
@@ -111,9 +117,12 @@ public final class FedSpark implements Runnable {
         public Integer call() {
             Path root = new Path(runDir);
             Experiment saved = Experiment.savedIn(root, new Configuration()); // before any Spark session
-            try (SparkSession spark = saved.spark()) {
+            SparkSession spark = saved.spark();
+            try {
                 Experiment.Trained trained = Experiment.resume(spark, root, overrides, FedSpark::say);
                 say("done: " + trained.folder().root());
+            } finally {
+                spark.stop();
             }
             return 0;
         }

@@ -60,7 +60,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     val home = scratch.resolve("spark-home")
     Files.createDirectories(home.resolve("jars"))
     Files.createDirectories(home.resolve("conf"))
-    Files.writeString(home.resolve("RELEASE"), "Spark 3.5 (the build's classpath)\n")
+    Files.writeString(home.resolve("RELEASE"), s"Spark ${org.apache.spark.SPARK_VERSION} (the build's classpath)\n")
     home
   }
 
@@ -72,7 +72,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
       .redirectOutput(logs.resolve(name + ".log").toFile)
     val env = builder.environment()
     env.put("SPARK_HOME", sparkHome.toString)
-    env.put("SPARK_SCALA_VERSION", "2.12")
+    env.put("SPARK_SCALA_VERSION", scala.util.Properties.versionNumberString.split('.').take(2).mkString("."))
     env.put("SPARK_LOCAL_IP", "127.0.0.1")
     env.remove("OMP_NUM_THREADS")
     env.remove("OPENBLAS_CORETYPE")

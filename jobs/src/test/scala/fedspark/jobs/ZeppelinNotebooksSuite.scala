@@ -5,7 +5,7 @@ import java.nio.file.Files
 
 import scala.collection.JavaConverters._
 import scala.tools.nsc.Settings
-import scala.tools.nsc.interpreter.{IMain, Results}
+import scala.tools.nsc.interpreter.Results
 
 import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
 import org.apache.spark.sql.SparkSession
@@ -14,7 +14,7 @@ import org.scalatest.funsuite.AnyFunSuite
 import fedspark.testing.TestData
 
 /**
- * Every note in notebooks/ is valid Zeppelin JSON, and its %spark paragraphs run in order in a Scala 2.12
+ * Every note in notebooks/ is valid Zeppelin JSON, and its %spark paragraphs run in order in a Scala (2.12 or 2.13)
  * interpreter with a live local SparkSession bound as `spark` and `sc` and a stand-in `z`.
  */
 class ZeppelinNotebooksSuite extends AnyFunSuite {
@@ -52,7 +52,7 @@ class ZeppelinNotebooksSuite extends AnyFunSuite {
     val output = new StringWriter()
     val settings = new Settings()
     settings.usejavacp.value = true
-    val interpreter = new IMain(settings, new PrintWriter(output))
+    val interpreter = Repl(settings, new PrintWriter(output))
     val z = new ZeppelinContextStandIn()
     try {
       interpreter.bind("spark", "org.apache.spark.sql.SparkSession", spark)

@@ -1,0 +1,12 @@
+package fedspark.jobs
+
+import java.io.PrintWriter
+
+import scala.tools.nsc.Settings
+import scala.tools.nsc.interpreter.IMain
+import scala.tools.nsc.interpreter.shell.ReplReporterImpl
+
+/** The Scala interpreter a notebook's paragraphs run in, as Scala 2.13's compiler builds it. */
+object Repl {
+  def apply(settings: Settings, out: PrintWriter): IMain = new IMain(settings, new ReplReporterImpl(settings, out))
+}
