@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.abs;
 import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.isnan;
+import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.lit;
 
 import java.util.ArrayList;
@@ -62,13 +63,14 @@ public final class CsvSource {
             selected.add(col("`" + idColumn + "`").cast(DataTypes.StringType).as(CanonicalTable.USER));
         }
         Dataset<Row> table = raw.select(selected.toArray(new Column[0]));
-        // A value that does not parse becomes null: one pass finds the first such row, the driver names the column.
+        // try_cast makes a value that does not parse null, ANSI mode or not (Spark 4's default, where cast throws): one
+        // pass finds the first such row, the driver names the column.
         List<String> checked = new ArrayList<>(featureColumns);
         checked.add(labelColumn);
         Column anyBad = lit(false);
         for (String c : checked) {
             Column value = col("`" + c + "`");
-            Column parsed = value.cast(c.equals(labelColumn) ? DataTypes.IntegerType : DataTypes.FloatType);
+            Column parsed = expr("try_cast(`" + c + "` AS " + (c.equals(labelColumn) ? "INT" : "FLOAT") + ")");
             anyBad = anyBad.or(value.isNull()).or(parsed.isNull());
             if (!c.equals(labelColumn)) {
                 anyBad = anyBad.or(isnan(parsed)).or(abs(parsed).equalTo(lit(Float.POSITIVE_INFINITY))); // "NaN", "Infinity", 1e39
