@@ -22,7 +22,8 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     val before = table.select("label", "features").collect().map(r => (r.getInt(0), r.getSeq[Float](1))).toSeq
     val after = assigned.select("label", "features").collect().map(r => (r.getInt(0), r.getSeq[Float](1))).toSeq
     assert(after.size == before.size)
-    assert(after.groupBy(identity).mapValues(_.size) == before.groupBy(identity).mapValues(_.size))
+    def counts(rows: Seq[(Int, Seq[Float])]) = rows.groupBy(identity).map { case (row, copies) => row -> copies.size }
+    assert(counts(after) == counts(before))
   }
 
   private val schemes: Seq[(String, Long => Partitioner)] = Seq(
@@ -101,7 +102,7 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     val flat = (0 until n).map(i => (i % classes, Array.fill(9)(0.5f))).toDF("label", "features")
     val assigned = new FeatureNoisePartitioner(4, 0.4, 2L).assign(flat).select("client", "label", "features").collect()
     assert(assigned.length == n && assigned.groupBy(_.getInt(0)).values.forall(_.length == n / 4))
-    assert(assigned.map(_.getInt(1)).groupBy(identity).mapValues(_.length).toMap == (0 until n).map(_ % classes).groupBy(identity).mapValues(_.length).toMap,
+    assert(assigned.map(_.getInt(1)).groupBy(identity).map { case (y, ys) => y -> ys.length } == (0 until n).map(_ % classes).groupBy(identity).map { case (y, ys) => y -> ys.length },
       "labels changed")
     for ((client, rows) <- assigned.groupBy(_.getInt(0))) {
       val noise = rows.flatMap(_.getSeq[Float](2).map(_ - 0.5))
