@@ -98,6 +98,9 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
     }
     val label = badInput(CsvSource.read(spark, csv("label,p0", "one,0.5"), "label", "", 1.0))
     assert(label.contains("column 'label'") && label.contains("integer"), label)
+    // not truncated to 1, as a non-ANSI cast would: on Spark 3.5 and 4 alike
+    val fractional = badInput(CsvSource.read(spark, csv("label,p0", "1,0.5", "1.5,0.2"), "label", "", 1.0))
+    assert(fractional.contains("column 'label'") && fractional.contains("'1.5'"), fractional)
     assert(badInput(CsvSource.read(spark, csv("y,p0", "1,0.5"), "label", "", 1.0)).contains("no label column 'label'"))
     assert(badInput(CsvSource.read(spark, fresh("absent.csv"), "label", "", 1.0)).contains("missing file"))
   }

@@ -340,7 +340,6 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         }
     }
 
-    /** The executors registered with the driver now, ordered by id (in local mode: the driver). */
     /**
      * {@code values} as an immutable Scala list: what Spark's RDD constructor and getPreferredLocations take on
      * Scala 2.13 (immutable.Seq) and accept on 2.12 (collection.Seq).
@@ -349,6 +348,7 @@ public final class ClientShardRDD extends RDD<ClientShard> {
         return JavaConverters.asScalaBuffer(values).toList();
     }
 
+    /** The executors registered with the driver now, ordered by id (in local mode: the driver). */
     private static List<Executor> liveExecutors() {
         Set<BlockManagerId> managers = JavaConverters.setAsJavaSet(SparkEnv.get().blockManager().master().getMemoryStatus().keySet());
         boolean localMode = managers.stream().allMatch(BlockManagerId::isDriver);

@@ -168,20 +168,24 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
 
   test("a row a task attempt with its clients as ranges; an audit written a row a client reads back with the same totals") {
     // client tasks in stage 3, the merge of their partial sums in stage 4
-    def line(clients: String, encoded: Long, kind: String = "client", task: Int = 0) =
-      s"1,1,${if (kind == "merge") 4 else 3},$task,$kind,$clients,0,1,host,PROCESS_LOCAL,success,100,0,0,0,${if (kind == "merge") 50 else 10},Haswell,$encoded"
+    def line(clients: String, encoded: Long, kind: String = "client", task: Int = 0, round: Int = 1, executor: String = "1") =
+      s"1,$round,${if (kind == "merge") 4 else 3 + 2 * (round - 1)},$task,$kind,$clients,0,$executor,host,PROCESS_LOCAL,success,100,0,0,0,${if (kind == "merge") 50 else 10},Haswell,$encoded"
     val perTask = PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER + "\n" +
-      Seq(line("0-2 7", 4000), line("4", 1000, task = 1), line("", -1, "merge", task = 0)).mkString("\n"))
-    assert(perTask.asScala.map(_.clientList.toSeq) == Seq(Seq(0, 1, 2, 7), Seq(4), Seq()))
+      Seq(line("0-2 7", 4000), line("4", 1000, task = 1), line("", -1, "merge", task = 0),
+        line("2 4", 2000, round = 2, executor = "2")).mkString("\n"))
+    assert(perTask.asScala.map(_.clientList.toSeq) == Seq(Seq(0, 1, 2, 7), Seq(4), Seq(), Seq(2, 4)))
     // before: a row for each client of a task (its bytes repeated on each), -1 for a merge task's client
     val perClient = PrivacyAudit.parseCsv(PrivacyAudit.CSV_HEADER.replace(",clients,", ",client,") + "\n" +
-      Seq(line("0", 1000), line("1", 1000), line("2", 1000), line("7", 1000), line("4", 1000, task = 1), line("-1", -1, "merge")).mkString("\n"))
-    assert(perClient.asScala.map(_.clients) == Seq("0", "1", "2", "7", "4", ""))
+      Seq(line("0", 1000), line("1", 1000), line("2", 1000), line("7", 1000), line("4", 1000, task = 1), line("-1", -1, "merge"),
+        line("2", 1000, round = 2, executor = "2"), line("4", 1000, round = 2, executor = "2")).mkString("\n"))
+    assert(perClient.asScala.map(_.clients) == Seq("0", "1", "2", "7", "4", "", "2", "4"))
     def totals(rows: java.util.List[PrivacyAudit.TaskRow]) = new PrivacyAudit(rows).summary().linesIterator.filterNot(_.startsWith("#")).toList
     val summary = totals(perTask)
     assert(summary == totals(perClient), s"${summary.mkString("\n")}\nagainst\n${totals(perClient).mkString("\n")}")
-    assert(Seq("client-tasks = 2", "client-updates = 5", "update-bytes-encoded = 5000", "update-bytes-to-driver = 70",
-      "clients-per-executor { \"1\" = 5 }").forall(summary.contains), summary.mkString("\n"))
+    // round 2: clients 2 and 4 of one task on executor 2, both served by executor 1 in round 1
+    assert(Seq("client-tasks = 3", "client-updates = 7", "update-bytes-encoded = 7000", "update-bytes-to-driver = 80",
+      "clients-per-executor { \"1\" = 5, \"2\" = 2 }", "affinity-misses = 2", "clients-that-moved = 2").forall(summary.contains),
+      summary.mkString("\n"))
     assert(ClientGroups.describe(Array(0, 1, 2, 7, 9, 10)) == "0-2 7 9-10" && ClientGroups.parseGroup("0-2 7 9-10").toSeq == Seq(0, 1, 2, 7, 9, 10))
   }
 

@@ -294,7 +294,9 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     // test, no wait for locality: the copy runs on the other host at once).
     val speculation = Map("spark.speculation" -> "true", "spark.speculation.interval" -> "10ms", "spark.speculation.quantile" -> "0.5",
       "spark.speculation.multiplier" -> "0.01", "spark.speculation.minTaskRuntime" -> "1ms", "spark.speculation.efficiency.enabled" -> "false",
-      "spark.locality.wait" -> "0", "spark.eventLog.enabled" -> "true", "spark.eventLog.dir" -> events.toUri.toString)
+      "spark.locality.wait" -> "0", "spark.eventLog.enabled" -> "true", "spark.eventLog.dir" -> events.toUri.toString,
+      // one plain file (Spark 4 compresses and rolls event logs by default)
+      "spark.eventLog.compress" -> "false", "spark.eventLog.rolling.enabled" -> "false")
     val speculative = trainOnCluster("cluster-speculative", stateful ++ speculation.map { case (k, v) => s"""spark.conf."$k"="$v"""" }: _*)
 
     val started = Files.list(events).iterator().asScala.flatMap(f => Files.readAllLines(f).asScala)
