@@ -2,7 +2,6 @@ package fedspark.engine;
 
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -24,10 +23,7 @@ public final class DriverHarness {
     /** The driver's live heap (bytes, after a full GC) with the index alone and after the rounds; the rounds' seconds. */
     public record Result(int clients, int sampled, long heapWithIndex, long heapAfterRounds, double[] roundSeconds) {
         public double medianSeconds() {
-            double[] sorted = roundSeconds.clone();
-            Arrays.sort(sorted);
-            int n = sorted.length;
-            return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+            return new org.apache.commons.math3.stat.descriptive.rank.Median().evaluate(roundSeconds);
         }
     }
 

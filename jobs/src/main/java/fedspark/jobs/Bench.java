@@ -525,9 +525,6 @@ final class Bench implements Callable<Integer> {
     }
 
     static double median(double[] values) {
-        double[] sorted = values.clone();
-        java.util.Arrays.sort(sorted);
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        return new org.apache.commons.math3.stat.descriptive.rank.Median().evaluate(values);
     }
 }

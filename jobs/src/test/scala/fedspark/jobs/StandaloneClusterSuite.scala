@@ -1,7 +1,6 @@
 package fedspark.jobs
 
 import java.io.File
-import java.lang.management.ManagementFactory
 import java.net.{ServerSocket, URL}
 import java.nio.file.{Files, Path, Paths}
 
@@ -9,12 +8,9 @@ import scala.collection.JavaConverters._
 import scala.collection.mutable.ArrayBuffer
 import scala.io.Source
 
-import org.deeplearning4j.util.ModelSerializer
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.engine.PrivacyAudit
-import fedspark.models.FlatParameters
 import fedspark.testing.TestData
 
 /**
@@ -28,20 +24,13 @@ import fedspark.testing.TestData
  */
 class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
-  private val repo = Paths.get(System.getProperty("user.dir")).getParent // Maven runs a module's tests in the module
-  private val launcher = repo.resolve("bin/fedspark").toString
-  private val packagedJar = repo.resolve("jobs/target/fedspark.jar")
-  /** What a Spark distribution provides: the jobs module's 'provided' dependencies and what fedspark.jar leaves to it (package time). */
-  private lazy val sparkClasspath = Seq("spark-classpath.txt", "spark-shipped-classpath.txt")
-    .map(f => Files.readString(repo.resolve("jobs/target").resolve(f)).strip()).mkString(File.pathSeparator)
+  import ClusterRuns._
+
+  private lazy val sparkClasspath = sparkJars.mkString(File.pathSeparator)
 
   private val scratch = Files.createTempDirectory("fedspark-cluster-")
   private val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
   private val classpath = System.getProperty("java.class.path")
-  private val javaBin = System.getProperty("java.home") + "/bin/java"
-  // The module openings Spark needs on Java 17, as this JVM got them from the build.
-  private val jvmOptions = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala
-    .filter(a => a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("-XX:+IgnoreUnrecognized")).toList
   private val processes = ArrayBuffer[Process]()
   private val logs = scratch.resolve("logs")
   private val stopOnExit = new Thread(() => stopAll())
@@ -67,17 +56,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   /** Starts {@code command} with its output in logs/name.log; the BLAS settings of this JVM's environment are not passed on. */
   private def start(name: String, command: Seq[String]): Process = {
     Files.createDirectories(logs)
-    val builder = new ProcessBuilder(command.asJava)
-      .redirectErrorStream(true)
-      .redirectOutput(logs.resolve(name + ".log").toFile)
-    val env = builder.environment()
-    env.put("SPARK_HOME", sparkHome.toString)
-    env.put("SPARK_SCALA_VERSION", scala.util.Properties.versionNumberString.split('.').take(2).mkString("."))
-    env.put("SPARK_LOCAL_IP", "127.0.0.1")
-    env.remove("OMP_NUM_THREADS")
-    env.remove("OPENBLAS_CORETYPE")
-    env.put("FEDSPARK_JAVA_OPTS", "-Xmx1g")
-    val process = builder.start()
+    val process = startProcess(command, logs.resolve(name + ".log"), Map("SPARK_HOME" -> sparkHome.toString,
+      "SPARK_SCALA_VERSION" -> scala.util.Properties.versionNumberString.split('.').take(2).mkString(".")))
     processes.synchronized(processes += process)
     process
   }
@@ -185,20 +165,6 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   /** The executor JVMs the workers launched (CoarseGrainedExecutorBackend), alive now. */
   private def executorJvms(): Seq[ProcessHandle] = processes.synchronized(processes.toList).flatMap(_.toHandle.descendants().iterator().asScala)
     .filter(h => h.isAlive && commandLine(h).contains("CoarseGrainedExecutorBackend"))
-
-  // ProcessHandle.Info drops the arguments of long command lines (an executor's carries the whole classpath): read /proc.
-  private def commandLine(h: ProcessHandle): String =
-    try new String(Files.readAllBytes(Paths.get(s"/proc/${h.pid}/cmdline"))) catch { case _: java.io.IOException => "" }
-
-  private def parameters(runDir: String): Array[Float] =
-    FlatParameters.of(ModelSerializer.restoreMultiLayerNetwork(new File(runDir, "model.zip")))
-
-  private def audit(runDir: String): Seq[PrivacyAudit.TaskRow] =
-    PrivacyAudit.parseCsv(Files.readString(Paths.get(runDir, "audit.csv"))).asScala.toSeq
-
-  /** The kernels the audit saw on each executor that trained clients ("session.executor" -> kernel). */
-  private def kernels(runDir: String): Map[String, String] =
-    audit(runDir).filter(t => t.isClientTask && t.status == "success").map(t => s"${t.session}.${t.executor}" -> t.blasKernel).toMap
 
   test("FedAvg on two executors: the parameters of local[1] and local[2], the driver's BLAS kernels, no raw data moved", Packaged) {
     val cluster = trainOnCluster("cluster")

@@ -1,7 +1,6 @@
 package fedspark.jobs
 
 import java.io.{File, FileOutputStream}
-import java.lang.management.ManagementFactory
 import java.nio.file.{Files, Path, Paths}
 import java.util.concurrent.TimeUnit
 
@@ -11,12 +10,9 @@ import scala.collection.mutable.ArrayBuffer
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.yarn.conf.YarnConfiguration
 import org.apache.hadoop.yarn.server.MiniYARNCluster
-import org.deeplearning4j.util.ModelSerializer
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.engine.PrivacyAudit
-import fedspark.models.FlatParameters
 import fedspark.testing.TestData
 
 /**
@@ -31,22 +27,13 @@ import fedspark.testing.TestData
  */
 class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
-  private val repo = Paths.get(System.getProperty("user.dir")).getParent // Maven runs a module's tests in the module
-  private val launcher = repo.resolve("bin/fedspark").toString
-  private val packagedJar = repo.resolve("jobs/target/fedspark.jar")
-  /** What a YARN-enabled Spark distribution provides (package time): spark-submit's classpath, the containers' Spark. */
-  private lazy val sparkJars: Seq[String] = Seq("spark-classpath.txt", "spark-shipped-classpath.txt")
-    .flatMap(f => Files.readString(repo.resolve("jobs/target").resolve(f)).strip().split(File.pathSeparator))
+  import ClusterRuns._
 
   // lazy: a build that runs no packaged test (mvn test) creates nothing
   private lazy val scratch = Files.createTempDirectory("fedspark-yarn-")
   private lazy val idx = TestData.writeIdxFolder(scratch.resolve("idx").toFile, train = 240, test = 80)
   private lazy val hadoopConfDir = Files.createDirectories(scratch.resolve("hadoop-conf"))
   private lazy val logs = Files.createDirectories(scratch.resolve("logs"))
-  private val javaBin = System.getProperty("java.home") + "/bin/java"
-  // The module openings Spark needs on Java 17, as this JVM got them from the build.
-  private val jvmOptions = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala
-    .filter(a => a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("-XX:+IgnoreUnrecognized")).toList
   private val processes = ArrayBuffer[Process]()
   private val stopOnExit = new Thread(() => stopProcesses())
   private var yarn: MiniYARNCluster = _
@@ -136,18 +123,7 @@ class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   /** Starts {@code command} in the repository (where the documented relative paths are) with its output in logs/. */
   private def start(name: String, command: Seq[String]): Process = {
-    val builder = new ProcessBuilder(command.asJava)
-      .directory(repo.toFile)
-      .redirectErrorStream(true)
-      .redirectOutput(logs.resolve(name + ".log").toFile)
-    val env = builder.environment()
-    env.put("HADOOP_CONF_DIR", hadoopConfDir.toString)
-    env.put("SPARK_LOCAL_IP", "127.0.0.1")
-    // the BLAS settings of this JVM's environment are not passed on: only what the commands set reaches YARN
-    env.remove("OMP_NUM_THREADS")
-    env.remove("OPENBLAS_CORETYPE")
-    env.put("FEDSPARK_JAVA_OPTS", "-Xmx1g")
-    val process = builder.start()
+    val process = startProcess(command, logs.resolve(name + ".log"), Map("HADOOP_CONF_DIR" -> hadoopConfDir.toString), Some(repo))
     processes.synchronized(processes += process)
     process
   }
@@ -217,28 +193,12 @@ class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
       Seq("-cp", (hadoopConfDir.toString +: sparkJars).mkString(File.pathSeparator), "org.apache.spark.deploy.SparkSubmit") ++ arguments)
   }
 
-  private def parameters(runDir: String): Array[Float] =
-    FlatParameters.of(ModelSerializer.restoreMultiLayerNetwork(new File(runDir, "model.zip")))
-
-  private def audit(runDir: String): Seq[PrivacyAudit.TaskRow] =
-    PrivacyAudit.parseCsv(Files.readString(Paths.get(runDir, "audit.csv"))).asScala.toSeq
-
-  private def clientTasks(runDir: String): Seq[PrivacyAudit.TaskRow] = audit(runDir).filter(t => t.isClientTask && t.status == "success")
-
-  /** The kernels the audit saw on each executor that trained clients ("session.executor" -> kernel). */
-  private def kernels(runDir: String): Map[String, String] =
-    clientTasks(runDir).map(t => s"${t.session}.${t.executor}" -> t.blasKernel).toMap
-
   /** The executor JVMs YARN's NodeManager launched in containers (not the shells that start them), alive now. */
   private def executorJvms(): Seq[ProcessHandle] = ProcessHandle.current().descendants().iterator().asScala.toList
     .filter { h =>
       val words = commandLine(h).split("\u0000")
       h.isAlive && words.head.endsWith("/bin/java") && words.contains("org.apache.spark.executor.YarnCoarseGrainedExecutorBackend")
     }
-
-  // ProcessHandle.Info drops the arguments of long command lines (an executor's carries the whole classpath): read /proc.
-  private def commandLine(h: ProcessHandle): String =
-    try new String(Files.readAllBytes(Paths.get(s"/proc/${h.pid}/cmdline"))) catch { case _: java.io.IOException => "" }
 
   /** A run on YARN against the local one: the same parameters, two executors, the same kernels, no raw data moved. */
   private def assertAsLocal(runDir: String): Unit = {

@@ -1,0 +1,60 @@
+package fedspark.jobs
+
+import java.io.File
+import java.lang.management.ManagementFactory
+import java.nio.file.{Files, Path, Paths}
+
+import scala.collection.JavaConverters._
+
+import org.deeplearning4j.util.ModelSerializer
+
+import fedspark.engine.PrivacyAudit
+import fedspark.models.FlatParameters
+
+/** What the cluster suites (standalone, YARN) share: the built artifacts, how they start processes, what they read back. */
+object ClusterRuns {
+
+  val repo: Path = Paths.get(System.getProperty("user.dir")).getParent // Maven runs a module's tests in the module
+  val launcher: String = repo.resolve("bin/fedspark").toString
+  val packagedJar: Path = repo.resolve("jobs/target/fedspark.jar")
+  /** What a Spark distribution provides (package time): the jobs module's 'provided' dependencies and what fedspark.jar leaves to it. */
+  lazy val sparkJars: Seq[String] = Seq("spark-classpath.txt", "spark-shipped-classpath.txt")
+    .flatMap(f => Files.readString(repo.resolve("jobs/target").resolve(f)).strip().split(File.pathSeparator))
+  val javaBin: String = System.getProperty("java.home") + "/bin/java"
+  // The module openings Spark needs on Java 17, as this JVM got them from the build.
+  val jvmOptions: List[String] = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala
+    .filter(a => a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("-XX:+IgnoreUnrecognized")).toList
+
+  /**
+   * Starts {@code command} with its output in {@code log} and {@code env} added; the BLAS settings of this JVM's
+   * environment are not passed on: only what fedspark and the commands set reaches the executors.
+   */
+  def startProcess(command: Seq[String], log: Path, env: Map[String, String], directory: Option[Path] = None): Process = {
+    val builder = new ProcessBuilder(command.asJava).redirectErrorStream(true).redirectOutput(log.toFile)
+    directory.foreach(d => builder.directory(d.toFile))
+    val environment = builder.environment()
+    environment.put("SPARK_LOCAL_IP", "127.0.0.1")
+    environment.remove("OMP_NUM_THREADS")
+    environment.remove("OPENBLAS_CORETYPE")
+    environment.put("FEDSPARK_JAVA_OPTS", "-Xmx1g")
+    env.foreach { case (k, v) => environment.put(k, v) }
+    builder.start()
+  }
+
+  // ProcessHandle.Info drops the arguments of long command lines (an executor's carries the whole classpath): read /proc.
+  def commandLine(h: ProcessHandle): String =
+    try new String(Files.readAllBytes(Paths.get(s"/proc/${h.pid}/cmdline"))) catch { case _: java.io.IOException => "" }
+
+  def parameters(runDir: String): Array[Float] =
+    FlatParameters.of(ModelSerializer.restoreMultiLayerNetwork(new File(runDir, "model.zip")))
+
+  def audit(runDir: String): Seq[PrivacyAudit.TaskRow] =
+    PrivacyAudit.parseCsv(Files.readString(Paths.get(runDir, "audit.csv"))).asScala.toSeq
+
+  /** The successful client tasks of a run. */
+  def clientTasks(runDir: String): Seq[PrivacyAudit.TaskRow] = audit(runDir).filter(t => t.isClientTask && t.status == "success")
+
+  /** The kernels the audit saw on each executor that trained clients ("session.executor" -> kernel). */
+  def kernels(runDir: String): Map[String, String] =
+    clientTasks(runDir).map(t => s"${t.session}.${t.executor}" -> t.blasKernel).toMap
+}
