@@ -52,7 +52,6 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
     private static final ThreadLocal<Map<ModelSpec, LocalTrainer>> LEAN_TRAINERS = ThreadLocal.withInitial(HashMap::new);
     // Building a DL4J configuration costs milliseconds: decide once per spec and JVM, not once per client update.
     private static final Map<ModelSpec, Boolean> LEAN = new ConcurrentHashMap<>();
-    private static final Map<ModelSpec, Boolean> CONVOLVES = new ConcurrentHashMap<>();
 
     /** A fresh network initialised from {@code seed}. */
     public MultiLayerNetwork newNetwork(long seed) {
@@ -94,14 +93,12 @@ public record ModelSpec(String name, InputShape input, int classes, double learn
 
     /**
      * The kernels this JVM computes the model's local step with, for the audit: OpenBLAS's, and oneDNN's instruction
-     * set where the lean step convolves ({@code step} AUTO). Two executors give bitwise the same updates only when
-     * these are equal.
+     * set where the lean step runs ({@code step} AUTO: its dense products and convolutions are oneDNN's). Two executors
+     * give bitwise the same updates only when these are equal.
      */
     public String kernels(TrainSettings.LocalStep step) {
         String blas = fedspark.engine.local.BlasKernel.name();
-        boolean convolves = step == TrainSettings.LocalStep.AUTO
-                && CONVOLVES.computeIfAbsent(this, spec -> LeanNetwork.convolves(spec.configuration()));
-        return convolves ? blas + " + oneDNN " + LeanNetwork.convolutionKernels() : blas;
+        return step == TrainSettings.LocalStep.AUTO && hasLeanStep() ? blas + " + oneDNN " + LeanNetwork.oneDnnKernels() : blas;
     }
 
     /** A new trainer of its own (the lean step where it covers the model and {@code step} allows, else DL4J's). */

@@ -424,7 +424,7 @@ public final class PrivacyAudit extends SparkListener {
         out.append("affinity-misses = ").append(affinityMisses).append('\n');
         out.append("clients-that-moved = ").append(movedClients.size()).append('\n');
         out.append("# The kernels of each executor that trained clients (\"session.executor\"): OpenBLAS's, and oneDNN's instruction set\n"
-                + "# where the local step convolves; and whether they all match.\n");
+                + "# where the lean local step runs; and whether they all match.\n");
         out.append("blas-kernels { ");
         kernelsOfExecutor.forEach((executor, kernels) -> out.append('"').append(executor).append("\" = \"").append(String.join(" ", kernels))
                 .append("\", "));

@@ -92,9 +92,10 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     val updateBytes = summary.linesIterator.filter(_.startsWith("update-bytes-")).map(_.split(" = ")(1).toLong).sum
     assert(updateBytes >= 9L * 4 * FlatParametersCount(model), summary)
     assert(PrivacyAudit.parseCsv(audit.csv()) == audit.rows())
-    // every client task names the OpenBLAS kernels its executor ran: here the driver's own
-    val kernel = fedspark.engine.local.BlasKernel.name()
-    assert(kernel != "unknown" && tasks.forall(_.blasKernel == kernel), tasks.map(_.blasKernel).distinct)
+    // every client task names the kernels its executor ran (OpenBLAS's, oneDNN's): here the driver's own
+    val kernel = model.kernels(settings.localStep)
+    assert(!kernel.startsWith("unknown") && kernel.contains(" + oneDNN ") && tasks.forall(_.blasKernel == kernel),
+      tasks.map(_.blasKernel).distinct)
     assert(summary.contains(s"""blas-kernels { "1.driver" = "$kernel" }""") && summary.contains("blas-kernels-match = true"), summary)
     assert(audit.kernelMismatch() == null)
   }
@@ -155,15 +156,15 @@ class PrivacyAuditSuite extends AnyFunSuite with LocalSpark {
     }
   }
 
-  test("a client task reports oneDNN's instruction set beside OpenBLAS's kernels where the lean step convolves") {
+  test("a client task reports oneDNN's instruction set beside OpenBLAS's kernels where the lean step runs") {
     val blas = fedspark.engine.local.BlasKernel.name()
-    val cnn = new ModelSpec("lenet5", InputShape.MNIST, 10, 0.1)
-    val reported = cnn.kernels(TrainSettings.LocalStep.AUTO)
-    assert(reported.startsWith(blas + " + oneDNN ") && reported.length > (blas + " + oneDNN ").length, reported)
-    assert(reported.matches(""".* \+ oneDNN (avx|sse|isa).*"""), reported)
-    // DL4J's own step does not run oneDNN; a model without convolutions neither
-    assert(cnn.kernels(TrainSettings.LocalStep.DL4J) == blas)
-    assert(model.kernels(TrainSettings.LocalStep.AUTO) == blas)
+    for (spec <- Seq(new ModelSpec("lenet5", InputShape.MNIST, 10, 0.1), model)) { // convolutions; dense layers only
+      val reported = spec.kernels(TrainSettings.LocalStep.AUTO)
+      assert(reported.startsWith(blas + " + oneDNN ") && reported.length > (blas + " + oneDNN ").length, reported)
+      assert(reported.matches(""".* \+ oneDNN (avx|sse|isa).*"""), reported)
+      // DL4J's own step does not run oneDNN
+      assert(spec.kernels(TrainSettings.LocalStep.DL4J) == blas)
+    }
   }
 
   test("a row a task attempt with its clients as ranges; an audit written a row a client reads back with the same totals") {

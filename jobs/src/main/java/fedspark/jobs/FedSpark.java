@@ -15,10 +15,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** The command line: {@code fedspark <prepare|partition|train|sweep|tune|resume|bench|peak|driver-scale|results|privacy|report|settings> ...}. */
+/** The command line: {@code fedspark <prepare|partition|train|sweep|tune|resume|bench|peak|step|driver-scale|results|privacy|report|settings> ...}. */
 @Command(name = "fedspark", mixinStandardHelpOptions = true, version = "fedspark 0.1.0",
         description = "Federated-learning experiments on Apache Spark.",
-        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.TuneCommand.class, FedSpark.Resume.class, Bench.class, Peak.class, DriverScale.class,
+        subcommands = {FedSpark.Prepare.class, FedSpark.Partition.class, FedSpark.Train.class, FedSpark.SweepCommand.class, FedSpark.TuneCommand.class, FedSpark.Resume.class, Bench.class, Peak.class, StepTime.class, DriverScale.class,
                 ResultsTable.class, PrivacyCommand.class, Report.class, FedSpark.Settings.class})
 public final class FedSpark implements Runnable {
 

@@ -19,10 +19,10 @@ import picocli.CommandLine.Option;
 /**
  * The machine's fp32 peak as fedspark's kernels reach it: a tight single-precision matrix product (C = A B, n x n,
  * in memory of its own per thread) on one Java thread per core at once, each thread one BLAS thread, through
- * OpenBLAS's cblas_sgemm (the library nd4j loads, called as the lean dense layers call it) and through oneDNN's
- * dnnl_sgemm (oneDNN's own fp32 kernels; the lean step's convolutions use oneDNN's convolution kernels, not this
- * call). GFLOP/s = 2 n^3 products a second, summed over the threads, after a warm-up. On a busy machine it measures
- * what the machine gives now, not its nominal peak.
+ * OpenBLAS's cblas_sgemm (the library nd4j loads) and through oneDNN's dnnl_sgemm (oneDNN's own fp32 kernels, the
+ * call the lean dense layers make; the lean step's convolutions use oneDNN's convolution kernels). GFLOP/s = 2 n^3
+ * products a second, summed over the threads, after a warm-up. On a busy machine it measures what the machine gives
+ * now, not its nominal peak.
  */
 @Command(name = "peak", mixinStandardHelpOptions = true,
         description = "The machine's measured fp32 peak: a tight sgemm on every core at once through OpenBLAS and oneDNN.")

@@ -83,4 +83,27 @@ class BenchTableSuite extends AnyFunSuite {
     val rates = lines.map(l => "n=128: ([0-9.]+) GFLOP/s".r.findFirstMatchIn(l).get.group(1).toDouble)
     assert(rates.forall(_ > 0), lines)
   }
+
+  test("fedspark step prints microseconds a step and GFLOP/s as the model's training work over them; bad options are refused") {
+    def run(args: String*): (Int, String) = {
+      val out = new ByteArrayOutputStream()
+      val saved = System.out
+      System.setOut(new PrintStream(out, true, "UTF-8"))
+      val code = try FedSpark.commandLine().execute(args: _*) finally System.setOut(saved)
+      (code, out.toString("UTF-8"))
+    }
+    for (step <- Seq("lean", "dl4j")) {
+      val (code, out) = run("step", "mcmahan-2nn", "--batch", "20", "--local-step", step, "--seconds", "0.1", "--repetitions", "3")
+      val line = out.linesIterator.find(_.startsWith("mcmahan-2nn on 1x28x28, B=20, " + step + " step (")).getOrElse(fail(out))
+      assert(code == 0 && line.contains("oneDNN") == (step == "lean"), line)
+      val m = """: ([0-9.]+) us a step \(median of 3 x 0.1 s; ([0-9.]+) to ([0-9.]+)\), ([0-9.]+) GFLOP/s \(0.879 MFLOP a training example\)""".r
+        .findFirstMatchIn(line).getOrElse(fail(line))
+      val Seq(median, low, high, gflops) = (1 to 4).map(m.group(_).toDouble)
+      assert(low <= median && median <= high, line)
+      // 20 examples of 0.879 MFLOP (printed rounded) in `median` microseconds
+      assert(math.abs(gflops - 0.8792 * 20 / median * 1e3) <= 0.05 + gflops * 1e-3, line)
+    }
+    assert(run("step", "mcmahan-2nn", "--local-step", "gpu")._1 != 0)
+    assert(run("step", "mcmahan-2nn", "--shape", "28x28")._1 != 0)
+  }
 }

@@ -57,4 +57,7 @@ object ClusterRuns {
   /** The kernels the audit saw on each executor that trained clients ("session.executor" -> kernel). */
   def kernels(runDir: String): Map[String, String] =
     clientTasks(runDir).map(t => s"${t.session}.${t.executor}" -> t.blasKernel).toMap
+
+  /** The OpenBLAS kernel of a run's first client task, what OPENBLAS_CORETYPE names ("Haswell" of "Haswell + oneDNN avx2"). */
+  def openBlasKernel(runDir: String): String = kernels(runDir).values.head.split(" \\+ ")(0)
 }

@@ -199,7 +199,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(Files.exists(packagedJar), s"$packagedJar: run the packaged tests with mvn verify")
     val name = "submitted"
     // Only the executors' kernels decide the model; spark-submit passes on no environment, so name them as the README says.
-    val kernel = kernels(s"$scratch/runs/local-1").values.head
+    val kernel = openBlasKernel(s"$scratch/runs/local-1")
     val submit = startJvm(s"spark-submit-$name", "org.apache.spark.deploy.SparkSubmit", "1g", sparkClasspath,
       "--master", masterUrl, "--deploy-mode", "client", "--class", "fedspark.jobs.FedSpark",
       "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=$kernel", "--conf", "spark.executorEnv.OMP_NUM_THREADS=1",

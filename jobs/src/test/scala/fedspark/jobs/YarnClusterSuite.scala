@@ -181,7 +181,7 @@ class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
       "--conf", s"spark.yarn.stagingDir=$scratch/staging",
       // the loopback address for Spark in the containers to bind and advertise, not the machine's other interfaces
       "--conf", "spark.yarn.appMasterEnv.SPARK_LOCAL_IP=127.0.0.1", "--conf", "spark.executorEnv.SPARK_LOCAL_IP=127.0.0.1",
-      "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=${kernels(local).values.head}",
+      "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=${openBlasKernel(local)}",
       // YARN's two executors: train once both have registered, as the tests below look at two
       "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
       "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=120s",

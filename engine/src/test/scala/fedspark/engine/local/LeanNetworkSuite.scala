@@ -135,6 +135,34 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
+  // Dense layers (oneDNN's sgemm) and convolutions (oneDNN's primitives) read each other's blocks, whichever comes first.
+  test("dense layers before, between and after convolutions step as DL4J's fit() does") {
+    import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
+    import org.deeplearning4j.nn.conf.inputs.InputType
+    import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, DenseLayer, OutputLayer}
+    import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor
+    import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
+    import org.nd4j.linalg.activations.Activation
+    import org.nd4j.linalg.lossfunctions.LossFunctions
+    def conv() = new ConvolutionLayer.Builder(3, 3).nOut(2).activation(Activation.RELU).convolutionMode(ConvolutionMode.Truncate).build()
+    def dense(units: Int) = new DenseLayer.Builder().nOut(units).activation(Activation.RELU).build()
+    val conf = new NeuralNetConfiguration.Builder().seed(3L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
+      .layer(dense(64)).layer(conv())
+      .layer(dense(30)).layer(dense(36)).layer(conv())
+      .layer(dense(20)).layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
+      .inputPreProcessor(1, new FeedForwardToCnnPreProcessor(8, 8, 1)).inputPreProcessor(4, new FeedForwardToCnnPreProcessor(6, 6, 1))
+      .setInputType(InputType.feedForward(784)).build()
+    assert(LeanNetwork.unsupported(conf) == null)
+    val net = new MultiLayerNetwork(conf)
+    net.init()
+    val global = FlatParameters.of(net)
+    val data = shard(40, 11L)
+    val order = (0 until 40).toArray
+    val (differences, moved) = stepByStep(new LeanNetwork(conf), new Dl4jTrainer(net, 10), global, data,
+      (0 until 40 by 10).map(from => (order, from, from + 10)))
+    assertSameSteps(differences, moved)
+  }
+
   test("a convolution whose stride leaves input rows unread is left to DL4J, with the reason") {
     // 28 rows, 3x3 windows at stride 2 without padding: 13 windows reach row 26, row 27 is never read.
     assert(LeanNetwork.unsupported(convolutionNet(2, 0)).contains("unread"))

@@ -3,15 +3,18 @@ package fedspark.engine.local.lean;
 import static fedspark.engine.local.lean.Buffers.allocate;
 import static fedspark.engine.local.lean.Buffers.relu;
 import static fedspark.engine.local.lean.Buffers.reluGradient;
+import static fedspark.engine.local.lean.Dnnl.sgemm;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
-import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
-import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
 
 import java.nio.FloatBuffer;
 
-/** A dense layer, column-major: activations in x batch, W in x out ('f'-ordered [in, out]); ReLU or none (output). */
+/**
+ * A dense layer, ReLU or none (output). Seen row-major, as oneDNN's sgemm takes matrices: an activation block X is
+ * batch x in (one example after another), and DL4J's W ('f'-ordered [in, out]) is out x in; so A = X W^T + b,
+ * dX = dZ W, dW = dZ^T X.
+ */
 final class Dense implements LeanLayer {
     private final int in;
     private final int out;
@@ -22,11 +25,16 @@ final class Dense implements LeanLayer {
     private FloatBuffer biasTarget;
     private FloatBuffer dz;
     private FloatBuffer ones;
+    // Heap copies for the element-wise work (see Buffers): the output block, its gradient, the biases.
+    private float[] outStage = new float[0];
+    private float[] dOutStage = new float[0];
+    private final float[] biasStage;
 
     Dense(int in, int out, boolean relu) {
         this.in = in;
         this.out = out;
         this.relu = relu;
+        this.biasStage = new float[out];
     }
 
     public int inSize() {
@@ -49,33 +57,46 @@ final class Dense implements LeanLayer {
     }
 
     public void forward(FloatBuffer x, FloatBuffer a, int batch) {
-        cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, out, batch, in, 1f, weights, in, x, in, 0f, a, out);
-        for (int j = 0; j < batch; j++) {
-            int column = j * out;
+        sgemm('N', 'T', batch, out, in, 1f, x, in, weights, in, 0f, a, out);
+        int size = out * batch;
+        float[] z = outStage.length >= size ? outStage : new float[size];
+        outStage = z;
+        a.get(0, z, 0, size);
+        biases.get(0, biasStage);
+        float[] b = biasStage;
+        for (int j = 0; j < size; j += out) {
             for (int k = 0; k < out; k++) {
-                float z = a.get(column + k) + biases.get(k);
-                a.put(column + k, relu ? relu(z) : z);
+                z[j + k] = relu ? relu(z[j + k] + b[k]) : z[j + k] + b[k];
             }
         }
+        a.put(0, z, 0, size);
     }
 
     public void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int batch, Update update) {
+        int size = out * batch;
         FloatBuffer delta = dA;
         if (relu) {
-            if (dz == null || dz.capacity() < out * batch) {
-                dz = allocate(out * batch);
+            if (dz == null || dz.capacity() < size) {
+                dz = allocate(size);
             }
-            for (int i = 0; i < out * batch; i++) {
-                dz.put(i, reluGradient(a.get(i), dA.get(i)));
+            float[] activation = outStage.length >= size ? outStage : new float[size];
+            outStage = activation;
+            float[] gradient = dOutStage.length >= size ? dOutStage : new float[size];
+            dOutStage = gradient;
+            a.get(0, activation, 0, size);
+            dA.get(0, gradient, 0, size);
+            for (int i = 0; i < size; i++) {
+                gradient[i] = reluGradient(activation[i], gradient[i]);
             }
+            dz.put(0, gradient, 0, size);
             delta = dz;
         }
         if (dX != null) {
-            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, in, batch, out, 1f, weights, in, delta, out, 0f, dX, in);
+            sgemm('N', 'N', batch, in, out, 1f, delta, out, weights, in, 0f, dX, in);
         }
         FloatBuffer wt = update.intoTarget() ? weightTarget : weights;
         FloatBuffer bt = update.intoTarget() ? biasTarget : biases;
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, in, out, batch, update.alpha(), x, in, delta, out, update.beta(), wt, in);
+        sgemm('T', 'N', out, in, batch, update.alpha(), delta, out, x, in, update.beta(), wt, in);
         // The bias gradient is delta summed over the batch: delta times a vector of ones.
         if (ones == null || ones.capacity() < batch) {
             ones = allocate(batch);
@@ -86,4 +107,3 @@ final class Dense implements LeanLayer {
         cblas_sgemv(CblasColMajor, CblasNoTrans, out, batch, update.alpha(), delta, out, ones, 1, update.beta(), bt, 1);
     }
 }
-

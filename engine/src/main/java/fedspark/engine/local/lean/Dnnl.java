@@ -74,6 +74,16 @@ final class Dnnl {
         }
     }
 
+    /**
+     * C = alpha op(A) op(B) + beta C, row-major (oneDNN's sgemm): op(A) m x k, op(B) k x n, C m x n; 'N' or 'T'. Its
+     * kernels beat OpenBLAS's at the dense layers' shapes, where one side is a minibatch of 10 or 50 rows (docs/benchmarks.md).
+     */
+    static void sgemm(char transA, char transB, int m, int n, int k, float alpha, FloatBuffer a, int lda, FloatBuffer b, int ldb,
+                      float beta, FloatBuffer c, int ldc) {
+        check(org.bytedeco.dnnl.global.dnnl.dnnl_sgemm((byte) transA, (byte) transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+                "sgemm");
+    }
+
     static dnnl_stream stream() {
         dnnl_stream stream = new dnnl_stream();
         check(dnnl_stream_create(stream, ENGINE, dnnl_stream_default_flags), "creating a stream");

@@ -29,8 +29,9 @@ import fedspark.engine.local.LocalTrainer;
 import fedspark.engine.local.StepRule;
 
 /**
- * The local step of a DL4J network computed directly with OpenBLAS (the library nd4j itself uses, through
- * the bytedeco binding nd4j ships) on buffers allocated once: {@link Dense} ReLU layers, 2-D
+ * The local step of a DL4J network computed directly with oneDNN (dense products and convolutions) and OpenBLAS (the
+ * library nd4j itself uses: the bias gradients and momentum), through the bytedeco bindings nd4j ships, on buffers
+ * allocated once: {@link Dense} ReLU layers, 2-D
  * {@link Convolution}s with ReLU, {@link MaxPooling}, and a {@link SoftmaxCrossEntropy} output. It reads every
  * size from the DL4J configuration and keeps DL4J's parameter layout (dense W [in, out] in 'f' order then b;
  * convolution b then W [out, in, kh, kw] in 'c' order), so DL4J stays the definition of the model; tests check
@@ -73,17 +74,8 @@ public final class LeanNetwork implements LocalTrainer {
         return unsupported(conf) == null;
     }
 
-    /** True when the lean step of {@code conf} computes convolutions (through oneDNN). */
-    public static boolean convolves(MultiLayerConfiguration conf) {
-        try {
-            return plan(conf).stream().anyMatch(layer -> layer instanceof Convolution);
-        } catch (UnsupportedOperationException e) {
-            return false;
-        }
-    }
-
-    /** oneDNN's instruction set in this JVM, which decides how its convolutions order their sums. */
-    public static String convolutionKernels() {
+    /** oneDNN's instruction set in this JVM, which decides how the lean step's products and convolutions order their sums. */
+    public static String oneDnnKernels() {
         return Dnnl.instructionSet();
     }
 

@@ -14,49 +14,52 @@ final class SoftmaxCrossEntropy {
 
     /**
      * The batch's summed loss; writes dLoss/dZ = (p - y) / batch into {@code delta} (DL4J averages over the
-     * minibatch). {@code logits} is overwritten.
+     * minibatch). Logits and delta hold one example after another.
      */
     static double lossAndGradient(FloatBuffer logits, int[] labels, int classes, int batch, FloatBuffer delta) {
+        float[] z = new float[classes * batch];
+        logits.get(0, z);
         double lossSum = 0;
         for (int j = 0; j < batch; j++) {
             int base = j * classes;
             float max = Float.NEGATIVE_INFINITY;
-            for (int k = 0; k < classes; k++) {
-                max = Math.max(max, logits.get(base + k));
+            for (int k = base; k < base + classes; k++) {
+                max = Math.max(max, z[k]);
             }
             float sum = 0f;
-            for (int k = 0; k < classes; k++) {
-                float e = (float) Math.exp(logits.get(base + k) - max);
-                logits.put(base + k, e);
-                sum += e;
+            for (int k = base; k < base + classes; k++) {
+                z[k] = (float) Math.exp(z[k] - max);
+                sum += z[k];
             }
-            int label = labels[j];
-            for (int k = 0; k < classes; k++) {
-                float p = Math.min(Math.max(logits.get(base + k) / sum, CLIP_LOW), CLIP_HIGH);
-                if (k == label) {
+            int labelAt = base + labels[j];
+            for (int k = base; k < base + classes; k++) {
+                float p = Math.min(Math.max(z[k] / sum, CLIP_LOW), CLIP_HIGH);
+                if (k == labelAt) {
                     lossSum -= Math.log(p);
                 }
-                delta.put(base + k, (k == label ? p - 1f : p) / batch);
+                z[k] = (k == labelAt ? p - 1f : p) / batch;
             }
         }
+        delta.put(0, z);
         return lossSum;
     }
 
     /** Softmax of each example's logits. */
     static float[] probabilities(FloatBuffer logits, int classes, int batch) {
         float[] p = new float[batch * classes];
-        for (int j = 0; j < batch; j++) {
+        logits.get(0, p);
+        for (int base = 0; base < p.length; base += classes) {
             float max = Float.NEGATIVE_INFINITY;
-            for (int k = 0; k < classes; k++) {
-                max = Math.max(max, logits.get(j * classes + k));
+            for (int k = base; k < base + classes; k++) {
+                max = Math.max(max, p[k]);
             }
             float sum = 0f;
-            for (int k = 0; k < classes; k++) {
-                p[j * classes + k] = (float) Math.exp(logits.get(j * classes + k) - max);
-                sum += p[j * classes + k];
+            for (int k = base; k < base + classes; k++) {
+                p[k] = (float) Math.exp(p[k] - max);
+                sum += p[k];
             }
-            for (int k = 0; k < classes; k++) {
-                p[j * classes + k] /= sum;
+            for (int k = base; k < base + classes; k++) {
+                p[k] /= sum;
             }
         }
         return p;
