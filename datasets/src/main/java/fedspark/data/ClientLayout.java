@@ -148,7 +148,7 @@ public final class ClientLayout {
     /** One file's runs of rows of one client each: {client, fileId, first row, n, label counts...}. */
     private static List<long[]> clientRuns(Path file, int fileId, int classes, Configuration hadoop) throws IOException {
         List<long[]> runs = new ArrayList<>();
-        try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoop))) {
+        try (ParquetFileReader reader = openParquet(file, hadoop)) {
             MessageType schema = reader.getFooter().getFileMetaData().getSchema();
             String createdBy = reader.getFooter().getFileMetaData().getCreatedBy();
             ColumnDescriptor clientColumn = column(schema, file, CanonicalTable.CLIENT);
@@ -290,7 +290,7 @@ public final class ClientLayout {
      * group only partly wanted is read through its page index, only the pages holding the wanted rows.
      */
     private static Rows readRows(Path file, long from, long count, int featureSize, int classes, Configuration hadoop) {
-        try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoop))) {
+        try (ParquetFileReader reader = openParquet(file, hadoop)) {
             MessageType schema = reader.getFooter().getFileMetaData().getSchema();
             String createdBy = reader.getFooter().getFileMetaData().getCreatedBy();
             ColumnDescriptor labelColumn = column(schema, file, CanonicalTable.LABEL);
@@ -327,8 +327,21 @@ public final class ClientLayout {
                 blockStart += blockRows;
             }
             return rows;
+        } catch (org.apache.hadoop.fs.ChecksumException e) {
+            throw new BadInputException(file + ": its bytes do not match their checksum (.crc file): the file is damaged; prepare the data again");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    /** Parquet's reader of {@code file}; a file without a Parquet footer (Parquet says so in a RuntimeException) is bad input. */
+    private static ParquetFileReader openParquet(Path file, Configuration hadoop) throws IOException {
+        try {
+            return ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoop));
+        } catch (IOException | BadInputException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new BadInputException(file + ": not a Parquet file Parquet can open (" + e.getMessage() + "); prepare the data again", e);
         }
     }
 

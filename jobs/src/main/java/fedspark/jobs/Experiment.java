@@ -33,6 +33,7 @@ import fedspark.data.BadInputException;
 import fedspark.data.CanonicalTable;
 import fedspark.data.ClientIndex;
 import fedspark.data.ClientLayout;
+import fedspark.data.ClientShard;
 import fedspark.data.HadoopFiles;
 import fedspark.data.DatasetInfo;
 import fedspark.data.CsvSource;
@@ -646,9 +647,10 @@ public final class Experiment {
         ModelSpec model = modelSpec(settings, info);
         Strategy<?> strategy = strategy(spark, settings, model, info);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        // read on the driver without a Spark job: the server's test set is the server's own data
-        Evaluator evaluator = new Evaluator(model, settings.localStep(),
-                ClientLayout.readTable(preparedTable("test"), dataset.features(), dataset.classes(), hadoop(spark))).onSpark(jsc);
+        // read on the driver without a Spark job (the server's test set is the server's own data), while the clients load
+        Configuration hadoop = hadoop(spark);
+        java.util.concurrent.CompletableFuture<ClientShard> testSet = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> ClientLayout.readTable(preparedTable("test"), dataset.features(), dataset.classes(), hadoop));
         log.accept(String.format("run folder: %s  %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
                 folder.root(), settings.algorithm(), settings.model(), info.clients(), settings.sampledClients(info.clients()),
                 settings.clientFraction(), settings.localEpochs(), settings.batchSizeText(), settings.learningRate(), settings.rounds()));
@@ -661,6 +663,7 @@ public final class Experiment {
         PrivacyAudit audit = new PrivacyAudit(from == null ? List.of() : folder.auditRows(from.round()));
         PrivacyAudit.OnRawDataMovement onRawDataMovement = onRawDataMovement();
         spark.sparkContext().addSparkListener(audit);
+        Evaluator evaluator = null;
         try {
             if (config.getBoolean("train.preload-clients")) {
                 long start = System.nanoTime();
@@ -668,6 +671,7 @@ public final class Experiment {
                 log.accept(String.format("loaded %d clients into their executors' caches (%.1f s)", loaded, (System.nanoTime() - start) / 1e9));
                 auditRound(audit, 0, onRawDataMovement, folder, false, log);
             }
+            evaluator = new Evaluator(model, settings.localStep(), awaited(testSet)).onSpark(jsc);
             FederatedRun run = new FederatedRun(jsc, shards.toJavaRDD(), model, settings, strategy, evaluator)
                     .failFirstAttemptsInRound(config.getInt("train.fail-first-attempts-in-round"));
             if (strategy.keepsClientState()) {
@@ -742,9 +746,17 @@ public final class Experiment {
             if (clientEvaluation != null) {
                 clientEvaluation.evictCache();
             }
-            evaluator.release();
+            if (evaluator != null) {
+                evaluator.release();
+            }
             ClientStateStore.shared().evict(folder.clientStateRoot().toString());
         }
+    }
+
+    /** The value of {@code task} once done; its failure thrown as it was thrown. */
+    private static <T> T awaited(java.util.concurrent.CompletableFuture<T> task) {
+        awaitAll(task);
+        return task.join();
     }
 
     /** Waits for every one of {@code writes}; the first failure is thrown as it was thrown. */

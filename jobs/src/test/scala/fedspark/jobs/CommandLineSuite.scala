@@ -80,6 +80,26 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(!Option(new File(s"$scratch/runs").list()).getOrElse(Array[String]()).exists(_.startsWith("bad-")), "no run folder for a run that never started")
   }
 
+  test("a test table that cannot be read (read beside the clients' preload) stops the run with one line naming it") {
+    val conf = experiment("test-table", "train.rounds = 1").getPath
+    assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/test-table-0")._1 == 0) // prepares and partitions
+    val copy = scratch.resolve("prepared-bad-test")
+    Files.walk(scratch.resolve("prepared")).iterator().asScala.foreach { from =>
+      Files.copy(from, copy.resolve(scratch.resolve("prepared").relativize(from).toString))
+    }
+    val tables = copy.resolve("test").toFile.listFiles().filter(_.getName.endsWith(".parquet"))
+    assert(tables.nonEmpty)
+    Files.writeString(tables.head.toPath, "not a parquet file")
+    // with its checksum file (Hadoop's local file system checks it), then without
+    for ((checksum, run) <- Seq(true -> 1, false -> 2)) {
+      if (!checksum) Files.delete(tables.head.toPath.resolveSibling("." + tables.head.getName + ".crc"))
+      val runDir = s"$scratch/runs/test-table-$run"
+      val (code, errors) = fedspark("train", conf, "--set", s"""data.prepared="$copy"""", "--run-dir", runDir)
+      assert(code == 2 && errors.contains(tables.head.getName) && errors.linesIterator.size == 1, errors)
+      assert(new File(runDir, "config.conf").exists() && !new File(runDir, "metrics.csv").exists(), "stopped before any round")
+    }
+  }
+
   test("an existing run folder is never overwritten") {
     val runDir = s"$scratch/runs/kept"
     new File(runDir).mkdirs()
