@@ -88,11 +88,27 @@ public final class DriverHarness {
         return result;
     }
 
-    /** The heap in use after a full GC (bytes). */
+    /**
+     * The heap in use after full GCs (bytes), once it stops falling: objects other threads let go of after a GC
+     * (Spark's context cleaner, native deallocators working through their reference queues) would otherwise count
+     * in one measurement and not the next.
+     */
     private static long liveHeap() {
-        for (int i = 0; i < 3; i++) {
+        long used = Long.MAX_VALUE;
+        for (int i = 0; i < 20; i++) {
             System.gc();
+            long now = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+            if (used - now < 50_000) {
+                return Math.min(used, now);
+            }
+            used = now;
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return used;
+            }
         }
-        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        return used;
     }
 }
