@@ -257,7 +257,7 @@ public final class ClientLayout {
 
     /** True when the Parquet file has a top-level column {@code name}. */
     static boolean hasColumn(Path file, String name, Configuration hadoop) {
-        try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoop))) {
+        try (ParquetFileReader reader = openParquet(file, hadoop)) {
             return reader.getFooter().getFileMetaData().getSchema().containsField(name);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
@@ -338,8 +338,6 @@ public final class ClientLayout {
     private static ParquetFileReader openParquet(Path file, Configuration hadoop) throws IOException {
         try {
             return ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoop));
-        } catch (IOException | BadInputException e) {
-            throw e;
         } catch (RuntimeException e) {
             throw new BadInputException(file + ": not a Parquet file Parquet can open (" + e.getMessage() + "); prepare the data again", e);
         }
