@@ -20,10 +20,25 @@ import fedspark.data.ClientIndex;
  */
 public final class DriverHarness {
 
-    /** The driver's live heap (bytes, after a full GC) with the index alone and after the rounds; the rounds' seconds. */
-    public record Result(int clients, int sampled, long heapWithIndex, long heapAfterRounds, double[] roundSeconds) {
+    /**
+     * The driver's live heap (bytes, after a full GC) before the index was built, with the index alone and after the
+     * rounds; the rounds' seconds.
+     */
+    public record Result(int clients, int sampled, long heapBefore, long heapWithIndex, long heapAfterRounds, double[] roundSeconds) {
         public double medianSeconds() {
             return new org.apache.commons.math3.stat.descriptive.rank.Median().evaluate(roundSeconds);
+        }
+
+        /**
+         * The heap the index and the rounds added, measured within this run: other work in the JVM (earlier jobs'
+         * objects Spark's cleaner lets go of as new jobs run) moves its heap between runs by megabytes.
+         */
+        public long indexBytes() {
+            return heapWithIndex - heapBefore;
+        }
+
+        public long afterRoundsBytes() {
+            return heapAfterRounds - heapBefore;
         }
     }
 
@@ -32,6 +47,7 @@ public final class DriverHarness {
 
     /** {@code rounds} rounds of {@code sampled} of {@code clients} clients, the clients dealt in order to {@code files} files. */
     public static Result run(JavaSparkContext jsc, int clients, int files, int sampled, int rounds, long seed, Consumer<String> log) {
+        long heapBefore = liveHeap();
         String[] names = new String[files];
         for (int f = 0; f < files; f++) {
             names[f] = String.format("part-%05d.parquet", f);
@@ -78,7 +94,7 @@ public final class DriverHarness {
             jsc.sc().removeSparkListener(audit);
         }
         long heapAfterRounds = liveHeap();
-        Result result = new Result(clients, sampled, heapWithIndex, heapAfterRounds, seconds);
+        Result result = new Result(clients, sampled, heapBefore, heapWithIndex, heapAfterRounds, seconds);
         log.accept(String.format("K=%,d, %,d sampled a round, %d rounds: median %.4f s a round on the driver; live heap %.1f MB after them",
                 clients, sampled, rounds, result.medianSeconds(), heapAfterRounds / 1e6));
         // keep the RDD (and its index) reachable until the heap was measured
@@ -88,27 +104,11 @@ public final class DriverHarness {
         return result;
     }
 
-    /**
-     * The heap in use after full GCs (bytes), once it stops falling: objects other threads let go of after a GC
-     * (Spark's context cleaner, native deallocators working through their reference queues) would otherwise count
-     * in one measurement and not the next.
-     */
+    /** The heap in use after a full GC (bytes). */
     private static long liveHeap() {
-        long used = Long.MAX_VALUE;
-        for (int i = 0; i < 20; i++) {
+        for (int i = 0; i < 3; i++) {
             System.gc();
-            long now = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-            if (used - now < 50_000) {
-                return Math.min(used, now);
-            }
-            used = now;
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return used;
-            }
         }
-        return used;
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 }

@@ -50,8 +50,8 @@ final class DriverScale implements Callable<Integer> {
             DriverHarness.Result many = DriverHarness.run(jsc, clients, files, sampled, rounds, 1L, FedSpark::say);
             FedSpark.say(String.format(java.util.Locale.ROOT, "K=%,d against K=%,d: %.2f the seconds a round on the driver;"
                             + " %.1f MB more live heap with the index, %.1f MB after the rounds", clients, small,
-                    many.medianSeconds() / few.medianSeconds(), (many.heapWithIndex() - few.heapWithIndex()) / 1e6,
-                    (many.heapAfterRounds() - few.heapAfterRounds()) / 1e6));
+                    many.medianSeconds() / few.medianSeconds(), (many.indexBytes() - few.indexBytes()) / 1e6,
+                    (many.afterRoundsBytes() - few.afterRoundsBytes()) / 1e6));
         } finally {
             spark.stop();
         }
