@@ -271,6 +271,10 @@ public final class Experiment {
                 builder.config("spark.executorEnv." + variable, value);
             }
         }
+        // Logging starts here, before the warm-up thread: Spark's start and Deeplearning4j's first logger would otherwise
+        // set up log4j on two threads at once, and in about half the runs log4j printed a stack trace (its JMX bean
+        // registered twice).
+        org.apache.logging.log4j.LogManager.getContext(false);
         warmUpModels();
         return builder.getOrCreate();
     }

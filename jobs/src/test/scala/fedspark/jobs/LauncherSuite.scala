@@ -1,0 +1,34 @@
+package fedspark.jobs
+
+import java.nio.file.Files
+import java.util.concurrent.TimeUnit
+
+import scala.collection.JavaConverters._
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import fedspark.jobs.ClusterRuns.{launcher, startProcess}
+
+/** bin/fedspark itself, as a user starts it: its own JVM, its class archive, its output. */
+class LauncherSuite extends AnyFunSuite with CommandLineFixture {
+
+  /** Runs bin/fedspark with `args`; returns its exit code and everything it printed. */
+  private def launch(name: String, args: String*): (Int, String) = {
+    val log = scratch.resolve(name + ".log")
+    val process = startProcess(launcher +: args, log, Map())
+    assert(process.waitFor(300, TimeUnit.SECONDS), s"bin/fedspark ${args.mkString(" ")} did not end in 5 minutes")
+    (process.exitValue(), Files.readString(log))
+  }
+
+  test("a run that goes well prints no stack trace and no error, also when started with the class archive", Packaged) {
+    val conf = experiment("clean", "").getPath
+    // The first train after a build writes the class archive; the runs after it start from it, where the start-up
+    // race this guards against (log4j set up on two threads, its JMX bean registered twice) showed in half the runs.
+    val runs = launch("train", "train", conf) +: (1 to 4).map(i => launch(s"partition-$i", "partition", conf))
+    for (((code, output), i) <- runs.zipWithIndex) {
+      assert(code == 0, s"run $i exited with $code:\n$output")
+      val noise = output.linesIterator.filter(l => l.startsWith("\tat ") || l.contains(" ERROR ") || l.startsWith("ERROR")).toList
+      assert(noise.isEmpty, s"run $i printed:\n${noise.take(5).mkString("\n")}\n$output")
+    }
+  }
+}
