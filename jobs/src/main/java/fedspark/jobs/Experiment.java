@@ -262,10 +262,10 @@ public final class Experiment {
         if (System.getProperty("spark.master") == null) {
             builder.master(config.getString("spark.master"));
         }
-        // The BLAS settings the driver runs with (bin/fedspark's defaults) reach executors a worker launches, unless the
-        // experiment sets its own: other kernels sum in another order, so runs would differ from local mode, and
-        // more than one BLAS thread per task oversubscribes cores Spark already fills with tasks.
-        for (String variable : List.of("OPENBLAS_CORETYPE", "OMP_NUM_THREADS")) {
+        // The kernel settings the driver runs with (bin/fedspark's defaults, a user's DNNL_MAX_CPU_ISA) reach executors a
+        // worker launches, unless the experiment sets its own: other kernels sum in another order, so runs would differ
+        // from local mode, and more than one BLAS thread per task oversubscribes cores Spark already fills with tasks.
+        for (String variable : List.of("OPENBLAS_CORETYPE", "DNNL_MAX_CPU_ISA", "OMP_NUM_THREADS")) {
             String value = System.getenv(variable);
             if (value != null && !config.getConfig("spark.conf").root().containsKey("spark.executorEnv." + variable)) {
                 builder.config("spark.executorEnv." + variable, value);

@@ -54,10 +54,10 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   }
 
   /** Starts {@code command} with its output in logs/name.log; the BLAS settings of this JVM's environment are not passed on. */
-  private def start(name: String, command: Seq[String]): Process = {
+  private def start(name: String, command: Seq[String], env: Map[String, String] = Map()): Process = {
     Files.createDirectories(logs)
     val process = startProcess(command, logs.resolve(name + ".log"), Map("SPARK_HOME" -> sparkHome.toString,
-      "SPARK_SCALA_VERSION" -> scala.util.Properties.versionNumberString.split('.').take(2).mkString(".")))
+      "SPARK_SCALA_VERSION" -> scala.util.Properties.versionNumberString.split('.').take(2).mkString(".")) ++ env)
     processes.synchronized(processes += process)
     process
   }
@@ -142,10 +142,16 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     file.toString
   }
 
-  /** Starts `bin/fedspark train` against {@code master}, as a user would. */
+  /**
+   * Starts `bin/fedspark train` against {@code master}, as a user would, with oneDNN capped at AVX2 in its environment
+   * ([[OneDnnIsa]]): fedspark must pass that on to the executors as it passes OpenBLAS's kernels.
+   */
   private def startDriver(name: String, master: String, settings: String*): Process =
     start(s"driver-$name", Seq(launcher, "train", experiment(name), "--run-dir", s"$scratch/runs/$name",
-      "--set", s"""spark.master="$master"""") ++ settings.flatMap(s => Seq("--set", s)))
+      "--set", s"""spark.master="$master"""") ++ settings.flatMap(s => Seq("--set", s)), Map("DNNL_MAX_CPU_ISA" -> OneDnnIsa))
+
+  /** The drivers' cap on oneDNN's instruction set: below what oneDNN picks by itself on CPUs with AVX-512. */
+  private val OneDnnIsa = "AVX2"
 
   private def startOnCluster(name: String, settings: String*): Process = startDriver(name, masterUrl, settings: _*)
 
@@ -173,9 +179,10 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(parameters(cluster).sameElements(parameters(one)), "cluster vs local[1]")
     assert(parameters(one).sameElements(parameters(two)), "local[1] vs local[2]")
 
-    // the workers' environment has no BLAS settings: the executors run the driver's kernels because fedspark passed them on
+    // the workers' environment has no kernel settings: the executors run the driver's kernels because fedspark passed them on
     val localKernel = kernels(one).values.toSet
     assert(localKernel.size == 1 && !localKernel.contains("unknown") && !localKernel.contains(""), localKernel)
+    assert(localKernel.head.endsWith("oneDNN avx2"), s"DNNL_MAX_CPU_ISA=$OneDnnIsa in the driver's environment: $localKernel")
     assert(kernels(cluster).values.toSet == localKernel, kernels(cluster))
     val summary = Files.readString(Paths.get(cluster, "audit.conf"))
     assert(summary.contains("blas-kernels-match = true"), summary)
@@ -202,7 +209,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     val kernel = openBlasKernel(s"$scratch/runs/local-1")
     val submit = startJvm(s"spark-submit-$name", "org.apache.spark.deploy.SparkSubmit", "1g", sparkClasspath,
       "--master", masterUrl, "--deploy-mode", "client", "--class", "fedspark.jobs.FedSpark",
-      "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=$kernel", "--conf", "spark.executorEnv.OMP_NUM_THREADS=1",
+      "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=$kernel", "--conf", s"spark.executorEnv.DNNL_MAX_CPU_ISA=$OneDnnIsa",
+      "--conf", "spark.executorEnv.OMP_NUM_THREADS=1",
       packagedJar.toString, "train", experiment(name, executorClasses = sparkClasspath), "--run-dir", s"$scratch/runs/$name")
     val runDir = finish(name, submit)
     assert(parameters(runDir).sameElements(parameters(s"$scratch/runs/local-1")), "spark-submit vs bin/fedspark local[1]")
