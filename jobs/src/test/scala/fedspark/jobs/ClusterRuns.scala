@@ -26,7 +26,7 @@ object ClusterRuns {
     .filter(a => a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("-XX:+IgnoreUnrecognized")).toList
 
   /**
-   * Starts {@code command} with its output in {@code log} and {@code env} added; the BLAS settings of this JVM's
+   * Starts {@code command} with its output in {@code log} and {@code env} added; the kernel settings of this JVM's
    * environment are not passed on: only what fedspark and the commands set reaches the executors.
    */
   def startProcess(command: Seq[String], log: Path, env: Map[String, String], directory: Option[Path] = None): Process = {
@@ -36,6 +36,7 @@ object ClusterRuns {
     environment.put("SPARK_LOCAL_IP", "127.0.0.1")
     environment.remove("OMP_NUM_THREADS")
     environment.remove("OPENBLAS_CORETYPE")
+    environment.remove("DNNL_MAX_CPU_ISA")
     environment.put("FEDSPARK_JAVA_OPTS", "-Xmx1g")
     env.foreach { case (k, v) => environment.put(k, v) }
     builder.start()
