@@ -220,7 +220,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(kernels(runDir).values.toSet == kernels(s"$scratch/runs/local-1").values.toSet, kernels(runDir))
   }
 
-  test("on the cluster, a round whose tasks all fail their first attempt ends with the same parameters", Packaged) {
+  test("on the cluster, a round whose tasks all fail their first attempt ends with the same parameters", Packaged, FirstLineOnly) {
     val clean = s"$scratch/runs/cluster"
     val retried = trainOnCluster("cluster-retried", "train.fail-first-attempts-in-round=3")
     assert(parameters(retried).sameElements(parameters(clean)))
@@ -229,7 +229,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(round3.filter(_.status == "success").flatMap(_.clientList).size == 4, "each sampled client counted once")
   }
 
-  test("SCAFFOLD on the cluster equals local mode bit for bit, also when an executor's JVM is killed during the run", Packaged) {
+  test("SCAFFOLD on the cluster equals local mode bit for bit, also when an executor's JVM is killed during the run", Packaged, FirstLineOnly) {
     val scaffold = Seq("train.algorithm=scaffold", "train.rounds=8")
     val local = trainLocally("local-scaffold", "local[2]", scaffold: _*)
     val cluster = trainOnCluster("cluster-scaffold", scaffold: _*)
@@ -256,7 +256,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
       s"no client of executor $killedId trained after it died:\n" + Files.readString(Paths.get(killed, "audit.csv")))
   }
 
-  test("speculative copies of round tasks (spark.speculation = true): the checkpoint and client state of a run without", Packaged) {
+  test("speculative copies of round tasks (spark.speculation = true): the checkpoint and client state of a run without", Packaged, FirstLineOnly) {
     // SCAFFOLD's control variates and top-k's residuals: client state that a second attempt of a task must leave as one
     // would. Every client every round: the executors hold 3 and 5 of the 8, so one task of each round ends well before the other.
     val stateful = Seq("train.algorithm=scaffold", "train.update.transforms=[top-k]", "train.update.top-k.fraction=0.1",

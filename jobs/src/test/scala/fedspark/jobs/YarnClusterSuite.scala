@@ -226,7 +226,7 @@ class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(cluster.containsSlice(Seq("--conf", "spark.yarn.appMasterEnv.OMP_NUM_THREADS=1")), "cluster mode: the driver's BLAS threads")
   }
 
-  test("client mode: the documented command ends with the parameters of local[2]", Packaged) {
+  test("client mode: the documented command ends with the parameters of local[2]", Packaged, FirstLineOnly) {
     assert(Files.exists(packagedJar), s"$packagedJar: run the packaged tests with mvn verify")
     assertAsLocal(finish("client", submit("client", "client")))
   }
@@ -244,7 +244,7 @@ class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(done.findFirstIn(submitLog).isEmpty, submitLog)
   }
 
-  test("cluster mode, an executor's container killed after round 2: the same parameters, its clients trained elsewhere", Packaged) {
+  test("cluster mode, an executor's container killed after round 2: the same parameters, its clients trained elsewhere", Packaged, FirstLineOnly) {
     val name = "cluster-killed"
     val submitted = submit("cluster", name)
     val metrics = Paths.get(runDir(name), "metrics.csv")
