@@ -216,10 +216,14 @@ public final class ClientLayout {
             from = Math.min(from, firstRows[i]);
             to = Math.max(to, firstRows[i] + sizes[i]);
         }
-        Rows rows = readRows(file, from, to - from, featureSize, classes, hadoop);
+        long[] runStarts = new long[clients.length];
+        for (int i = 0; i < clients.length; i++) {
+            runStarts[i] = firstRows[i] - from;
+        }
+        Rows rows = readRows(file, from, to - from, runStarts, sizes, featureSize, classes, hadoop);
         List<ClientShard> shards = new ArrayList<>(clients.length);
         for (int i = 0; i < clients.length; i++) {
-            shards.add(slice(rows, clients[i], (int) (firstRows[i] - from), sizes[i], file, from));
+            shards.add(slice(rows, i, clients[i], (int) runStarts[i], file, from));
         }
         return shards;
     }
@@ -238,17 +242,20 @@ public final class ClientLayout {
             FileStatus[] files = fs.listStatus(dir, p -> p.getName().endsWith(".parquet"));
             Arrays.sort(files);
             for (FileStatus file : files) {
-                parts.add(readRows(file.getPath(), 0, Long.MAX_VALUE, featureSize, classes, hadoop));
+                parts.add(readRows(file.getPath(), 0, Long.MAX_VALUE, null, null, featureSize, classes, hadoop));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the table " + dir, e);
+        }
+        if (parts.size() == 1) {
+            return new ClientShard(-1, featureSize, parts.get(0).runs[0], parts.get(0).labels);
         }
         int n = parts.stream().mapToInt(p -> p.labels.length).sum();
         float[] features = new float[n * featureSize];
         int[] labels = new int[n];
         int at = 0;
         for (Rows part : parts) {
-            System.arraycopy(part.features, 0, features, at * featureSize, part.features.length);
+            System.arraycopy(part.runs[0], 0, features, at * featureSize, part.runs[0].length);
             System.arraycopy(part.labels, 0, labels, at, part.labels.length);
             at += part.labels.length;
         }
@@ -264,32 +271,60 @@ public final class ClientLayout {
         }
     }
 
-    /** Rows read from one file: labels, features, and the client of each row (null when the file has no client column). */
-    private record Rows(int[] labels, float[] features, int[] clients, int featureSize) {
+    /**
+     * Rows read from one file: labels and the client of each row (null when the file has no client column); features
+     * decoded straight into the arrays of the runs of rows asked for (a client's shard each, or one for the whole file),
+     * row {@code r}'s at {@code rowOffset[r]} of {@code rowArray[r]} (null: a row in no run, not kept).
+     */
+    private record Rows(int[] labels, int[] clients, int featureSize, float[][] runs, float[][] rowArray, int[] rowOffset) {
+        /** Runs starting at rows {@code starts[i]} (of the rows read), {@code sizes[i]} rows each; null: one run of all {@code n}. */
+        static Rows of(int n, long[] starts, long[] sizes, int featureSize, boolean hasClients, Path file, long fileRow) {
+            long[] runStarts = starts == null ? new long[] {0} : starts;
+            long[] runSizes = sizes == null ? new long[] {n} : sizes;
+            float[][] runs = new float[runStarts.length][];
+            float[][] rowArray = new float[n][];
+            int[] rowOffset = new int[n];
+            for (int i = 0; i < runs.length; i++) {
+                int first = Math.toIntExact(runStarts[i]);
+                int size = Math.toIntExact(runSizes[i]);
+                runs[i] = new float[Math.multiplyExact(size, featureSize)];
+                for (int r = 0; r < size; r++) {
+                    if (rowArray[first + r] != null) { // two clients' rows overlap: the index is not this file's
+                        throw new BadInputException(file + ": the client index (" + ClientIndex.TABLE + ") puts row " + (fileRow + first + r)
+                                + " in two clients; the partitioning is damaged: partition again");
+                    }
+                    rowArray[first + r] = runs[i];
+                    rowOffset[first + r] = r * featureSize;
+                }
+            }
+            return new Rows(new int[n], hasClients ? new int[n] : null, featureSize, runs, rowArray, rowOffset);
+        }
     }
 
     /**
-     * Client {@code client}'s {@code n} examples from row {@code offset} of {@code rows} (row {@code fileRow + offset} of
-     * {@code file}), checked against the file's client column.
+     * Run {@code run} of {@code rows} (from row {@code offset}; row {@code fileRow + offset} of {@code file}) as client
+     * {@code client}'s shard, checked against the file's client column.
      */
-    private static ClientShard slice(Rows rows, int client, int offset, long n, Path file, long fileRow) {
+    private static ClientShard slice(Rows rows, int run, int client, int offset, Path file, long fileRow) {
+        int n = rows.runs[run].length / rows.featureSize;
         for (int r = offset; r < offset + n; r++) {
             if (rows.clients != null && rows.clients[r] != client) {
                 throw new BadInputException(file + ": row " + (fileRow + r) + " holds client " + rows.clients[r] + " where the client index ("
                         + ClientIndex.TABLE + ") puts client " + client + "; the partitioning is damaged: partition again");
             }
         }
-        int d = rows.featureSize;
-        return new ClientShard(client, d, Arrays.copyOfRange(rows.features, offset * d, (int) ((offset + n) * d)),
-                Arrays.copyOfRange(rows.labels, offset, (int) (offset + n)));
+        return new ClientShard(client, rows.featureSize, rows.runs[run], Arrays.copyOfRange(rows.labels, offset, offset + n));
     }
 
     /**
-     * Rows {@code from .. from + count - 1} of {@code file} (to its end when fewer). Parquet's column readers give the
-     * values straight into arrays (the record-at-a-time API builds an object per value, several times slower); a row
-     * group only partly wanted is read through its page index, only the pages holding the wanted rows.
+     * Rows {@code from .. from + count - 1} of {@code file} (to its end when fewer), their features into the runs
+     * {@code runStarts}/{@code runSizes} (see {@link Rows#of}; null: one run of them all). Parquet's column readers give the
+     * values straight into arrays (the record-at-a-time API builds an object per value, several times slower), and each
+     * client's into its shard's own array: no copy of a whole file's floats (a preload task's hundred megabytes) is made;
+     * a row group only partly wanted is read through its page index, only the pages holding the wanted rows.
      */
-    private static Rows readRows(Path file, long from, long count, int featureSize, int classes, Configuration hadoop) {
+    private static Rows readRows(Path file, long from, long count, long[] runStarts, long[] runSizes, int featureSize, int classes,
+                                 Configuration hadoop) {
         try (ParquetFileReader reader = openParquet(file, hadoop)) {
             MessageType schema = reader.getFooter().getFileMetaData().getSchema();
             String createdBy = reader.getFooter().getFileMetaData().getCreatedBy();
@@ -308,7 +343,7 @@ public final class ClientLayout {
                         + "; the partitioning is damaged: partition again");
             }
             int n = Math.toIntExact(to - from);
-            Rows rows = new Rows(new int[n], new float[Math.multiplyExact(n, featureSize)], hasClients ? new int[n] : null, featureSize);
+            Rows rows = Rows.of(n, runStarts, runSizes, featureSize, hasClients, file, from);
             List<BlockMetaData> blocks = reader.getRowGroups();
             long blockStart = 0;
             for (int b = 0; b < blocks.size(); b++) {
@@ -397,7 +432,10 @@ public final class ClientLayout {
                     throw new BadInputException(file + ": row " + (fileRow + r) + ": " + bytes.remaining() + " bytes of features, expected "
                             + d * Float.BYTES + " (" + d + " floats)");
                 }
-                bytes.asFloatBuffer().get(rows.features, (at + r) * d, d);
+                float[] target = rows.rowArray[at + r];
+                if (target != null) {
+                    bytes.asFloatBuffer().get(target, rows.rowOffset[at + r], d);
+                }
                 values.consume();
             }
         } else {
@@ -407,15 +445,19 @@ public final class ClientLayout {
             long total = values.getTotalValueCount();
             int row = -1;
             int width = d;
+            float[] target = null;
+            int offset = 0;
             for (long v = 0; v < total; v++) {
                 if (values.getCurrentRepetitionLevel() == 0) {
                     checkWidth(file, fileRow + row, width, d);
                     row++;
                     width = 0;
+                    target = row < n ? rows.rowArray[at + row] : null;
+                    offset = row < n ? rows.rowOffset[at + row] : 0;
                 }
                 if (values.getCurrentDefinitionLevel() == maxDefinition) {
-                    if (width < d && row < n) {
-                        rows.features[(at + row) * d + width] = values.getFloat();
+                    if (width < d && target != null) {
+                        target[offset + width] = values.getFloat();
                     }
                     width++;
                 }
@@ -426,10 +468,14 @@ public final class ClientLayout {
                 throw new BadInputException(file + ": " + (row + 1) + " feature lists for " + n + " examples");
             }
         }
-        for (int i = at * d; i < (at + n) * d; i++) {
-            if (!Float.isFinite(rows.features[i])) {
-                throw new BadInputException(file + ": row " + (fileRow + i / d - at) + ": feature " + (i % d) + " is " + rows.features[i]
-                        + " (features must be finite)");
+        for (int r = 0; r < n; r++) {
+            float[] features = rows.rowArray[at + r];
+            int offset = rows.rowOffset[at + r];
+            for (int j = 0; features != null && j < d; j++) {
+                if (!Float.isFinite(features[offset + j])) {
+                    throw new BadInputException(file + ": row " + (fileRow + r) + ": feature " + j + " is " + features[offset + j]
+                            + " (features must be finite)");
+                }
             }
         }
     }

@@ -583,7 +583,7 @@ public final class Experiment {
         onRawDataMovement();
         stopAtAccuracy(config);
         PartitionInfo info = partition(spark, log);
-        strategy(spark, settings, modelSpec(settings, info), info); // the algorithm's own settings checked before a run folder exists
+        strategy(spark, settings, modelSpec(settings, info, hadoop), info); // the algorithm's own settings checked before a run folder exists
         Path root = runDir != null ? runDir : newRunFolder(hadoop);
         RunFolder folder = RunFolder.create(root, hadoop);
         folder.writeConfig(render());
@@ -648,11 +648,11 @@ public final class Experiment {
         }
         double stopAtAccuracy = stopAtAccuracy(config);
         DatasetInfo dataset = info.dataset();
-        ModelSpec model = modelSpec(settings, info);
+        Configuration hadoop = hadoop(spark);
+        ModelSpec model = modelSpec(settings, info, hadoop);
         Strategy<?> strategy = strategy(spark, settings, model, info);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         // read on the driver without a Spark job (the server's test set is the server's own data), while the clients load
-        Configuration hadoop = hadoop(spark);
         java.util.concurrent.CompletableFuture<ClientShard> testSet = java.util.concurrent.CompletableFuture.supplyAsync(
                 () -> ClientLayout.readTable(preparedTable("test"), dataset.features(), dataset.classes(), hadoop));
         log.accept(String.format("run folder: %s  %s  model %s  K=%d  m=%d  C=%s E=%d B=%s lr=%s rounds=%d",
@@ -786,16 +786,22 @@ public final class Experiment {
 
     /** The model a run of this experiment trains, on the data as partitioned (which must exist: no Spark session here). */
     public ModelSpec partitionedModel() {
-        return modelSpec(TrainSettings.fromConfig(modelLabel(), config.getConfig("train")), PartitionInfo.read(partitionedData(), new Configuration()));
+        Configuration hadoop = new Configuration();
+        return modelSpec(TrainSettings.fromConfig(modelLabel(), config.getConfig("train")), PartitionInfo.read(partitionedData(), hadoop), hadoop);
     }
 
-    private ModelSpec modelSpec(TrainSettings settings, PartitionInfo info) {
+    /**
+     * The model on the data {@code info} describes; files (a model file, the prepared data's shape) read through
+     * {@code hadoop}, the session's configuration in a run (spark.hadoop.* settings apply, and Hadoop's XML is not parsed
+     * again for a configuration of its own).
+     */
+    private ModelSpec modelSpec(TrainSettings settings, PartitionInfo info, Configuration hadoop) {
         String biases = config.getString("model-biases");
         if (!biases.equals("zero") && !biases.equals("uniform")) {
             throw new BadInputException("model-biases must be zero or uniform, got '" + biases + "'");
         }
         try {
-            ModelSpec spec = new ModelSpec(ModelDefinitions.read(config.getValue("model"), this::modelFile), inputShape(info.dataset()),
+            ModelSpec spec = new ModelSpec(ModelDefinitions.read(config.getValue("model"), path -> modelFile(path, hadoop)), inputShape(info.dataset(), hadoop),
                     info.dataset().classes(), settings.learningRate(), biases.equals("uniform"));
             spec.configuration(); // the model fits the data, or one line naming both
             return spec;
@@ -811,9 +817,8 @@ public final class Experiment {
     }
 
     /** A model file's bytes (a path on any Hadoop file system, relative ones from the working directory). */
-    private byte[] modelFile(String path) {
+    private static byte[] modelFile(String path, Configuration hadoop) {
         Path file = new Path(path);
-        Configuration hadoop = new Configuration();
         if (!HadoopFiles.exists(file, hadoop)) {
             throw new BadInputException("model: no such file " + path + " (model is a built-in name, a list of layers, or a file)");
         }
@@ -824,11 +829,11 @@ public final class Experiment {
      * The examples' shape: data.shape, else what the source recorded, else IDX's square grey images (tables prepared
      * before sources recorded their shape), else flat values.
      */
-    private InputShape inputShape(DatasetInfo dataset) {
+    private InputShape inputShape(DatasetInfo dataset, Configuration hadoop) {
         int features = dataset.features();
         List<Integer> shape = config.getIntList("data.shape");
-        if (shape.isEmpty() && HadoopFiles.exists(new Path(preparedTable("train"), DatasetInfo.FILE), new Configuration())) {
-            shape = DatasetInfo.read(preparedTable("train"), new Configuration()).shape();
+        if (shape.isEmpty() && HadoopFiles.exists(new Path(preparedTable("train"), DatasetInfo.FILE), hadoop)) {
+            shape = DatasetInfo.read(preparedTable("train"), hadoop).shape();
         }
         if (shape.isEmpty() && config.getString("data.source.format").equals("idx")) {
             int side = (int) Math.round(Math.sqrt(features));

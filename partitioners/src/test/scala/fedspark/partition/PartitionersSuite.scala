@@ -177,6 +177,14 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(mismatch.contains("row 1 holds client 1 where the client index (_clients) puts client 0"), mismatch)
     val beyond = error(layout(Seq(Row(0, 1, floats(0.5f, 0.5f))), i => new ClientIndex(i.files, i.file, Array(0L), Array(5L))))
     assert(beyond.contains("holds 1 rows, the client index asks for rows 0 to 4"), beyond)
+    // a preload's read of a file's clients at once, each into its own shard: rows named by their place in the file
+    def file(root: String) = new Path(root, new java.io.File(root).list().filter(_.endsWith(".parquet")).head)
+    val threeRows = Seq(Row(0, 1, floats(0.5f, 0.5f)), Row(0, 1, floats(0.5f, 0.5f)), Row(1, 1, floats(0.5f, 0.5f)))
+    val overlap = intercept[BadInputException](ClientLayout.read(file(layout(threeRows)), Array(0, 1), Array(0L, 1L), Array(2L, 2L), 2, 3, hadoop))
+    assert(overlap.getMessage.contains("puts row 1 in two clients"), overlap.getMessage)
+    val secondNan = intercept[BadInputException](ClientLayout.read(file(layout(threeRows.take(2) :+ Row(1, 1, floats(0.5f, Float.NaN)))),
+      Array(0, 1), Array(0L, 2L), Array(2L, 1L), 2, 3, hadoop))
+    assert(secondNan.getMessage.contains("row 2: feature 1 is NaN"), secondNan.getMessage)
   }
 
   test("a partitioning in the layout before the client index (a folder per client) is refused with what to do") {
