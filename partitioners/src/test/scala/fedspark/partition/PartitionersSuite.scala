@@ -185,6 +185,9 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     val secondNan = intercept[BadInputException](ClientLayout.read(file(layout(threeRows.take(2) :+ Row(1, 1, floats(0.5f, Float.NaN)))),
       Array(0, 1), Array(0L, 2L), Array(2L, 1L), 2, 3, hadoop))
     assert(secondNan.getMessage.contains("row 2: feature 1 is NaN"), secondNan.getMessage)
+    val alone = intercept[BadInputException](ClientLayout.read(file(layout(threeRows.take(2) :+ Row(1, 1, floats(0.5f, Float.NaN)))),
+      Array(1), Array(2L), Array(1L), 2, 3, hadoop)) // the read starts at row 2: rows are still named by their place in the file
+    assert(alone.getMessage.contains("row 2: feature 1 is NaN"), alone.getMessage)
   }
 
   test("a partitioning in the layout before the client index (a folder per client) is refused with what to do") {
