@@ -1,8 +1,34 @@
 package fedspark.engine.local.lean;
 
-import java.nio.FloatBuffer;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WORKSPACE;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_backward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_max;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_workspace_md;
 
-/** Max pooling without padding; the gradient goes to the first maximum of each window. */
+import java.nio.FloatBuffer;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_pooling_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.BytePointer;
+
+/**
+ * Max pooling without padding; the gradient goes to the first maximum of each window. The 2x2, stride-2 window that
+ * tiles its input (the McMahan CNN's two poolings) runs on oneDNN's max pooling, which routes each window's gradient
+ * to the same input, bit for bit (LeanNetworkSuite), in about a third of the Java loops' time with their copies to
+ * and from the heap (docs/benchmarks.md); other windows on the Java loops below.
+ */
 final class MaxPooling implements LeanLayer {
     final int channels;
     private final int height;
@@ -21,6 +47,8 @@ final class MaxPooling implements LeanLayer {
     private float[] outStage;
     private float[] dOutStage;
     private float[] dInStage;
+    private dnnl_stream stream; // made with the first plan: building a layer (LeanNetwork.supports) loads no oneDNN
+    private final Map<Integer, Plan> plans = new HashMap<>(); // oneDNN's primitives, per number of examples a call
 
     MaxPooling(int channels, int height, int width, int[] kernel, int[] stride) {
         this.channels = channels;
@@ -50,6 +78,13 @@ final class MaxPooling implements LeanLayer {
     }
 
     public void forward(FloatBuffer x, FloatBuffer a, int batch) {
+        if (onOneDnn()) {
+            Plan plan = plan(batch);
+            Dnnl.point(plan.src, x, 0);
+            Dnnl.point(plan.dst, a, 0);
+            plan.forward.run(stream);
+            return;
+        }
         if (capacity < batch) {
             argmax = new int[batch * outSize()];
             inStage = new float[batch * inSize()];
@@ -149,6 +184,13 @@ final class MaxPooling implements LeanLayer {
         if (dX == null) {
             return;
         }
+        if (onOneDnn()) {
+            Plan plan = plan(batch); // the forward pass's: its workspace says where each window's maximum was
+            Dnnl.point(plan.diffDst, dA, 0);
+            Dnnl.point(plan.diffSrc, dX, 0);
+            plan.backward.run(stream);
+            return;
+        }
         dA.get(0, dOutStage, 0, batch * outSize());
         if (!(twoByTwo() && height == 2 * outHeight && width == 2 * outWidth)) {
             java.util.Arrays.fill(dInStage, 0, batch * inSize(), 0f); // inputs no window reads, or windows that overlap
@@ -165,5 +207,57 @@ final class MaxPooling implements LeanLayer {
 
     private boolean twoByTwo() {
         return kh == 2 && kw == 2 && strideH == 2 && strideW == 2;
+    }
+
+    /** The windows oneDNN pools here: 2x2, stride 2, tiling the input (no row or column left out, no padding). */
+    private boolean onOneDnn() {
+        return twoByTwo() && height == 2 * outHeight && width == 2 * outWidth;
+    }
+
+    private Plan plan(int examples) {
+        if (stream == null) {
+            stream = Dnnl.stream();
+        }
+        return plans.computeIfAbsent(examples, Plan::new);
+    }
+
+    /** oneDNN's forward (training: it records each window's maximum in a workspace) and backward pooling of {@code examples}. */
+    private final class Plan {
+        private final dnnl_primitive_desc forwardPd; // kept: the workspace's layout lives in it
+        final dnnl_memory src;
+        final dnnl_memory dst;
+        final dnnl_memory diffDst;
+        final dnnl_memory diffSrc;
+        private final BytePointer workspace;
+        final Dnnl.Call forward;
+        final Dnnl.Call backward;
+
+        Plan(int examples) {
+            dnnl_memory_desc_t in = Dnnl.desc(dnnl_nchw, examples, channels, height, width);
+            dnnl_memory_desc_t out = Dnnl.desc(dnnl_nchw, examples, channels, outHeight, outWidth);
+            long[] window = {kh, kw};
+            long[] stride = {strideH, strideW};
+            long[] none = {0, 0};
+            dnnl_pooling_desc_t forwardOperation = new dnnl_pooling_desc_t();
+            Dnnl.check(dnnl_pooling_forward_desc_init(forwardOperation, dnnl_forward_training, dnnl_pooling_max, in, out, stride, window, none, none),
+                    "describing a max pooling");
+            forwardPd = Dnnl.primitiveDesc(forwardOperation, null, null, "choosing a max pooling");
+            dnnl_pooling_desc_t backwardOperation = new dnnl_pooling_desc_t();
+            Dnnl.check(dnnl_pooling_backward_desc_init(backwardOperation, dnnl_pooling_max, in, out, stride, window, none, none),
+                    "describing a max pooling's gradient");
+            dnnl_primitive_desc backwardPd = Dnnl.primitiveDesc(backwardOperation, null, forwardPd, "choosing a max pooling's gradient");
+            dnnl_memory_desc_t workspaceDesc = Dnnl.query(forwardPd, dnnl_query_workspace_md);
+            src = Dnnl.memory(in);
+            dst = Dnnl.memory(out);
+            diffDst = Dnnl.memory(out);
+            diffSrc = Dnnl.memory(in);
+            dnnl_memory workspaceMemory = Dnnl.memory(workspaceDesc);
+            workspace = new BytePointer(Math.max(1, org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size(workspaceDesc)));
+            Dnnl.check(org.bytedeco.dnnl.global.dnnl.dnnl_memory_set_data_handle(workspaceMemory, workspace), "setting the workspace");
+            forward = new Dnnl.Call(Dnnl.primitive(forwardPd, "creating a max pooling"), "max pooling",
+                    new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE}, src, dst, workspaceMemory);
+            backward = new Dnnl.Call(Dnnl.primitive(backwardPd, "creating a max pooling's gradient"), "max pooling's gradient",
+                    new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC}, diffDst, workspaceMemory, diffSrc);
+        }
     }
 }
