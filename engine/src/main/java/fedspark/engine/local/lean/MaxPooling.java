@@ -125,7 +125,7 @@ final class MaxPooling implements LeanLayer {
     /**
      * Each window's gradient to the first input equal to its maximum, by bit masks rather than branches (which input
      * holds the maximum follows no pattern a predictor learns; the branches took a tenth of a NIID-Bench CNN step).
-     * The windows tile the input, so every input is written: no zeroing pass first.
+     * Windows that tile the input run on oneDNN instead, so here some inputs are in no window: zeroed first.
      */
     private void backward2x2(int planes) {
         int o = 0;
@@ -192,9 +192,7 @@ final class MaxPooling implements LeanLayer {
             return;
         }
         dA.get(0, dOutStage, 0, batch * outSize());
-        if (!(twoByTwo() && height == 2 * outHeight && width == 2 * outWidth)) {
-            java.util.Arrays.fill(dInStage, 0, batch * inSize(), 0f); // inputs no window reads, or windows that overlap
-        }
+        java.util.Arrays.fill(dInStage, 0, batch * inSize(), 0f); // inputs no window reads, or windows that overlap
         if (twoByTwo()) {
             backward2x2(batch * channels);
         } else {
