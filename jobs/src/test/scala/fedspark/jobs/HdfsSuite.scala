@@ -75,4 +75,22 @@ class HdfsSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(cli.execute("train", experiment("on-disk", s"$scratch/local").getPath, "--run-dir", local) == 0)
     assert(parameters(runDir).sameElements(parameters(local)))
   }
+
+  test("a model file named without a scheme is read from the session's default file system (spark.hadoop.fs.defaultFS)") {
+    val dfs = hdfs.getFileSystem.getUri.toString
+    val hadoop = new Configuration()
+    HadoopFiles.writeString(new Path(s"$dfs/models/two-layers.conf"), Files.readString(new File("../conf/models/mcmahan-2nn.conf").toPath), hadoop)
+    val file = scratch.resolve("model-on-hdfs.conf").toFile
+    Files.writeString(file.toPath,
+      s"""include "${experiment("model-on-hdfs-base", s"$dfs/fedspark").getPath}"
+         |fedspark {
+         |  model = "/models/two-layers.conf"
+         |  data.source.path = "file://$idx"
+         |  spark.conf { "spark.hadoop.fs.defaultFS" = "$dfs" }
+         |  train.rounds = 1
+         |}""".stripMargin)
+    // with a configuration of its own (fs.defaultFS file:///), the run stops with "model: no such file /models/two-layers.conf"
+    assert(FedSpark.commandLine().execute("train", file.getPath, "--run-dir", s"$dfs/fedspark/runs/model-file") == 0)
+    assert(HadoopFiles.readString(new Path(s"$dfs/fedspark/runs/model-file", "metrics.csv"), hadoop).trim.split("\n").length == 2)
+  }
 }
