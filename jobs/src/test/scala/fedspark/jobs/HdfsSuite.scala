@@ -82,7 +82,7 @@ class HdfsSuite extends AnyFunSuite with BeforeAndAfterAll {
     HadoopFiles.writeString(new Path(s"$dfs/models/two-layers.conf"), Files.readString(new File("../conf/models/mcmahan-2nn.conf").toPath), hadoop)
     val file = scratch.resolve("model-on-hdfs.conf").toFile
     Files.writeString(file.toPath,
-      s"""include "${experiment("model-on-hdfs-base", s"$dfs/fedspark").getPath}"
+      s"""include "${experiment("model-on-hdfs-base", s"$dfs/model-file").getPath}"
          |fedspark {
          |  model = "/models/two-layers.conf"
          |  data.source.path = "file://$idx"
@@ -90,7 +90,7 @@ class HdfsSuite extends AnyFunSuite with BeforeAndAfterAll {
          |  train.rounds = 1
          |}""".stripMargin)
     // with a configuration of its own (fs.defaultFS file:///), the run stops with "model: no such file /models/two-layers.conf"
-    assert(FedSpark.commandLine().execute("train", file.getPath, "--run-dir", s"$dfs/fedspark/runs/model-file") == 0)
-    assert(HadoopFiles.readString(new Path(s"$dfs/fedspark/runs/model-file", "metrics.csv"), hadoop).trim.split("\n").length == 2)
+    assert(FedSpark.commandLine().execute("train", file.getPath, "--run-dir", s"$dfs/model-file/runs/one") == 0)
+    assert(HadoopFiles.readString(new Path(s"$dfs/model-file/runs/one", "metrics.csv"), hadoop).trim.split("\n").length == 2)
   }
 }
