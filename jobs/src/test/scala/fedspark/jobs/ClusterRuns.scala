@@ -39,7 +39,43 @@ object ClusterRuns {
     environment.remove("DNNL_MAX_CPU_ISA")
     environment.put("FEDSPARK_JAVA_OPTS", "-Xmx1g")
     env.foreach { case (k, v) => environment.put(k, v) }
-    builder.start()
+    val process = builder.start()
+    logOf.put(process, log)
+    process
+  }
+
+  /** The log each process started here writes to. */
+  private val logOf = new java.util.concurrent.ConcurrentHashMap[Process, Path]()
+
+  val DriverTimeoutSeconds = 300
+
+  /**
+   * Waits up to {@link DriverTimeoutSeconds} for {@code process} (a driver, spark-submit) to end with exit code 0. A
+   * failure says which of the two it was and ends with what tells most, as CI shows a failure's last lines only: the
+   * process's own log (after {@code otherLogs}, given that log to leave out: the cluster's), and, for a process that
+   * did not end, its threads as `jcmd Thread.print` saw them before it was killed, the main thread and any thread in
+   * a shutdown hook last.
+   */
+  def awaitSuccess(name: String, process: Process, otherLogs: Path => String): Unit = {
+    val log = logOf.get(process)
+    val finished = process.waitFor(DriverTimeoutSeconds, java.util.concurrent.TimeUnit.SECONDS)
+    if (finished && process.exitValue() == 0) return
+    val what = if (finished) s"$name exited with code ${process.exitValue()}" else s"$name did not end within $DriverTimeoutSeconds s"
+    val threads = if (finished) "" else {
+      val blocks = threadDump(process.pid()).split("\n\n").toSeq
+      val (telling, others) = blocks.partition(b => b.startsWith("\"main\"") || b.contains("hutdown"))
+      s"\n== the threads of $name\n" + (others ++ telling).mkString("\n\n")
+    }
+    if (!finished) process.destroyForcibly()
+    val own = if (Files.exists(log)) Files.readAllLines(log).asScala.takeRight(80).mkString("\n") else "(no log)"
+    throw new AssertionError(s"$what\n${otherLogs(log)}\n== $log (the last 80 lines)\n$own$threads")
+  }
+
+  private def threadDump(pid: Long): String = {
+    val jcmd = new ProcessBuilder(javaBin.replace("/bin/java", "/bin/jcmd"), pid.toString, "Thread.print").redirectErrorStream(true).start()
+    val text = new String(jcmd.getInputStream.readAllBytes())
+    jcmd.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)
+    text
   }
 
   // ProcessHandle.Info drops the arguments of long command lines (an executor's carries the whole classpath): read /proc.

@@ -81,8 +81,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
       """"aliveworkers"\s*:\s*(\d+)""".r.findFirstMatchIn(json).map(_.group(1).toInt).getOrElse(0)
     } catch { case _: java.io.IOException => 0 }
 
-  private def logTails(): String = {
-    val files = Files.walk(scratch).iterator().asScala.filter(p => Files.isRegularFile(p) &&
+  private def logTails(except: Path = null): String = {
+    val files = Files.walk(scratch).iterator().asScala.filter(p => Files.isRegularFile(p) && p != except &&
       (p.toString.endsWith(".log") || p.getFileName.toString == "stderr")).toList
     files.map(f => s"== $f\n" + Files.readAllLines(f).asScala.takeRight(25).mkString("\n")).mkString("\n")
   }
@@ -157,8 +157,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   /** Waits for a driver; returns its run folder. */
   private def finish(name: String, driver: Process): String = {
-    val finished = driver.waitFor(300, java.util.concurrent.TimeUnit.SECONDS)
-    assert(finished && driver.exitValue() == 0, s"driver $name failed\n" + logTails())
+    awaitSuccess(s"driver $name", driver, own => logTails(except = own))
     s"$scratch/runs/$name"
   }
 
@@ -172,9 +171,12 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   private def executorJvms(): Seq[ProcessHandle] = processes.synchronized(processes.toList).flatMap(_.toHandle.descendants().iterator().asScala)
     .filter(h => h.isAlive && commandLine(h).contains("CoarseGrainedExecutorBackend"))
 
+  /** The experiment in local[1]: the reference of the first two tests, run by whichever needs it first. */
+  private lazy val localOne: String = trainLocally("local-1", "local[1]")
+
   test("FedAvg on two executors: the parameters of local[1] and local[2], the driver's BLAS kernels, no raw data moved", Packaged) {
     val cluster = trainOnCluster("cluster")
-    val one = trainLocally("local-1", "local[1]")
+    val one = localOne
     val two = trainLocally("local-2", "local[2]")
     assert(parameters(cluster).sameElements(parameters(one)), "cluster vs local[1]")
     assert(parameters(one).sameElements(parameters(two)), "local[1] vs local[2]")
@@ -206,18 +208,18 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(Files.exists(packagedJar), s"$packagedJar: run the packaged tests with mvn verify")
     val name = "submitted"
     // Only the executors' kernels decide the model; spark-submit passes on no environment, so name them as the README says.
-    val kernel = openBlasKernel(s"$scratch/runs/local-1")
+    val kernel = openBlasKernel(localOne)
     val submit = startJvm(s"spark-submit-$name", "org.apache.spark.deploy.SparkSubmit", "1g", sparkClasspath,
       "--master", masterUrl, "--deploy-mode", "client", "--class", "fedspark.jobs.FedSpark",
       "--conf", s"spark.executorEnv.OPENBLAS_CORETYPE=$kernel", "--conf", s"spark.executorEnv.DNNL_MAX_CPU_ISA=$OneDnnIsa",
       "--conf", "spark.executorEnv.OMP_NUM_THREADS=1",
       packagedJar.toString, "train", experiment(name, executorClasses = sparkClasspath), "--run-dir", s"$scratch/runs/$name")
     val runDir = finish(name, submit)
-    assert(parameters(runDir).sameElements(parameters(s"$scratch/runs/local-1")), "spark-submit vs bin/fedspark local[1]")
+    assert(parameters(runDir).sameElements(parameters(localOne)), "spark-submit vs bin/fedspark local[1]")
     val summary = Files.readString(Paths.get(runDir, "audit.conf"))
-    val updates = Files.readString(Paths.get(s"$scratch/runs/local-1", "audit.conf")).linesIterator.find(_.startsWith("client-updates")).get
+    val updates = Files.readString(Paths.get(localOne, "audit.conf")).linesIterator.find(_.startsWith("client-updates")).get
     assert(summary.contains("raw-data-bytes-between-executors = 0") && summary.contains(updates), summary)
-    assert(kernels(runDir).values.toSet == kernels(s"$scratch/runs/local-1").values.toSet, kernels(runDir))
+    assert(kernels(runDir).values.toSet == kernels(localOne).values.toSet, kernels(runDir))
   }
 
   test("on the cluster, a round whose tasks all fail their first attempt ends with the same parameters", Packaged, FirstLineOnly) {

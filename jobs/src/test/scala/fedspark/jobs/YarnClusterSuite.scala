@@ -148,15 +148,14 @@ class YarnClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     .flatMap(d => Files.walk(d).iterator().asScala.filter(p => Set("stdout", "stderr").contains(p.getFileName.toString)).toList)
 
   /** The end of every log here: this suite's processes' and the containers'. */
-  private def logTails(): String = {
-    val files = Files.list(logs).iterator().asScala.toList ++ containerLogs()
+  private def logTails(except: Path = null): String = {
+    val files = (Files.list(logs).iterator().asScala.toList ++ containerLogs()).filter(_ != except)
     files.map(f => s"== $f\n" + Files.readAllLines(f).asScala.takeRight(25).mkString("\n")).mkString("\n")
   }
 
   /** Waits for a driver or spark-submit; returns the run folder. */
   private def finish(name: String, process: Process): String = {
-    val finished = process.waitFor(300, TimeUnit.SECONDS)
-    assert(finished && process.exitValue() == 0, s"$name failed\n" + logTails())
+    awaitSuccess(name, process, own => logTails(except = own))
     runDir(name)
   }
 
