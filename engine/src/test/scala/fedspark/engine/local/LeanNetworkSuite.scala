@@ -58,7 +58,7 @@ class LeanNetworkSuite extends AnyFunSuite {
 
   // niid-cnn on 3x32x32 is the CIFAR-10 CNN of conf/models/cifar10-cnn.conf (ModelDefinitionSuite: the same parameters)
   for ((model, shape, batch, epochs) <- Seq(("mcmahan-2nn", InputShape.MNIST, 10, 5), ("mcmahan-2nn", InputShape.MNIST, 50, 5),
-    ("thesis-2nn", InputShape.MNIST, 10, 5), ("logreg", InputShape.MNIST, 10, 5), ("lenet5", InputShape.MNIST, 10, 2),
+    ("thesis-2nn", InputShape.MNIST, 10, 5), ("logreg", InputShape.MNIST, 10, 5), ("lenet5", InputShape.MNIST, 10, 2), ("lenet5", InputShape.MNIST, 50, 2),
     ("niid-cnn", InputShape.MNIST, 10, 2), ("mcmahan-cnn", InputShape.MNIST, 10, 1), ("niid-cnn", cifar, 10, 1))) {
     val on = if (shape == InputShape.MNIST) "" else s" on $shape"
     test(s"$model$on, B=$batch, E=$epochs: each lean step of a client update equals DL4J's within $tolerance") {
@@ -131,6 +131,42 @@ class LeanNetworkSuite extends AnyFunSuite {
       val order = (0 until 3 * batch).toArray
       val (differences, moved) = stepByStep(new LeanNetwork(conf), new Dl4jTrainer(net, 10), global, data,
         (0 until 3 * batch by batch).map(from => (order, from, from + batch)))
+      assertSameSteps(differences, moved)
+    }
+  }
+
+  /** A 3x3 convolution (padding 1, 4 channels) on h x w images, then a max pool of {@code pool} windows at {@code stride}. */
+  private def poolingNet(height: Int, width: Int, pool: (Int, Int), stride: (Int, Int)) = {
+    import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
+    import org.deeplearning4j.nn.conf.inputs.InputType
+    import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, OutputLayer, PoolingType, SubsamplingLayer}
+    import org.nd4j.linalg.activations.Activation
+    import org.nd4j.linalg.lossfunctions.LossFunctions
+    new NeuralNetConfiguration.Builder().seed(2L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
+      .layer(new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4).activation(Activation.RELU).convolutionMode(ConvolutionMode.Truncate).build())
+      .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(pool._1, pool._2).stride(stride._1, stride._2)
+        .convolutionMode(ConvolutionMode.Truncate).build())
+      .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
+      .setInputType(InputType.convolutionalFlat(height, width, 1)).build()
+  }
+
+  // Max pooling runs on oneDNN where 2x2 windows at stride 2 tile the input, in Java loops elsewhere; both keep state
+  // per batch size (oneDNN's primitives and workspace, the loops' argmax). Two epochs of 27 examples at B=10 give
+  // batches of 10, 10 and 7, then 10 again: the short batch's state, and the full batch's after it. Images are not
+  // square (a height and width swapped somewhere would read the wrong pixels).
+  for ((height, width, pool, stride, name) <- Seq((28, 20, (2, 2), (2, 2), "2x2 windows at stride 2 (oneDNN)"),
+    (28, 20, (3, 3), (2, 2), "3x3 windows at stride 2, overlapping (Java)"), (16, 12, (2, 2), (1, 1), "2x2 windows at stride 1 (Java)"),
+    (15, 12, (3, 2), (3, 2), "3x2 windows tiling a 15x12 input (Java)"))) {
+    test(s"max pooling, $name, on ${height}x$width images over batches of 10, 10, 7, 10, 10, 7: steps as DL4J's fit() does") {
+      import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
+      val conf = poolingNet(height, width, pool, stride)
+      assert(LeanNetwork.unsupported(conf) == null)
+      val net = new MultiLayerNetwork(conf)
+      net.init()
+      val data = shard(27, 13L, height * width)
+      val order = (0 until 27).toArray
+      val batches = for (_ <- 0 until 2; from <- 0 until 27 by 10) yield (order, from, math.min(27, from + 10))
+      val (differences, moved) = stepByStep(new LeanNetwork(conf), new Dl4jTrainer(net, 10), FlatParameters.of(net), data, batches)
       assertSameSteps(differences, moved)
     }
   }
