@@ -190,6 +190,76 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(alone.getMessage.contains("row 2: feature 1 is NaN"), alone.getMessage)
   }
 
+  test("a client file of several row groups: clients read together from past its first row, one left out between them, and errors naming file rows") {
+    import org.apache.spark.sql.Row
+    import org.apache.spark.sql.types.{BinaryType, DataTypes, StructType}
+    import fedspark.data.{BadInputException, CanonicalTable}
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val schema = new StructType().add(CanonicalTable.CLIENT, DataTypes.IntegerType).add(CanonicalTable.LABEL, DataTypes.IntegerType)
+      .add(CanonicalTable.FEATURES, BinaryType)
+    val d = 64
+    // four clients of five rows; row r's features r * 1000 + j, its label r % 3
+    def features(r: Int, nanAt: Int): Array[Byte] = {
+      val bytes = java.nio.ByteBuffer.allocate(4 * d).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+      (0 until d).foreach(j => bytes.putFloat(if (r == nanAt && j == 7) Float.NaN else r * 1000f + j))
+      bytes.array()
+    }
+    def clientFile(nanAt: Int = -1): Path = {
+      val root = fresh("row-groups")
+      spark.createDataFrame(spark.sparkContext.parallelize((0 until 20).map(r => Row(r / 5, r % 3, features(r, nanAt))), 1), schema)
+        .write.option("parquet.block.size", 1024).option("parquet.block.size.row.check.min", 1).option("parquet.block.size.row.check.max", 2)
+        .option("parquet.page.size", 512).option("parquet.page.size.row.check.min", 1).parquet(root)
+      new Path(root, new java.io.File(root).list().filter(_.endsWith(".parquet")).head)
+    }
+    val file = clientFile()
+    val reader = org.apache.parquet.hadoop.ParquetFileReader.open(org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(file, hadoop))
+    val rowGroups = try reader.getRowGroups.size finally reader.close()
+    assert(rowGroups >= 4, s"$rowGroups row groups: the test wants clients that span row groups")
+    def expected(k: Int) = (5 * k until 5 * k + 5).map(r => (r % 3, (0 until d).map(j => r * 1000f + j)))
+    def rows(shard: fedspark.data.ClientShard) = (0 until shard.size).map(i => (shard.labels()(i), shard.features.slice(i * d, (i + 1) * d).toSeq))
+    def read(f: Path, clients: Int*)(firstRows: Long*)(sizes: Long*) =
+      ClientLayout.read(f, clients.toArray, firstRows.toArray, sizes.toArray, d, 3, hadoop).asScala
+    for (shard <- read(file, 1, 3)(5, 15)(5, 5)) { // client 2's rows between them are not kept
+      assert(rows(shard) == expected(shard.client), s"client ${shard.client}")
+    }
+    for ((shard, k) <- read(file, 2, 1)(10, 5)(5, 5).zip(Seq(2, 1))) {
+      assert(shard.client == k && rows(shard) == expected(k), s"client $k")
+    }
+    def error(body: => Any) = intercept[BadInputException](body).getMessage
+    val overlap = error(read(file, 1, 2)(5, 8)(5, 5))
+    assert(overlap.contains("puts row 8 in two clients"), overlap)
+    val mismatch = error(read(file, 1, 2)(5, 9)(4, 5))
+    assert(mismatch.contains("row 9 holds client 1 where the client index (_clients) puts client 2"), mismatch)
+    val nan = error(read(clientFile(nanAt = 13), 1, 2)(5, 10)(5, 5))
+    assert(nan.contains("row 13: feature 7 is NaN"), nan)
+  }
+
+  test("the server's test set: a canonical table of several files read whole, in file name order, bit for bit") {
+    import org.apache.spark.sql.Row
+    import fedspark.data.CanonicalTable
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    val random = new scala.util.Random(6)
+    def table(n: Int) = (0 until n).map(_ => Row(random.nextInt(4), Array.fill(3)(random.nextGaussian().toFloat).toSeq))
+    val (first, second) = (table(7), table(5))
+    val dir = new java.io.File(fresh("test-table"))
+    dir.mkdirs()
+    // written second, named first: the name decides the order
+    for ((rows, name) <- Seq(second -> "part-00000.parquet", first -> "part-00001.parquet")) {
+      val one = fresh("one-file")
+      spark.createDataFrame(spark.sparkContext.parallelize(rows, 1), CanonicalTable.SCHEMA).write.parquet(one)
+      val part = new java.io.File(one).listFiles().filter(_.getName.endsWith(".parquet")).head
+      java.nio.file.Files.copy(part.toPath, new java.io.File(dir, name).toPath)
+    }
+    def bits(rows: Seq[Row]) = rows.map(r => (r.getInt(0), r.getSeq[Float](1).map(java.lang.Float.floatToRawIntBits)))
+    def read(d: java.io.File) = {
+      val shard = ClientLayout.readTable(new Path(d.toString), 3, 4, hadoop)
+      (0 until shard.size).map(i => (shard.labels()(i), shard.features.slice(i * 3, i * 3 + 3).toSeq.map(java.lang.Float.floatToRawIntBits)))
+    }
+    assert(read(dir) == bits(second ++ first))
+    new java.io.File(dir, "part-00001.parquet").delete()
+    assert(read(dir) == bits(second), "a table of one file")
+  }
+
   test("a partitioning in the layout before the client index (a folder per client) is refused with what to do") {
     import fedspark.data.BadInputException
     val root = fresh("old-layout")
