@@ -53,8 +53,8 @@ object ClusterRuns {
    * Waits up to {@link DriverTimeoutSeconds} for {@code process} (a driver, spark-submit) to end with exit code 0. A
    * failure says which of the two it was and ends with what tells most, as CI shows a failure's last lines only: the
    * process's own log (after {@code otherLogs}, given that log to leave out: the cluster's), and, for a process that
-   * did not end, its threads as `jcmd Thread.print` saw them before it was killed, the main thread and any thread in
-   * a shutdown hook last.
+   * did not end, its threads as the kernel lists them and as `jcmd Thread.print` saw them before it was killed, the
+   * main thread and any thread in a shutdown hook last.
    */
   def awaitSuccess(name: String, process: Process, otherLogs: Path => String): Unit = {
     val log = logOf.get(process)
@@ -62,13 +62,28 @@ object ClusterRuns {
     if (finished && process.exitValue() == 0) return
     val what = if (finished) s"$name exited with code ${process.exitValue()}" else s"$name did not end within $DriverTimeoutSeconds s"
     val threads = if (finished) "" else {
-      val blocks = threadDump(process.pid()).split("\n\n").toSeq
+      // bin/fedspark execs its JVM, except on the run that writes the class archive (a child then)
+      val jvm = (process.toHandle +: process.toHandle.descendants().iterator().asScala.toSeq)
+        .find(h => commandLine(h).split("\u0000").headOption.exists(_.endsWith("java"))).getOrElse(process.toHandle)
+      val blocks = threadDump(jvm.pid()).split("\n\n").toSeq
       val (telling, others) = blocks.partition(b => b.startsWith("\"main\"") || b.contains("hutdown"))
-      s"\n== the threads of $name\n" + (others ++ telling).mkString("\n\n")
+      s"\n== the threads of $name as the kernel sees them (id, name, state, wait channel)\n${kernelThreads(jvm.pid())}" +
+        s"\n== the threads of $name (jcmd Thread.print)\n" + (others ++ telling).mkString("\n\n")
     }
     if (!finished) process.destroyForcibly()
     val own = if (Files.exists(log)) Files.readAllLines(log).asScala.takeRight(80).mkString("\n") else "(no log)"
     throw new AssertionError(s"$what\n${otherLogs(log)}\n== $log (the last 80 lines)\n$own$threads")
+  }
+
+  /** Every thread of process {@code pid}, native ones too (a JVM that hangs past its Java threads' end shows there). */
+  private def kernelThreads(pid: Long): String = {
+    val tasks = Paths.get(s"/proc/$pid/task")
+    def read(file: Path) = try Files.readString(file).trim catch { case _: java.io.IOException => "?" }
+    if (!Files.isDirectory(tasks)) "(gone)"
+    else Files.list(tasks).iterator().asScala.toSeq.sortBy(_.getFileName.toString.toLong).map { task =>
+      val stat = read(task.resolve("stat"))
+      s"${task.getFileName} ${read(task.resolve("comm"))} ${stat.drop(stat.lastIndexOf(')') + 2).take(1)} ${read(task.resolve("wchan"))}"
+    }.mkString("\n")
   }
 
   private def threadDump(pid: Long): String = {
