@@ -86,11 +86,16 @@ object ClusterRuns {
     }.mkString("\n")
   }
 
+  /** jcmd's thread dump of {@code pid}; given 30 s (a wedged JVM may not answer), so the failure is reported anyway. */
   private def threadDump(pid: Long): String = {
-    val jcmd = new ProcessBuilder(javaBin.replace("/bin/java", "/bin/jcmd"), pid.toString, "Thread.print").redirectErrorStream(true).start()
-    val text = new String(jcmd.getInputStream.readAllBytes())
-    jcmd.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)
-    text
+    val out = Files.createTempFile("jcmd-", ".txt")
+    try {
+      val jcmd = new ProcessBuilder(javaBin.replace("/bin/java", "/bin/jcmd"), pid.toString, "Thread.print")
+        .redirectErrorStream(true).redirectOutput(out.toFile).start()
+      val ended = jcmd.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)
+      if (!ended) jcmd.destroyForcibly()
+      Files.readString(out) + (if (ended) "" else "\n(jcmd did not answer within 30 s)")
+    } finally Files.deleteIfExists(out)
   }
 
   // ProcessHandle.Info drops the arguments of long command lines (an executor's carries the whole classpath): read /proc.
