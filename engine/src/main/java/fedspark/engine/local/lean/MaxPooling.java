@@ -25,9 +25,10 @@ import org.bytedeco.javacpp.BytePointer;
 
 /**
  * Max pooling without padding; the gradient goes to the first maximum of each window. The 2x2, stride-2 window that
- * tiles its input (the McMahan CNN's two poolings) runs on oneDNN's max pooling, which routes each window's gradient
- * to the same input, bit for bit (LeanNetworkSuite), in about a third of the Java loops' time with their copies to
- * and from the heap (docs/benchmarks.md); other windows on the Java loops below.
+ * tiles its input (the poolings of every shipped model) runs on oneDNN's max pooling, which routes each window's
+ * gradient to the same input as the Java loops, bit for bit, in about a third of their time with their copies to and
+ * from the heap (both measured once, docs/benchmarks.md); other windows (no shipped model has one) on the Java loops below, which
+ * record each window's first maximum going forward.
  */
 final class MaxPooling implements LeanLayer {
     final int channels;
@@ -39,7 +40,7 @@ final class MaxPooling implements LeanLayer {
     private final int strideW;
     final int outHeight;
     final int outWidth;
-    private int[] argmax = new int[0]; // general windows: the input each output came from
+    private int[] argmax = new int[0]; // the Java loops' windows: the input each output came from
     private int capacity;
     // On heap copies: see Buffers for why element-wise work does not index direct buffers. The backward
     // pass reads the forward pass's input and output from here.
@@ -94,66 +95,8 @@ final class MaxPooling implements LeanLayer {
             capacity = batch;
         }
         x.get(0, inStage, 0, batch * inSize());
-        int planes = batch * channels;
-        if (twoByTwo()) {
-            forward2x2(planes);
-        } else {
-            forwardAny(planes);
-        }
+        forwardAny(batch * channels);
         a.put(0, outStage, 0, batch * outSize());
-    }
-
-    /**
-     * The common 2x2, stride-2 window, unrolled. Only the maximum here; the backward pass finds which input
-     * held it (the first equal one, as the general path's strict comparison picks), which keeps this loop free of
-     * the data-dependent selects that made it a tenth of a CNN step.
-     */
-    private void forward2x2(int planes) {
-        int o = 0;
-        for (int plane = 0; plane < planes; plane++) {
-            int base = plane * height * width;
-            for (int oi = 0; oi < outHeight; oi++) {
-                int top = base + 2 * oi * width;
-                for (int oj = 0; oj < outWidth; oj++, o++) {
-                    int at = top + 2 * oj;
-                    outStage[o] = Math.max(Math.max(inStage[at], inStage[at + 1]), Math.max(inStage[at + width], inStage[at + width + 1]));
-                }
-            }
-        }
-    }
-
-    /**
-     * Each window's gradient to the first input equal to its maximum, by bit masks rather than branches (which input
-     * holds the maximum follows no pattern a predictor learns; the branches took a tenth of a NIID-Bench CNN step).
-     * Windows that tile the input run on oneDNN instead, so here some inputs are in no window: zeroed first.
-     */
-    private void backward2x2(int planes) {
-        int o = 0;
-        for (int plane = 0; plane < planes; plane++) {
-            int base = plane * height * width;
-            for (int oi = 0; oi < outHeight; oi++) {
-                int top = base + 2 * oi * width;
-                for (int oj = 0; oj < outWidth; oj++, o++) {
-                    int at = top + 2 * oj;
-                    int max = Float.floatToRawIntBits(outStage[o]);
-                    int gradient = Float.floatToRawIntBits(dOutStage[o]);
-                    int first = equal(inStage[at], max);
-                    int second = equal(inStage[at + 1], max) & ~first;
-                    int third = equal(inStage[at + width], max) & ~(first | second);
-                    int fourth = ~(first | second | third);
-                    dInStage[at] = Float.intBitsToFloat(gradient & first);
-                    dInStage[at + 1] = Float.intBitsToFloat(gradient & second);
-                    dInStage[at + width] = Float.intBitsToFloat(gradient & third);
-                    dInStage[at + width + 1] = Float.intBitsToFloat(gradient & fourth);
-                }
-            }
-        }
-    }
-
-    /** All ones when {@code value}'s bits are {@code bits} (the maximum is one of the window's values, bit for bit), else zero. */
-    private static int equal(float value, int bits) {
-        int difference = Float.floatToRawIntBits(value) ^ bits;
-        return ~((difference | -difference) >> 31);
     }
 
     private void forwardAny(int planes) {
@@ -193,23 +136,15 @@ final class MaxPooling implements LeanLayer {
         }
         dA.get(0, dOutStage, 0, batch * outSize());
         java.util.Arrays.fill(dInStage, 0, batch * inSize(), 0f); // inputs no window reads, or windows that overlap
-        if (twoByTwo()) {
-            backward2x2(batch * channels);
-        } else {
-            for (int o = 0; o < batch * outSize(); o++) {
-                dInStage[argmax[o]] += dOutStage[o];
-            }
+        for (int o = 0; o < batch * outSize(); o++) {
+            dInStage[argmax[o]] += dOutStage[o];
         }
         dX.put(0, dInStage, 0, batch * inSize());
     }
 
-    private boolean twoByTwo() {
-        return kh == 2 && kw == 2 && strideH == 2 && strideW == 2;
-    }
-
     /** The windows oneDNN pools here: 2x2, stride 2, tiling the input (no row or column left out, no padding). */
     private boolean onOneDnn() {
-        return twoByTwo() && height == 2 * outHeight && width == 2 * outWidth;
+        return kh == 2 && kw == 2 && strideH == 2 && strideW == 2 && height == 2 * outHeight && width == 2 * outWidth;
     }
 
     private Plan plan(int examples) {
