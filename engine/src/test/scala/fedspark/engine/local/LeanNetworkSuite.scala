@@ -99,7 +99,12 @@ class LeanNetworkSuite extends AnyFunSuite {
     assert(FlatParameters.maxAbsDifference(faster, stepped(0.05)._3) > 1e-2, "DL4J's step kept the model's learning rate")
   }
 
-  private def convolutionNet(stride: Int, padding: Int, kernel: Int = 3) = {
+  /**
+   * A convolution (4 channels, ReLU) of `kernel` x `kernel` windows at `stride` with `padding` on `height` x `width`
+   * images, then a max pool of `pool` windows at `poolStride`, then the softmax output.
+   */
+  private def convolutionNet(stride: Int, padding: Int, kernel: Int = 3, height: Int = 28, width: Int = 28,
+                             pool: (Int, Int) = (2, 2), poolStride: (Int, Int) = (2, 2)) = {
     import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
     import org.deeplearning4j.nn.conf.inputs.InputType
     import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, OutputLayer, PoolingType, SubsamplingLayer}
@@ -108,9 +113,10 @@ class LeanNetworkSuite extends AnyFunSuite {
     new NeuralNetConfiguration.Builder().seed(1L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
       .layer(new ConvolutionLayer.Builder(kernel, kernel).stride(stride, stride).padding(padding, padding).nOut(4).activation(Activation.RELU)
         .convolutionMode(ConvolutionMode.Truncate).build())
-      .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
+      .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(pool._1, pool._2).stride(poolStride._1, poolStride._2)
+        .convolutionMode(ConvolutionMode.Truncate).build())
       .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
-      .setInputType(InputType.convolutionalFlat(28, 28, 1)).build()
+      .setInputType(InputType.convolutionalFlat(height, width, 1)).build()
   }
 
   // Convolutions no shipped model has, on 28x28 inputs, each followed by a 2x2 pool: 3x3 kernels with padding 1 at
@@ -135,21 +141,6 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
-  /** A 3x3 convolution (padding 1, 4 channels) on h x w images, then a max pool of {@code pool} windows at {@code stride}. */
-  private def poolingNet(height: Int, width: Int, pool: (Int, Int), stride: (Int, Int)) = {
-    import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
-    import org.deeplearning4j.nn.conf.inputs.InputType
-    import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, OutputLayer, PoolingType, SubsamplingLayer}
-    import org.nd4j.linalg.activations.Activation
-    import org.nd4j.linalg.lossfunctions.LossFunctions
-    new NeuralNetConfiguration.Builder().seed(2L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
-      .layer(new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4).activation(Activation.RELU).convolutionMode(ConvolutionMode.Truncate).build())
-      .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(pool._1, pool._2).stride(stride._1, stride._2)
-        .convolutionMode(ConvolutionMode.Truncate).build())
-      .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
-      .setInputType(InputType.convolutionalFlat(height, width, 1)).build()
-  }
-
   // Max pooling runs on oneDNN where 2x2 windows at stride 2 tile the input, in Java loops elsewhere; both keep state
   // per batch size (oneDNN's primitives and workspace, the loops' argmax). Two epochs of 27 examples at B=10 give
   // batches of 10, 10 and 7, then 10 again: the short batch's state, and the full batch's after it. Images are not
@@ -159,7 +150,7 @@ class LeanNetworkSuite extends AnyFunSuite {
     (15, 12, (3, 2), (3, 2), "3x2 windows tiling a 15x12 input (Java)"))) {
     test(s"max pooling, $name, on ${height}x$width images over batches of 10, 10, 7, 10, 10, 7: steps as DL4J's fit() does") {
       import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
-      val conf = poolingNet(height, width, pool, stride)
+      val conf = convolutionNet(1, 1, height = height, width = width, pool = pool, poolStride = stride)
       assert(LeanNetwork.unsupported(conf) == null)
       val net = new MultiLayerNetwork(conf)
       net.init()
