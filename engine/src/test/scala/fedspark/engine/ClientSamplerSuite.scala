@@ -18,8 +18,18 @@ class ClientSamplerSuite extends AnyFunSuite {
   test("every client is about equally likely") {
     val counts = new Array[Int](20)
     for (round <- 1 to 4000; k <- ClientSampler.sample(20, 5, 1L, round)) counts(k) += 1
-    // expected 1000 each; a binomial standard deviation is about 27
-    assert(counts.forall(c => math.abs(c - 1000) < 150), counts.mkString(","))
+    // expected 1000 each, variance 4000 * 0.25 * 0.75 = 750: the statistic is chi-square with 19 degrees of freedom (mean 19;
+    // above 50 with probability 1e-4); a draw that favours some clients by 5% already gives about 50
+    val chiSquare = counts.map(c => (c - 1000.0) * (c - 1000.0) / 750).sum
+    assert(chiSquare < 50, s"chi-square $chiSquare: ${counts.mkString(",")}")
+  }
+
+  test("a seed mixes every coordinate in its place: swapped or changed coordinates give other seeds") {
+    assert(Seeds.mix(7L, 1L, 2L) != Seeds.mix(7L, 2L, 1L))
+    val base = Seq(3L, 5L, 11L, 13L)
+    val seeds = base +: base.indices.map(i => base.updated(i, base(i) + 1))
+    assert(seeds.map(c => Seeds.mix(7L, c: _*)).distinct.size == seeds.size)
+    assert(Seeds.mix(7L, 1L) != Seeds.mix(8L, 1L) && Seeds.mix(7L) != Seeds.mix(7L, 0L))
   }
 
   test("C maps to max(1, round(C*K)) clients") {
