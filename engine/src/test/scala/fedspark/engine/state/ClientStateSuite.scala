@@ -6,9 +6,10 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
+import org.apache.spark.broadcast.Broadcast
 import org.scalatest.funsuite.AnyFunSuite
 
-import fedspark.data.BadInputException
+import fedspark.data.{BadInputException, SerializableHadoopConf}
 import fedspark.engine.ServedClient
 
 /** Client state without Spark: the store's versions in memory and on disk, pruning, its file format, the driver's versions. */
@@ -68,5 +69,37 @@ class ClientStateSuite extends AnyFunSuite {
     versions.record(1, java.util.List.of(served(0, 5), served(1, 0)))
     versions.record(3, java.util.List.of(served(0, 5), served(4, 5)))
     assert(versions.checkpoint().asScala.map { case (k, v) => k.toInt -> v.toInt } == Map(0 -> 3, 4 -> 3))
+  }
+
+  test("rounds after a checkpoint keep the version it names, so a resume from it reads what that round wrote") {
+    val root = Files.createTempDirectory("states").toString
+    // what a broadcast gives a task, without Spark
+    val conf = new Broadcast[SerializableHadoopConf](0L) {
+      override protected def getValue(): SerializableHadoopConf = new SerializableHadoopConf(hadoop)
+      override protected def doUnpersist(blocking: Boolean): Unit = ()
+      override protected def doDestroy(blocking: Boolean): Unit = ()
+    }
+    def round(versions: ClientStateVersions, r: Int): Unit = {
+      val handle = versions.plan(r, Array(0)).open(0)
+      val seen = Option(handle.get("c")).map(_(0)).getOrElse(0f)
+      handle.put("c", Array(seen + r)) // each version: the sum of the rounds so far
+      handle.commit()
+      versions.record(r, java.util.Collections.singletonList(new ServedClient(0, 5, "e", "h", 0)))
+    }
+    try {
+      val versions = new ClientStateVersions(root, conf, java.util.Map.of())
+      round(versions, 1)
+      val checkpoint = versions.checkpoint()
+      for (r <- 2 to 4) round(versions, r)
+      assert(stored(root, 0) == Seq("round=1.bin", "round=2.bin", "round=3.bin", "round=4.bin"), "every version from the checkpoint's on kept")
+      ClientStateStore.shared().evict(root) // a new driver and executors
+      val resumed = new ClientStateVersions(root, conf, checkpoint)
+      assert(resumed.plan(2, Array(0)).open(0).get("c").toSeq == Seq(1f))
+      versions.checkpoint()
+      round(versions, 5)
+      assert(stored(root, 0) == Seq("round=4.bin", "round=5.bin"), "a later checkpoint frees the earlier versions")
+    } finally {
+      ClientStateStore.shared().evict(root)
+    }
   }
 }
