@@ -82,6 +82,28 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     assert(ClientLayout.read(new Path(root), 42, 16, 3, hadoop).size() == 0)
   }
 
+  test("the statistics tables hold each client's labels, entropy and distance, and the summary, in their own columns") {
+    val source = TestData.writeTable(spark, fresh("table"), 300, 2, 4, 9L)
+    val root = fresh("partitioned")
+    PartitionWriter.write(spark, new Path(source), new QuantityPartitioner(6, 0.5, 1, 100, 2L), new Path(root))
+    val hadoop = spark.sparkContext.hadoopConfiguration
+    // the expected figures from the clients' own rows, read back
+    val counts = Array.tabulate(6, 4)((k, c) => ClientLayout.read(new Path(root), k, 4, 4, hadoop).labels().count(_ == c).toLong)
+    val expected = new fedspark.partition.stats.PartitionStatistics(counts)
+    val rows = spark.read.parquet(root + "/_clients").collect().sortBy(_.getAs[Int]("client"))
+    assert(rows.map(_.getAs[Int]("client")).toSeq == (0 until 6))
+    for (r <- rows; k = r.getAs[Int]("client")) {
+      assert(r.getAs[Long]("n") == counts(k).sum && r.getAs[Seq[Long]]("labels") == counts(k).toSeq, s"client $k")
+      assert(r.getAs[Double]("entropy") == expected.entropy(k) && r.getAs[Double]("distance") == expected.distance(k), s"client $k")
+    }
+    val summary = spark.read.parquet(root + "/_summary").first()
+    val e = expected.summary()
+    assert(e.minSize < e.medianSize && e.medianSize < e.maxSize, e.line()) // sizes apart, so a swapped column shows
+    assert(Seq("clients", "examples", "empty_clients", "min_n", "median_n", "max_n").map(c => summary.getAs[Any](c).toString.toLong)
+      == Seq(e.clients.toLong, e.examples, e.emptyClients.toLong, e.minSize, e.medianSize, e.maxSize))
+    assert(summary.getAs[Double]("mean_distance") == e.meanDistance && summary.getAs[Double]("mean_entropy") == e.meanEntropy)
+  }
+
   test("every partitioner on Fashion-MNIST: each client's shard holds exactly its assigned examples, bit for bit, in a content order") {
     val fmnist = new Path("/usr/share/datasets/fashion-mnist")
     assert(new java.io.File(fmnist.toString, "train-images-idx3-ubyte.gz").isFile, "install Debian's dataset-fashion-mnist")

@@ -127,6 +127,29 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     assert(missing.getMessage.contains("'writer'"))
   }
 
+  test("a grouped scheme shuffles the examples within each label: a client's share of a label is not a run of the input's order") {
+    import spark.implicits._
+    val ordered = (0 until 1000).map(i => (0, Array(i.toFloat))).toDF("label", "features")
+    val assigned = new DirichletPartitioner(2, 100, 0, 0, 10, 1L).assign(ordered).collect()
+      .map(r => (r.getAs[Int]("client"), r.getAs[Seq[Float]]("features").head)).groupBy(_._1).map { case (k, v) => k -> v.map(_._2) }
+    assert(assigned.keySet == Set(0, 1) && assigned.values.map(_.length).sum == 1000)
+    assert(assigned(0).max > assigned(1).min && assigned(1).max > assigned(0).min, "the clients' examples interleave")
+  }
+
+  test("natural ids: clients numbered in id order; grouped ids as evenly as can be; a row without an id refused") {
+    val perId = new NaturalIdPartitioner("user", 0, 0L).assign(table).select("user", "client").distinct().collect()
+      .map(r => r.getString(0) -> r.getInt(1)).toMap
+    val users = perId.keys.toSeq.sorted
+    assert(users.size == 37 && users.map(perId) == (0 until 37))
+    val grouped = new NaturalIdPartitioner("user", 5, 0L).assign(table).select("user", "client").distinct()
+      .groupBy("client").count().collect().map(_.getLong(1)).sorted.toSeq
+    assert(grouped == Seq(7L, 7L, 7L, 8L, 8L), grouped.toString)
+    assert(new NaturalIdPartitioner("user", 37, 0L).assign(table).select("client").distinct().count() == 37)
+    val withoutId = table.withColumn("user", org.apache.spark.sql.functions.when(col("label") === 2, null).otherwise(col("user")))
+    val error = intercept[fedspark.data.BadInputException](new NaturalIdPartitioner("user", 0, 0L).assign(withoutId))
+    assert(error.getMessage == "column 'user' has rows without an id")
+  }
+
   test("an impossible minimum client size is a clear error after the bounded number of draws") {
     val error = intercept[IllegalArgumentException](new DirichletPartitioner(50, 0.01, 0, 35, 5, 1L).assign(table))
     assert(error.getMessage.contains("after 5 draws") && error.getMessage.contains("min-client-size = 35"), error.getMessage)
