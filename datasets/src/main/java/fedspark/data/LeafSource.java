@@ -126,10 +126,12 @@ public final class LeafSource {
                                 + value + ", not a finite number");
                     }
                 }
-                if (!y.get(j).canConvertToInt()) {
-                    throw new BadInputException(file + ": user '" + user + "': label " + y.get(j) + " of example " + j + " is not a class index");
+                JsonNode label = y.get(j);
+                // canConvertToInt alone takes 1.5 (it checks the range only): a label must be a whole number
+                if (!label.canConvertToInt() || (!label.isIntegralNumber() && label.asDouble() != Math.rint(label.asDouble()))) {
+                    throw new BadInputException(file + ": user '" + user + "': label " + label + " of example " + j + " is not a class index");
                 }
-                rows.add(RowFactory.create(y.get(j).asInt(), values, user));
+                rows.add(RowFactory.create(label.asInt(), values, user));
             }
         }
         return rows.iterator();

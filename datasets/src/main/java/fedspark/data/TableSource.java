@@ -95,7 +95,9 @@ public final class TableSource {
             if (!(labelType instanceof StringType)) {
                 throw new BadInputException(what + ": label column '" + columns.label() + "' is " + labelType.simpleString() + ", the training set's strings");
             }
-            label = org.apache.spark.sql.functions.array_position(lit(labels.toArray(new String[0])), col(quoted(columns.label()))).minus(1);
+            // array_position is 1-based and 0 for a label not in the list: null then, so the check below names it
+            Column position = org.apache.spark.sql.functions.array_position(lit(labels.toArray(new String[0])), col(quoted(columns.label())));
+            label = org.apache.spark.sql.functions.when(position.gt(0), position.minus(1));
         } else if (labelType instanceof org.apache.spark.sql.types.IntegralType) {
             label = col(quoted(columns.label()));
         } else {

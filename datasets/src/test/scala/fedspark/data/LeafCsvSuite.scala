@@ -73,6 +73,29 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
     assert(badInput(LeafSource.read(spark, new Path(notLeaf.getPath))).contains("no 'users' field"))
   }
 
+  test("LEAF JSON: each example's label and features as written; a label that is not a whole number is refused") {
+    val root = new File(fresh("leaf"))
+    leafFile(root, "a.json", Seq(("f0001", 3, 2)))
+    val rows = LeafSource.read(spark, new Path(root.getPath)).collect()
+      .map(r => (r.getInt(0), r.getSeq[Float](1).toList, r.getString(2))).sortBy(_._2.head).toSeq
+    assert(rows == (0 until 3).map(i => ((i + 2) % 3, List((i * 0.1).toFloat, 0.5f, 0.2f), "f0001")))
+    def labelsRead(y: String) = {
+      val dir = new File(fresh("leaf"))
+      dir.mkdirs()
+      Files.writeString(new File(dir, "l.json").toPath,
+        s"""{"users": ["u1"], "num_samples": [2], "user_data": {"u1": {"x": [[0.5], [1.0]], "y": $y}}}""")
+      LeafSource.read(spark, new Path(dir.getPath)).collect().map(_.getInt(0)).toSeq
+    }
+    assert(labelsRead("[0, 2.0]") == Seq(0, 2))
+    for (bad <- Seq("1.5", "\"a\"", "true")) {
+      // read in a Spark task: the bad input arrives as the cause of the job's failure
+      val failure = intercept[Exception](labelsRead(s"[0, $bad]"))
+      val message = Iterator.iterate[Throwable](failure)(_.getCause).takeWhile(_ != null)
+        .collectFirst { case e: BadInputException => e.getMessage }.getOrElse(failure.toString)
+      assert(message.endsWith(s"l.json: user 'u1': label $bad of example 1 is not a class index"), message)
+    }
+  }
+
   private def csv(lines: String*): String = {
     val file = new File(fresh("data") + ".csv")
     Files.writeString(file.toPath, lines.mkString("\n"))

@@ -124,6 +124,19 @@ class TableSourceSuite extends AnyFunSuite with BeforeAndAfterAll {
     val labels = fedspark.data.TableSource.canonical(table, columns, java.util.List.of("ant", "bee", "cat"), "t")
       .collect().map(r => r.getInt(0) -> r.getSeq[Float](1).toList).sortBy(_._1).toSeq
     assert(labels == Seq(0 -> List(3f, 4f), 1 -> List(5f, 6f), 2 -> List(1f, 2f)))
+    // a test label the training set does not have is named as such (not as the index -1 it would otherwise get)
+    Seq(("cat", 1.0, 2.0), ("dog", 3.0, 4.0)).toDF("kind", "a", "b").write.parquet(s"$scratch/unseen")
+    val unseen = intercept[BadInputException](fedspark.data.TableSource.canonical(fedspark.data.TableSource.load(spark, s"$scratch/unseen", "parquet"),
+      columns, java.util.List.of("ant", "bee", "cat"), "t"))
+    assert(unseen.getMessage.startsWith("t: a row has a label the training set does not have or a null label: null, "), unseen.getMessage)
+    // prepare takes the order from the training set's labels, sorted, and writes it beside the data
+    Seq(("cat", 1.0, 2.0), ("ant", 3.0, 4.0), ("bee", 5.0, 6.0), ("ant", 7.0, 8.0)).toDF("kind", "a", "b").repartition(2).write.parquet(s"$scratch/strings-train")
+    val prepared = new org.apache.hadoop.fs.Path(s"$scratch/strings-prepared")
+    fedspark.data.TableSource.prepare(fedspark.data.TableSource.load(spark, s"$scratch/strings-train", "parquet"), table, columns, java.util.Collections.singletonList[Integer](2), prepared, "t")
+    assert(java.nio.file.Files.readString(java.nio.file.Paths.get(s"$scratch/strings-prepared", fedspark.data.TableSource.LABELS_FILE)).trim
+      == "[\"ant\",\"bee\",\"cat\"]")
+    assert(spark.read.parquet(s"$scratch/strings-prepared/test").collect().map(r => r.getInt(0) -> r.getSeq[Float](1).head).sortBy(_._1).toSeq
+      == Seq(0 -> 3f, 1 -> 5f, 2 -> 1f))
     val missing = intercept[BadInputException](fedspark.data.TableSource.canonical(table,
       new fedspark.data.TableSource.Columns("label", "", java.util.List.of()), null, "t"))
     assert(missing.getMessage == "t: no column 'label' (columns: kind, a, b)")
