@@ -16,6 +16,12 @@ class BenchTableSuite extends AnyFunSuite {
   private val theirs = new Bench.Result("peer, 1 thread", 0.25, 0.96, 20, 12.0, 6000, 5.0)
   private val peak = new Peak.Measured(Peak.Kernel.OPENBLAS, "Haswell", 2, 1024, 100L, 200.0)
 
+  test("the peak the fractions are of is the faster kernel's") {
+    val oneDnn = new Peak.Measured(Peak.Kernel.ONEDNN, "avx512_core", 2, 1024, 200L, 400.0)
+    assert(Peak.best(java.util.List.of(peak, oneDnn)) eq oneDnn)
+    assert(Peak.best(java.util.List.of(oneDnn, peak)) eq oneDnn)
+  }
+
   test("MFLOP a round is the median round's examples x E x FLOP an example; GFLOP/s that over the median s/round; the peak line their fractions") {
     assert(twoNN.perExample == 879200L)
     // 6,000 examples x E = 5 x 879,200 = 26,376 MFLOP: 52.75 GFLOP/s in 0.5 s, 105.50 in 0.25 s; 26.4% and 52.8% of 200

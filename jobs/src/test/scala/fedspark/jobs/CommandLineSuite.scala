@@ -275,6 +275,8 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     val done = rows.size
     assert(done >= 1 && done < 8 && rows.last.split(",")(epsilonColumn).toDouble <= 7)
     assert(_root_.fedspark.engine.privacy.RdpAccountant.epsilonOf(0.5, 1.0, done + 1, 1e-5) > 7)
+    // checkpointed at the round it stopped after, whatever checkpoint-every says
+    assert(_root_.fedspark.engine.RunFolder.readCheckpoint(new org.apache.hadoop.fs.Path(runDir), new org.apache.hadoop.conf.Configuration()).round() == done)
     assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/budget-whole", "--set", "train.privacy.target-epsilon=100")._1 == 0)
     assert(fedspark("resume", runDir, "--set", "train.privacy.target-epsilon=100")._1 == 0)
     assert(parameters(runDir).sameElements(parameters(s"$scratch/runs/budget-whole")))
@@ -322,6 +324,8 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(code != 0 && error.contains("fault drill"), error)
     val written = new File(s"$crashed/client-state").listFiles().flatMap(_.list()).toSet
     assert(written.contains("round=3.bin"), written)
+    def checkpointRound(run: String) = _root_.fedspark.engine.RunFolder.readCheckpoint(new org.apache.hadoop.fs.Path(run), new org.apache.hadoop.conf.Configuration()).round()
+    assert(checkpointRound(crashed) == 2, "checkpoint-every = 2")
     assert(fedspark("resume", crashed)._1 == 0)
     assert(parameters(crashed).sameElements(parameters(s"$scratch/runs/crash-whole")))
     assert(withoutSeconds(crashed) == withoutSeconds(s"$scratch/runs/crash-whole"))

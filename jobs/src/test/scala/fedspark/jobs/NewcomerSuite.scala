@@ -73,6 +73,18 @@ class NewcomerSuite extends AnyFunSuite with CommandLineFixture {
     assert(flag.getMessage.contains("train.preload-clients takes true or false"), flag.getMessage)
     val list = intercept[BadInputException](Experiment.load(new File(conf), Seq("train.update.transforms=top-k").asJava))
     assert(list.getMessage.contains("train.update.transforms takes a list"), list.getMessage)
+    // the last --set of a key wins, over the file
+    assert(Experiment.load(new File(conf), Seq("train.rounds=5", "train.rounds=7").asJava).config.getInt("train.rounds") == 7)
+    // a key that only starts like a free-form block, a setting outside the fedspark block, a set() of an unknown key
+    def unknown(overrides: String*) = intercept[BadInputException](Experiment.load(new File(conf), overrides.asJava)).getMessage
+    assert(unknown("model-bias=uniform").contains("unknown setting 'model-bias'"))
+    assert(unknown("tune.spaces=1").contains("unknown setting 'tune.spaces'"))
+    val outside = scratch.resolve("outside.conf").toFile
+    Files.writeString(outside.toPath, scala.io.Source.fromFile(conf).mkString + "\ntrain { rounds = 3 }\n")
+    val notInside = intercept[BadInputException](Experiment.load(outside, Seq[String]().asJava)).getMessage
+    assert(notInside.endsWith("unknown setting 'train' (every setting is inside the fedspark block)"), notInside)
+    val set = intercept[BadInputException](Experiment.defaults().set("train.epochs", 3)).getMessage
+    assert(set.contains("unknown setting 'train.epochs'; closest known setting: 'train.E'"), set)
     val inFile = experiment("typed-file", "train { B = lots }")
     val file = intercept[BadInputException](Experiment.load(inFile, java.util.List.of()))
     assert(file.getMessage == s"""$inFile: train.B takes a number or inf (its default: 10), got "lots"""", file.getMessage)
