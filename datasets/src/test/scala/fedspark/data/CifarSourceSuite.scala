@@ -23,6 +23,10 @@ class CifarSourceSuite extends AnyFunSuite with LocalSpark {
     assert(first.length == 3072)
     assert(first(0) == 0f && first(255) == 1f && first(256) == 0f && first(1024) == 0f) // green plane starts at 1024: (0 + 1024) mod 256
     assert(second(0) == 100 / 255f && second(3071) == ((100 + 3071) % 256) / 255f)
+    // planes of 10, 20 and 30: red, green, blue in the file's order
+    val planes = (Seq(4.toByte) ++ Seq(10, 20, 30).flatMap(v => Seq.fill(1024)(v.toByte))).toArray
+    val rgb = CifarSource.parse("c.bin", planes, CifarSource.Variant.CIFAR10).get(0).getAs[Array[Float]](1)
+    assert(Seq(0, 1023, 1024, 2047, 2048, 3071).map(rgb(_)) == Seq(10, 10, 20, 20, 30, 30).map(_ / 255f))
   }
 
   test("CIFAR-100: a coarse then a fine label byte; fine by default, coarse when asked") {
@@ -39,6 +43,7 @@ class CifarSourceSuite extends AnyFunSuite with LocalSpark {
       "(CIFAR-10: 1 label byte and 3x32x32 pixel bytes); record 2 is cut after 1 bytes")
     assert(error(record(Seq(1), 0) ++ record(Seq(10), 0)) == "data_batch_1.bin: record 2 has label 10; CIFAR-10 has 10 classes")
     assert(error(record(Seq(3, 100), 0), CifarSource.Variant.CIFAR100_FINE) == "data_batch_1.bin: record 1 has label 100; CIFAR-100 has 100 classes")
+    assert(error(record(Seq(20, 5), 0), CifarSource.Variant.CIFAR100_COARSE) == "data_batch_1.bin: record 1 has label 20; CIFAR-100 (coarse) has 20 classes")
     assert(error(Array[Byte]()).startsWith("data_batch_1.bin: 0 bytes is not a whole number"))
     val folder = Files.createTempDirectory("cifar-missing")
     val missing = intercept[BadInputException](CifarSource.prepare(spark, new Path(folder.toString), CifarSource.Variant.CIFAR10,

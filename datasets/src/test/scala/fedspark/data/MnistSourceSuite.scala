@@ -49,6 +49,11 @@ class MnistSourceSuite extends AnyFunSuite with LocalSpark {
     assert(badInput(IdxFile.read(cut, IdxFile.LABELS_MAGIC, hadoop)).contains("truncated"))
     val headerOnly = write("short", Array[Byte](0, 0, 8))
     assert(badInput(IdxFile.read(headerOnly, IdxFile.LABELS_MAGIC, hadoop)).contains("truncated"))
+    // the magic number of a 3-dimensional file, then one dimension of the three
+    val cutHeader = write("cut-header", TestData.idxBytes(IdxFile.IMAGES_MAGIC, Seq(5), Array[Byte]()))
+    assert(badInput(IdxFile.read(cutHeader, IdxFile.IMAGES_MAGIC, hadoop)) == s"$cutHeader: truncated IDX header (8 bytes)")
+    val longer = write("longer", TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(2), Array[Byte](1, 2, 3)))
+    assert(badInput(IdxFile.read(longer, IdxFile.LABELS_MAGIC, hadoop)) == s"$longer: 1 bytes after the 2 values the header promises")
   }
 
   test("an IDX file that holds no examples is named, not a stack trace") {

@@ -41,6 +41,15 @@ class PreparedLabelsSuite extends AnyFunSuite with LocalSpark {
     assert(lines.head.contains("{0: 1, 1: 1, 2: 2, 3: 2}") && lines(1).contains("{0: 1, 1: 1}"))
   }
 
+  test("a test label no training example has is warned about") {
+    def counts(pairs: (Int, Long)*) = pairs.map { case (k, v) => Int.box(k) -> Long.box(v) }.toMap.asJava
+    val lines = PreparedLabels.describe(new DatasetInfo(5, 3, 3), counts(0 -> 2L, 2 -> 3L), new DatasetInfo(1, 3, 3), counts(1 -> 1L)).asScala
+    assert(lines.last == "warning: test labels 1 have no training example", lines.mkString("\n"))
+    assert(lines.exists(_.startsWith("warning: the training labels are not 0..2: 1 of them (1)")), lines.mkString("\n"))
+    val none = PreparedLabels.describe(new DatasetInfo(5, 3, 3), counts(0 -> 2L, 1 -> 1L, 2 -> 2L), new DatasetInfo(1, 3, 3), counts(2 -> 1L)).asScala
+    assert(!none.exists(_.startsWith("warning")), none.mkString("\n"))
+  }
+
   test("train and test IDX images of different shapes are refused at prepare, both files named") {
     for ((testShape, name) <- Seq((Seq(4, 16), "same size"), (Seq(6, 6), "other size"))) {
       val dir = new File(fresh("idx"))

@@ -3,6 +3,8 @@ package fedspark.data
 import java.nio.charset.StandardCharsets
 import java.nio.file.Files
 
+import scala.collection.JavaConverters._
+
 import org.apache.hadoop.fs.Path
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -38,6 +40,17 @@ class ShakespeareSourceSuite extends AnyFunSuite with LocalSpark {
     assert(error(json(Seq(line), Seq("ab"))) == "train/s.json: user 'HAMLET', example 0: y is \"ab\", not one character")
     assert(error(json(Seq(line), Seq("a"), promised = 2)) == "train/s.json: user 'HAMLET': num_samples says 2, but x has 1 and y has 1 examples")
     assert(error("{\"users\": []}".getBytes(StandardCharsets.UTF_8)) == "train/s.json: not LEAF JSON, no 'num_samples' field")
+    val numericY = new String(json(Seq(line), Seq("a")), StandardCharsets.UTF_8).replace("[\"a\"]", "[5]").getBytes(StandardCharsets.UTF_8)
+    assert(error(numericY) == "train/s.json: user 'HAMLET', example 0: y is 5, not one character")
+  }
+
+  test("a file of two users: each user's examples under its own name, in the file's order") {
+    val twoUsers = s"""{"users": ["ROMEO", "JULIET"], "num_samples": [1, 2], "user_data": {
+      |"ROMEO": {"x": ["${"a" * 80}"], "y": ["b"]},
+      |"JULIET": {"x": ["${"c" * 80}", "${"d" * 80}"], "y": ["e", "f"]}}}""".stripMargin.getBytes(StandardCharsets.UTF_8)
+    val rows = ShakespeareSource.parse("two.json", twoUsers).asScala.map(r => (r.getString(2), r.getInt(0), r.getAs[Array[Float]](1)(0).toInt)).toSeq
+    def at(c: Char) = ShakespeareSource.VOCABULARY.indexOf(c)
+    assert(rows == Seq(("ROMEO", at('b'), at('a')), ("JULIET", at('e'), at('c')), ("JULIET", at('f'), at('d'))))
   }
 
   test("prepare writes the tables with the shape [80], 80 classes and the vocabulary beside them") {

@@ -28,4 +28,11 @@ class SyntheticSourceSuite extends AnyFunSuite with LocalSpark {
     assert(intercept[BadInputException](SyntheticSource.prepare(spark, 100, 10, 8, 4, 3L, 10, 1.0, new Path(fresh("x"))))
       .getMessage.contains("user-size-alpha"))
   }
+
+  test("an example is drawn from the seed and its id: another seed or id, another example") {
+    def x(id: Long, seed: Long) = SyntheticSource.example(id, 8, 4, seed).getAs[Array[Float]](1).toSeq
+    assert(x(5, 1L) == x(5, 1L) && x(5, 1L) != x(5, 2L) && x(5, 1L) != x(6, 1L))
+    def device(seed: Long, k: Int) = LeafSyntheticSource.device(seed, k, 1.0, 1.0, false, 0.9).x().map(_.toSeq).toSeq
+    assert(device(1L, 0) != device(2L, 0) && device(1L, 0) != device(1L, 1))
+  }
 }
