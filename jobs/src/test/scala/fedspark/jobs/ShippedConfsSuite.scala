@@ -21,7 +21,12 @@ class ShippedConfsSuite extends AnyFunSuite {
         val sweep = new Sweep(experiment)
         val points = sweep.points().asScala
         assert(points.nonEmpty, file.getName)
-        points.foreach(p => withClue(s"${file.getName} ${p.name()}: ") { sweep.experimentOf(p).partitioner() })
+        points.foreach(p => withClue(s"${file.getName} ${p.name()}: ") {
+          val experiment = sweep.experimentOf(p)
+          experiment.partitioner()
+          // every axis of the point set in its experiment, not only the last
+          p.settings().asScala.foreach { case (key, value) => assert(experiment.config().getValue(key).unwrapped() == value, key) }
+        })
       }
     }
   }
