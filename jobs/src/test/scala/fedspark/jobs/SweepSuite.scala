@@ -44,6 +44,28 @@ class SweepSuite extends AnyFunSuite with BeforeAndAfterAll {
 
   private def csvRows(file: String) = Files.readAllLines(Paths.get(file)).asScala.toList
 
+  test("the results of hand-made metrics: rounds and passes to the target (reached at equality), data passes, speedup") {
+    val sweep = new Sweep(Experiment.load(conf.getPath))
+    val points = sweep.points()
+    def rows(accuracies: Seq[Double], samples: Seq[Long]) = accuracies.zip(samples).zipWithIndex.map { case ((a, n), i) =>
+      new _root_.fedspark.engine.RoundMetrics(i + 1, 3, n, 1.0, 1.0, a, 0.1) }.asJava
+    // points C=0.5_E=1 (the reference), C=0.5_E=2, C=1_E=1, C=1_E=2
+    val metrics = Map(
+      points.get(0) -> rows(Seq(0.3, 0.5, 0.6, 0.7), Seq(30L, 31L, 32L, 33L)),
+      points.get(1) -> rows(Seq(0.2, 0.3, 0.4, 0.55), Seq(10L, 20L, 30L, 40L)),
+      points.get(2) -> rows(Seq(0.6, 0.4, 0.7, 0.8), Seq(60L, 60L, 60L, 60L)),
+      points.get(3) -> rows(Seq(0.1, 0.2, 0.3, 0.4), Seq(5L, 5L, 5L, 5L))).asJava
+    val skipped = points.asScala.map(p => p -> java.lang.Boolean.FALSE).toMap.asJava
+    val examples = points.asScala.map(p => p -> java.lang.Long.valueOf(120L)).toMap.asJava
+    val results = sweep.results(points, metrics, skipped, examples, 0.5).asScala
+    def of(r: Sweep.Result) = (r.roundsToTarget, r.speedup, r.passesToTarget, r.passes, r.bestAccuracy, r.finalAccuracy)
+    assert(of(results(0)) == ((2, 1.0, 61L, 126L, 0.7, 0.7)))
+    assert(of(results(1)) == ((4, 0.5, 200L, 200L, 0.55, 0.55)))
+    assert(of(results(2)) == ((1, 2.0, 60L, 240L, 0.8, 0.8)))
+    assert(results(3).roundsToTarget == null && results(3).speedup == null && results(3).passesToTarget == 0L && results(3).dataPassesToTarget.isNaN)
+    assert(results(0).dataPassesToTarget == 61.0 / 120 && results(0).dataPasses == 126.0 / 120 && results(1).dataPasses == 200.0 / 120)
+  }
+
   test("a 2x2 sweep: one run per point, rounds to target from its metrics, speedup against the reference, then skips") {
     val log = new java.util.ArrayList[String]()
     val results = new Sweep(Experiment.load(conf.getPath)).run(spark, line => log.add(line)).asScala
