@@ -93,7 +93,7 @@ class PartitionersSuite extends AnyFunSuite with LocalSpark {
     val rows = spark.read.parquet(root + "/_clients").collect().sortBy(_.getAs[Int]("client"))
     assert(rows.map(_.getAs[Int]("client")).toSeq == (0 until 6))
     for (r <- rows; k = r.getAs[Int]("client")) {
-      assert(r.getAs[Long]("n") == counts(k).sum && r.getAs[Seq[Long]]("labels") == counts(k).toSeq, s"client $k")
+      assert(r.getAs[Long]("n") == counts(k).sum && r.getAs[scala.collection.Seq[Long]]("labels").toList == counts(k).toList, s"client $k")
       assert(r.getAs[Double]("entropy") == expected.entropy(k) && r.getAs[Double]("distance") == expected.distance(k), s"client $k")
     }
     val summary = spark.read.parquet(root + "/_summary").first()

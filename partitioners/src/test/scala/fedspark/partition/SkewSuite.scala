@@ -131,7 +131,7 @@ class SkewSuite extends AnyFunSuite with LocalSpark {
     import spark.implicits._
     val ordered = (0 until 1000).map(i => (0, Array(i.toFloat))).toDF("label", "features")
     val assigned = new DirichletPartitioner(2, 100, 0, 0, 10, 1L).assign(ordered).collect()
-      .map(r => (r.getAs[Int]("client"), r.getAs[Seq[Float]]("features").head)).groupBy(_._1).map { case (k, v) => k -> v.map(_._2) }
+      .map(r => (r.getAs[Int]("client"), r.getAs[scala.collection.Seq[Float]]("features").head)).groupBy(_._1).map { case (k, v) => k -> v.map(_._2) }
     assert(assigned.keySet == Set(0, 1) && assigned.values.map(_.length).sum == 1000)
     assert(assigned(0).max > assigned(1).min && assigned(1).max > assigned(0).min, "the clients' examples interleave")
   }
