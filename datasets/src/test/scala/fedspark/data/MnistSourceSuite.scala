@@ -94,10 +94,24 @@ class MnistSourceSuite extends AnyFunSuite with LocalSpark {
   test("a test label the training set never had is refused before anything is written") {
     val dir = TestData.writeIdxFolder(new File(fresh("idx")), train = 30, test = 10, classes = 3)
     Files.write(new File(dir, "t10k-labels-idx1-ubyte.gz").toPath,
-      TestData.gzip(TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(10), Array.fill[Byte](10)(7))))
+      TestData.gzip(TestData.idxBytes(IdxFile.LABELS_MAGIC, Seq(10), Array.fill[Byte](10)(3)))) // the training labels are 0..2
     val out = fresh("prepared")
     val message = badInput(MnistSource.prepare(spark, new Path(dir.getPath), new Path(out)))
-    assert(message.contains("label 7") && message.contains("out of range"))
+    assert(message.contains("label 3 of item 0 is out of range [0, 3)"), message)
     assert(!new File(out).exists())
+  }
+
+  test("images of 3 rows by 5 columns: the shape recorded is [1, 3, 5], rows first") {
+    val dir = new File(fresh("idx-3x5"))
+    dir.mkdirs()
+    def put(name: String, magic: Int, dimensions: Seq[Int], values: Array[Byte]) =
+      Files.write(new File(dir, name).toPath, TestData.gzip(TestData.idxBytes(magic, dimensions, values)))
+    put("train-images-idx3-ubyte.gz", IdxFile.IMAGES_MAGIC, Seq(4, 3, 5), Array.tabulate[Byte](60)(_.toByte))
+    put("train-labels-idx1-ubyte.gz", IdxFile.LABELS_MAGIC, Seq(4), Array[Byte](0, 1, 0, 1))
+    put("t10k-images-idx3-ubyte.gz", IdxFile.IMAGES_MAGIC, Seq(2, 3, 5), Array.tabulate[Byte](30)(_.toByte))
+    put("t10k-labels-idx1-ubyte.gz", IdxFile.LABELS_MAGIC, Seq(2), Array[Byte](1, 0))
+    val out = fresh("prepared")
+    MnistSource.prepare(spark, new Path(dir.getPath), new Path(out))
+    assert(DatasetInfo.read(new Path(out, "train"), hadoop) == new DatasetInfo(4, 15, 2, java.util.List.of[Integer](1, 3, 5)))
   }
 }
