@@ -329,6 +329,12 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(fedspark("resume", crashed)._1 == 0)
     assert(parameters(crashed).sameElements(parameters(s"$scratch/runs/crash-whole")))
     assert(withoutSeconds(crashed) == withoutSeconds(s"$scratch/runs/crash-whole"))
+    // dies in round 4 with round 3's row written past the round-2 checkpoint: resumed, each round's row once
+    val late = s"$scratch/runs/crashed-late"
+    assert(fedspark("train", conf, "--run-dir", late, "--set", "train.fail-first-attempts-in-round=4")._1 != 0)
+    assert(Files.readAllLines(Paths.get(late, "metrics.csv")).size == 4 && checkpointRound(late) == 2)
+    assert(fedspark("resume", late)._1 == 0)
+    assert(withoutSeconds(late) == withoutSeconds(s"$scratch/runs/crash-whole"))
   }
 
   test("resume works wherever the run stopped: before its first checkpoint, after its last, after its end") {
