@@ -25,6 +25,13 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
 
   private def badInput(f: => Any): String = intercept[BadInputException](f).getMessage
 
+  /** Bad input found in a Spark task: it arrives as the cause of the job's failure. */
+  private def badInputInTask(f: => Any): String = {
+    val failure = intercept[Exception](f)
+    Iterator.iterate[Throwable](failure)(_.getCause).takeWhile(_ != null)
+      .collectFirst { case e: BadInputException => e.getMessage }.getOrElse(failure.toString)
+  }
+
   test("LEAF JSON: every user's examples, with the user as the natural id; prepare writes train and test") {
     val root = new File(fresh("leaf"))
     leafFile(new File(root, "train"), "a.json", Seq(("f0001", 4, 0), ("f0002", 2, 1)))
@@ -60,10 +67,7 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
     infinite.mkdirs()
     Files.writeString(new File(infinite, "d.json").toPath,
       """{"users": ["u1"], "num_samples": [2], "user_data": {"u1": {"x": [[0.5, 1.0], [1e39, 0.0]], "y": [0, 1]}}}""")
-    // read in a Spark task: the bad input arrives as the cause of the job's failure
-    val failure = intercept[Exception](LeafSource.read(spark, new Path(infinite.getPath)).collect())
-    val overflow = Iterator.iterate[Throwable](failure)(_.getCause).takeWhile(_ != null)
-      .collectFirst { case e: BadInputException => e.getMessage }.getOrElse(failure.toString)
+    val overflow = badInputInTask(LeafSource.read(spark, new Path(infinite.getPath)).collect())
     assert(overflow.contains("d.json") && overflow.contains("'u1'") && overflow.contains("feature 0 of example 1")
       && overflow.contains("not a finite number"), overflow)
 
@@ -88,10 +92,7 @@ class LeafCsvSuite extends AnyFunSuite with LocalSpark {
     }
     assert(labelsRead("[0, 2.0]") == Seq(0, 2))
     for (bad <- Seq("1.5", "\"a\"", "true")) {
-      // read in a Spark task: the bad input arrives as the cause of the job's failure
-      val failure = intercept[Exception](labelsRead(s"[0, $bad]"))
-      val message = Iterator.iterate[Throwable](failure)(_.getCause).takeWhile(_ != null)
-        .collectFirst { case e: BadInputException => e.getMessage }.getOrElse(failure.toString)
+      val message = badInputInTask(labelsRead(s"[0, $bad]"))
       assert(message.endsWith(s"l.json: user 'u1': label $bad of example 1 is not a class index"), message)
     }
   }
