@@ -162,6 +162,44 @@ class LeanNetworkSuite extends AnyFunSuite {
     }
   }
 
+  // Convolutions hand their outputs on in the blocked layout oneDNN chose (LeanNetwork.exchangeLayouts): to a max
+  // pooling and through it to the next convolution, straight to another convolution, and to a pooling that hands on
+  // nchw to the output layer. 16 channels are whole blocks of AVX-512's 16 floats and of AVX2's 8. Minibatches of 150
+  // (two primitive calls: Convolution.CHUNK and 22 examples), 10 and 7; then a forward pass of 33 examples.
+  test("activations held in oneDNN's blocked layout between convolutions and poolings: steps and outputs as DL4J's") {
+    import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}
+    import org.deeplearning4j.nn.conf.inputs.InputType
+    import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, OutputLayer, PoolingType, SubsamplingLayer}
+    import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
+    import org.nd4j.linalg.activations.Activation
+    import org.nd4j.linalg.lossfunctions.LossFunctions
+    def conv() = new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(16).activation(Activation.RELU)
+      .convolutionMode(ConvolutionMode.Truncate).build()
+    def pool() = new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).convolutionMode(ConvolutionMode.Truncate).build()
+    val conf = new NeuralNetConfiguration.Builder().seed(5L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
+      .layer(conv()).layer(pool()).layer(conv()).layer(conv()).layer(pool())
+      .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10).activation(Activation.SOFTMAX).build())
+      .setInputType(InputType.convolutionalFlat(16, 12, 1)).build()
+    assert(LeanNetwork.unsupported(conf) == null)
+    val net = new MultiLayerNetwork(conf)
+    net.init()
+    val data = shard(167, 17L, 16 * 12)
+    val order = (0 until 167).toArray
+    val lean = new LeanNetwork(conf)
+    val reference = new Dl4jTrainer(net, 10)
+    val (differences, moved) = stepByStep(lean, reference, FlatParameters.of(net), data, Seq((order, 0, 150), (order, 150, 160), (order, 160, 167)))
+    assertSameSteps(differences, moved)
+
+    val layouts = lean.activationLayouts().asScala
+    val blocked = layouts(1)
+    assert(blocked != "nchw" && layouts == Seq("nchw", blocked, blocked, blocked, blocked, "nchw", "nchw"), layouts.mkString(" > "))
+    lean.setParameters(reference.parameters())
+    val (leanOut, referenceOut) = (lean.probabilities(data, order, 40, 73), reference.probabilities(data, order, 40, 73))
+    val apart = leanOut.indices.map(k => math.abs(leanOut(k) - referenceOut(k))).max
+    assert(leanOut.length == 330 && apart < 1e-6, s"probabilities up to $apart apart")
+    info(s"activations ${layouts.mkString(" > ")}; probabilities up to $apart apart")
+  }
+
   // Dense layers (oneDNN's sgemm) and convolutions (oneDNN's primitives) read each other's blocks, whichever comes first.
   test("dense layers before, between and after convolutions step as DL4J's fit() does") {
     import org.deeplearning4j.nn.conf.{ConvolutionMode, NeuralNetConfiguration}

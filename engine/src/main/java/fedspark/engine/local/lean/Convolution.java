@@ -53,10 +53,11 @@ import fedspark.engine.local.lean.Dnnl.Call;
 
 /**
  * A 2-D convolution with ReLU computed by oneDNN; parameters in DL4J's layout (b, then W [out, in, kh, kw] in 'c'
- * order, which is oneDNN's oihw). Activations outside are NCHW per example. Inside, each primitive works in the
+ * order, which is oneDNN's oihw). Activations outside are NCHW per example unless {@link #inputHeldAs} or
+ * {@link #outputHeldAs} say the layers around hold them in a blocked layout. Inside, each primitive works in the
  * layout oneDNN chooses for it (channels blocked by the vector width, where its JIT kernels run near the machine's
  * arithmetic peak); reorders bring inputs into and results out of those layouts, and are skipped where a chosen
- * layout is the plain one. The forward pass fuses the bias and the ReLU; the backward pass applies the ReLU's
+ * layout is the one outside. The forward pass fuses the bias and the ReLU; the backward pass applies the ReLU's
  * gradient (from the output, as DL4J's), then computes the weight and bias gradients and dLoss/dInput.
  *
  * <p>Primitives are built for a number of examples: one set per chunk size met (the minibatch, an epoch's shorter
@@ -102,6 +103,10 @@ final class Convolution implements LeanLayer {
     private float[] weightStage;
     private float[] weightGradientStage;
     private int srcHeld = -1; // the first example of the chunk whose input is in srcScratch, or -1
+    // How the layers before and after hold this layer's input and output (format tags; see LeanNetwork.exchangeLayouts).
+    private int inputLayout = dnnl_nchw;
+    private int outputLayout = dnnl_nchw;
+    private int chosenOutput = -1; // chosenOutputLayout's answer
 
     Convolution(int inChannels, int height, int width, int outChannels, int[] kernel, int[] stride, int[] padding, ConvolutionMode mode) {
         this.inChannels = inChannels;
@@ -222,6 +227,48 @@ final class Convolution implements LeanLayer {
         return plans.computeIfAbsent(examples, Plan::new);
     }
 
+    /**
+     * The layout the forward primitive chooses for its output on {@code examples} examples, as a format tag: a blocked
+     * layout (or nhwc) that holds each example in {@code outSize()} floats, one after the other as in nchw, else nchw.
+     * Asked once; chunks of other sizes choose the same on the machines measured, and reorder where they do not.
+     */
+    int chosenOutputLayout(int examples) {
+        if (chosenOutput < 0) {
+            int n = Math.min(CHUNK, examples);
+            dnnl_primitive_desc pd = forwardPd(n);
+            chosenOutput = Dnnl.sameSizeTag(query(pd, dnnl_query_dst_md), n, outChannels, outHeight, outWidth);
+            Dnnl.check(org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy(pd), "releasing a primitive description");
+        }
+        return chosenOutput;
+    }
+
+    /** The layout (a format tag) in which the layer before holds this layer's input; before any call. */
+    void inputHeldAs(int layout) {
+        checkNoPlans();
+        inputLayout = layout;
+    }
+
+    /** The layout (a format tag) in which the layer after takes this layer's output; before any call. */
+    void outputHeldAs(int layout) {
+        checkNoPlans();
+        outputLayout = layout;
+    }
+
+    private void checkNoPlans() {
+        if (!plans.isEmpty()) {
+            throw new IllegalStateException("a layout set after the first call");
+        }
+    }
+
+    private dnnl_primitive_desc forwardPd(int examples) {
+        dnnl_convolution_desc_t operation = new dnnl_convolution_desc_t();
+        Dnnl.check(dnnl_convolution_forward_desc_init(operation, dnnl_forward_training, dnnl_convolution_direct,
+                desc(dnnl_format_tag_any, examples, inChannels, height, width), desc(dnnl_format_tag_any, outChannels, inChannels, kh, kw),
+                desc(dnnl_x, outChannels), desc(dnnl_format_tag_any, examples, outChannels, outHeight, outWidth), strides, padBefore,
+                padAfter), "describing a convolution");
+        return primitiveDesc(operation, Dnnl.thenRelu(), null, "choosing a convolution");
+    }
+
     /** Grows a native buffer for a primitive's layout of a tensor; memories are pointed at it before each call. */
     private static final class Scratch {
         private FloatPointer floats;
@@ -237,8 +284,8 @@ final class Convolution implements LeanLayer {
     }
 
     /**
-     * A tensor as our buffers hold it (a plain layout) and as a primitive wants it, with the reorder between them;
-     * one memory and no reorder where the two layouts are the same.
+     * A tensor as our buffers hold it (the layout the layers exchange, or oihw) and as a primitive wants it, with the
+     * reorder between them; one memory and no reorder where the two layouts are the same.
      */
     private final class Operand {
         final dnnl_memory plain;
@@ -317,14 +364,10 @@ final class Convolution implements LeanLayer {
             dnnl_memory_desc_t weightsAny = desc(dnnl_format_tag_any, outChannels, inChannels, kh, kw);
             dnnl_memory_desc_t biasPlain = desc(dnnl_x, outChannels);
             dnnl_memory_desc_t dstAny = desc(dnnl_format_tag_any, examples, outChannels, outHeight, outWidth);
-            dnnl_memory_desc_t srcPlain = desc(dnnl_nchw, examples, inChannels, height, width);
+            dnnl_memory_desc_t srcPlain = desc(inputLayout, examples, inChannels, height, width);
             dnnl_memory_desc_t weightsPlain = desc(dnnl_oihw, outChannels, inChannels, kh, kw);
-            dnnl_memory_desc_t dstPlain = desc(dnnl_nchw, examples, outChannels, outHeight, outWidth);
-
-            dnnl_convolution_desc_t operation = new dnnl_convolution_desc_t();
-            Dnnl.check(dnnl_convolution_forward_desc_init(operation, dnnl_forward_training, dnnl_convolution_direct, srcAny, weightsAny,
-                    biasPlain, dstAny, strides, padBefore, padAfter), "describing a convolution");
-            forwardPd = primitiveDesc(operation, Dnnl.thenRelu(), null, "choosing a convolution");
+            dnnl_memory_desc_t dstPlain = desc(outputLayout, examples, outChannels, outHeight, outWidth);
+            forwardPd = forwardPd(examples);
             src = new Operand(srcPlain, query(forwardPd, dnnl_query_src_md), true, srcScratch);
             kernel = new Operand(weightsPlain, query(forwardPd, dnnl_query_weights_md), true, kernelScratch);
             bias = memory(biasPlain);
@@ -332,7 +375,7 @@ final class Convolution implements LeanLayer {
             forward = new Call(primitive(forwardPd, "creating a convolution"), "convolution",
                     new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, src.inner, kernel.inner, bias, dst.inner);
 
-            // ReLU's gradient from its output, on the plain layout: dz = dA where a > 0, else 0.
+            // ReLU's gradient from its output, element by element whatever the layout: dz = dA where a > 0, else 0.
             dnnl_memory_desc_t flat = desc(dnnl_x, (long) examples * outSize());
             dnnl_eltwise_desc_t reluForward = new dnnl_eltwise_desc_t();
             Dnnl.check(dnnl_eltwise_forward_desc_init(reluForward, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, flat, 0f, 0f),
@@ -373,10 +416,10 @@ final class Convolution implements LeanLayer {
             dataPd = primitiveDesc(operation, null, forwardPd, "choosing a convolution's input gradient");
             dnnl_memory_desc_t diffDstDesc = query(dataPd, dnnl_query_diff_dst_md);
             diffDstForData = same(diffDstDesc, query(weightsPd, dnnl_query_diff_dst_md)) ? null
-                    : new Operand(desc(dnnl_nchw, examples, outChannels, outHeight, outWidth), diffDstDesc, true, diffDstForDataScratch);
+                    : new Operand(desc(outputLayout, examples, outChannels, outHeight, outWidth), diffDstDesc, true, diffDstForDataScratch);
             kernelForData = new Operand(desc(dnnl_oihw, outChannels, inChannels, kh, kw), query(dataPd, dnnl_query_weights_md), true,
                     kernelForDataScratch);
-            diffSrc = new Operand(desc(dnnl_nchw, examples, inChannels, height, width), query(dataPd, dnnl_query_diff_src_md), false,
+            diffSrc = new Operand(desc(inputLayout, examples, inChannels, height, width), query(dataPd, dnnl_query_diff_src_md), false,
                     diffSrcScratch);
             backwardData = new Call(primitive(dataPd, "creating a convolution's input gradient"), "convolution input gradient",
                     new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},

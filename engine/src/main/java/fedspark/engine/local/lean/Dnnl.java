@@ -5,6 +5,10 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nChw16c;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nChw8c;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nhwc;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
@@ -116,6 +120,32 @@ final class Dnnl {
 
     static boolean same(dnnl_memory_desc_t a, dnnl_memory_desc_t b) {
         return dnnl_memory_desc_equal(a, b) == 1;
+    }
+
+    /**
+     * The format tag of {@code chosen}, a layout of dims (n, c, h, w), where it is nChw16c, nChw8c or nhwc without
+     * padding (each example in c * h * w floats, one after the other as in nchw); nchw for any other layout.
+     */
+    static int sameSizeTag(dnnl_memory_desc_t chosen, long... dims) {
+        long plain = floats(desc(dnnl_nchw, dims));
+        for (int tag : new int[] {dnnl_nChw16c, dnnl_nChw8c, dnnl_nhwc}) {
+            dnnl_memory_desc_t candidate = desc(tag, dims);
+            if (same(chosen, candidate) && floats(candidate) == plain) {
+                return tag;
+            }
+        }
+        return dnnl_nchw;
+    }
+
+    /** The name of a layout {@link #sameSizeTag} gives. */
+    static String tagName(int tag) {
+        return switch (tag) {
+            case dnnl_nchw -> "nchw";
+            case dnnl_nChw16c -> "nChw16c";
+            case dnnl_nChw8c -> "nChw8c";
+            case dnnl_nhwc -> "nhwc";
+            default -> "format tag " + tag;
+        };
     }
 
     static long floats(dnnl_memory_desc_t desc) {

@@ -1,10 +1,12 @@
 package fedspark.engine.local.lean;
 
 import static fedspark.engine.local.lean.Buffers.allocate;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_saxpy;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -59,6 +61,7 @@ public final class LeanNetwork implements LocalTrainer {
     private FloatBuffer[] gradients;   // gradients[l]: dLoss/d(activations[l])
     private int[] labels = new int[0];
     private int capacity;
+    private int[] activationLayouts; // of activations[l], decided by the first forward pass (exchangeLayouts)
 
     /** Why {@code conf} has no lean implementation (a layer or a setting), or null when it has one. */
     public static String unsupported(MultiLayerConfiguration conf) {
@@ -226,6 +229,9 @@ public final class LeanNetwork implements LocalTrainer {
         if (shard.featureSize() != d) {
             throw new IllegalArgumentException("client " + shard.client() + " has " + shard.featureSize() + " features, the model takes " + d);
         }
+        if (activationLayouts == null) {
+            exchangeLayouts(batch);
+        }
         FloatBuffer input = activations[0];
         for (int i = 0; i < batch; i++) {
             input.put(i * d, shard.features(), order[from + i] * d, d);
@@ -280,6 +286,54 @@ public final class LeanNetwork implements LocalTrainer {
         if (v != null) {
             velocity.put(0, v);
         }
+    }
+
+    /**
+     * Holds the activations between two layers that run on oneDNN's primitives (convolutions, oneDNN's max pooling)
+     * in the layout the convolution before them chose for its output: channels in blocks of the vector width, the
+     * same number of floats as nchw. A pooling pools them as they are and hands them on; a convolution that chose
+     * another layout for its input reorders once. Saves reorders to and from nchw and pools whole vectors
+     * (docs/benchmarks.md). The network's input, what dense layers read (the order DL4J flattens) and the logits
+     * stay nchw.
+     */
+    private void exchangeLayouts(int examples) {
+        int count = layers.size();
+        int[] layouts = new int[count + 1];
+        Arrays.fill(layouts, dnnl_nchw);
+        for (int l = 0; l + 1 < count; l++) {
+            LeanLayer producer = layers.get(l);
+            LeanLayer consumer = layers.get(l + 1);
+            int produced = producer instanceof Convolution conv ? conv.chosenOutputLayout(examples) : onOneDnn(producer) ? layouts[l] : dnnl_nchw;
+            layouts[l + 1] = onOneDnn(consumer) ? produced : dnnl_nchw;
+        }
+        for (int l = 0; l < count; l++) {
+            if (layers.get(l) instanceof Convolution conv) {
+                conv.inputHeldAs(layouts[l]);
+                conv.outputHeldAs(layouts[l + 1]);
+            } else if (layers.get(l) instanceof MaxPooling pool && pool.onOneDnn()) {
+                pool.heldAs(layouts[l], layouts[l + 1]);
+            }
+        }
+        activationLayouts = layouts;
+    }
+
+    /** Whether a layer's input and output are oneDNN memories, which take any layout. */
+    private static boolean onOneDnn(LeanLayer layer) {
+        return layer instanceof Convolution || layer instanceof MaxPooling pool && pool.onOneDnn();
+    }
+
+    /**
+     * How each block of activations is held, the input first and the logits last (oneDNN's format tag names: nchw,
+     * nChw16c, ...); decided with the first forward pass, empty before it.
+     */
+    public List<String> activationLayouts() {
+        List<String> names = new ArrayList<>();
+        if (activationLayouts != null) {
+            for (int layout : activationLayouts) {
+                names.add(Dnnl.tagName(layout));
+            }
+        }
+        return names;
     }
 
     private void ensureCapacity(int batch) {

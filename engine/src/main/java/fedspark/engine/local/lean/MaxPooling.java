@@ -22,13 +22,15 @@ import org.bytedeco.dnnl.dnnl_pooling_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.dnnl.dnnl_stream;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * Max pooling without padding; the gradient goes to the first maximum of each window. The 2x2, stride-2 window that
  * tiles its input (the poolings of every shipped model) runs on oneDNN's max pooling, which routes each window's
  * gradient to the same input as the Java loops, bit for bit, in about a third of their time with their copies to and
  * from the heap (both measured once, docs/benchmarks.md); other windows (no shipped model has one) on the Java loops below, which
- * record each window's first maximum going forward.
+ * record each window's first maximum going forward. On oneDNN the activations may be in a blocked layout
+ * ({@link #heldAs}): it pools them as they are, and hands them on in that layout or in nchw.
  */
 final class MaxPooling implements LeanLayer {
     final int channels;
@@ -50,6 +52,9 @@ final class MaxPooling implements LeanLayer {
     private float[] dInStage;
     private dnnl_stream stream; // made with the first plan: building a layer (LeanNetwork.supports) loads no oneDNN
     private final Map<Integer, Plan> plans = new HashMap<>(); // oneDNN's primitives, per number of examples a call
+    // How the layers before and after hold this layer's input and output (format tags; see LeanNetwork.exchangeLayouts).
+    private int inputLayout = dnnl_nchw;
+    private int outputLayout = dnnl_nchw;
 
     MaxPooling(int channels, int height, int width, int[] kernel, int[] stride) {
         this.channels = channels;
@@ -82,8 +87,11 @@ final class MaxPooling implements LeanLayer {
         if (onOneDnn()) {
             Plan plan = plan(batch);
             Dnnl.point(plan.src, x, 0);
-            Dnnl.point(plan.dst, a, 0);
+            Dnnl.point(plan.toOutput == null ? plan.dst : plan.output, a, 0);
             plan.forward.run(stream);
+            if (plan.toOutput != null) {
+                plan.toOutput.run(stream);
+            }
             return;
         }
         if (capacity < batch) {
@@ -129,7 +137,12 @@ final class MaxPooling implements LeanLayer {
         }
         if (onOneDnn()) {
             Plan plan = plan(batch); // the forward pass's: its workspace says where each window's maximum was
-            Dnnl.point(plan.diffDst, dA, 0);
+            if (plan.fromOutput == null) {
+                Dnnl.point(plan.diffDst, dA, 0);
+            } else {
+                Dnnl.point(plan.diffOutput, dA, 0);
+                plan.fromOutput.run(stream);
+            }
             Dnnl.point(plan.diffSrc, dX, 0);
             plan.backward.run(stream);
             return;
@@ -142,8 +155,17 @@ final class MaxPooling implements LeanLayer {
         dX.put(0, dInStage, 0, batch * inSize());
     }
 
+    /** The layouts (format tags) in which the layers before and after hold this layer's input and output; before any call. */
+    void heldAs(int input, int output) {
+        if (!onOneDnn() || !plans.isEmpty()) {
+            throw new IllegalStateException(onOneDnn() ? "layouts set after the first call" : "only oneDNN's pooling takes other layouts");
+        }
+        inputLayout = input;
+        outputLayout = output;
+    }
+
     /** The windows oneDNN pools here: 2x2, stride 2, tiling the input (no row or column left out, no padding). */
-    private boolean onOneDnn() {
+    boolean onOneDnn() {
         return kh == 2 && kw == 2 && strideH == 2 && strideW == 2 && height == 2 * outHeight && width == 2 * outWidth;
     }
 
@@ -154,7 +176,10 @@ final class MaxPooling implements LeanLayer {
         return plans.computeIfAbsent(examples, Plan::new);
     }
 
-    /** oneDNN's forward (training: it records each window's maximum in a workspace) and backward pooling of {@code examples}. */
+    /**
+     * oneDNN's forward (training: it records each window's maximum in a workspace) and backward pooling of {@code examples},
+     * in the input's layout; where the output is held in another, reorders to it and from it.
+     */
     private final class Plan {
         private final dnnl_primitive_desc forwardPd; // kept: the workspace's layout lives in it
         final dnnl_memory src;
@@ -164,10 +189,15 @@ final class MaxPooling implements LeanLayer {
         private final BytePointer workspace;
         final Dnnl.Call forward;
         final Dnnl.Call backward;
+        final dnnl_memory output; // the output in the next layer's layout, null where that is the input's
+        final dnnl_memory diffOutput;
+        final Dnnl.Call toOutput;
+        final Dnnl.Call fromOutput;
+        private final FloatPointer staged; // dst going forward, diffDst going back, where there is an output reorder
 
         Plan(int examples) {
-            dnnl_memory_desc_t in = Dnnl.desc(dnnl_nchw, examples, channels, height, width);
-            dnnl_memory_desc_t out = Dnnl.desc(dnnl_nchw, examples, channels, outHeight, outWidth);
+            dnnl_memory_desc_t in = Dnnl.desc(inputLayout, examples, channels, height, width);
+            dnnl_memory_desc_t out = Dnnl.desc(inputLayout, examples, channels, outHeight, outWidth);
             long[] window = {kh, kw};
             long[] stride = {strideH, strideW};
             long[] none = {0, 0};
@@ -191,6 +221,22 @@ final class MaxPooling implements LeanLayer {
                     new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE}, src, dst, workspaceMemory);
             backward = new Dnnl.Call(Dnnl.primitive(backwardPd, "creating a max pooling's gradient"), "max pooling's gradient",
                     new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC}, diffDst, workspaceMemory, diffSrc);
+            if (outputLayout == inputLayout) {
+                output = null;
+                diffOutput = null;
+                toOutput = null;
+                fromOutput = null;
+                staged = null;
+            } else {
+                dnnl_memory_desc_t held = Dnnl.desc(outputLayout, examples, channels, outHeight, outWidth);
+                output = Dnnl.memory(held);
+                diffOutput = Dnnl.memory(held);
+                staged = new FloatPointer(Dnnl.floats(out));
+                Dnnl.point(dst, staged);
+                Dnnl.point(diffDst, staged);
+                toOutput = Dnnl.reorder(out, dst, held, output);
+                fromOutput = Dnnl.reorder(held, diffOutput, out, diffDst);
+            }
         }
     }
 }
