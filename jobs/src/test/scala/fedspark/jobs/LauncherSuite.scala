@@ -31,4 +31,19 @@ class LauncherSuite extends AnyFunSuite with CommandLineFixture {
       assert(noise.isEmpty, s"run $i printed:\n${noise.take(5).mkString("\n")}\n$output")
     }
   }
+
+  test("a jar of the class path newer than the class archive (one module rebuilt): the next train writes the archive again", Packaged) {
+    val conf = experiment("rebuilt", "").getPath
+    val archive = ClusterRuns.repo.resolve("jobs/target/fedspark-classes.jsa")
+    val (first, firstOutput) = launch("before-rebuild", "train", conf) // writes the archive unless it is current
+    assert(first == 0, firstOutput)
+    // The engine module's jar as the launcher's class path has it (the module's target folder in a reactor build)
+    val module = java.nio.file.Paths.get(Files.readString(ClusterRuns.repo.resolve("jobs/target/classpath.txt")).strip()
+      .split(java.io.File.pathSeparator).find(_.contains("fedspark-engine")).get)
+    val later = Files.getLastModifiedTime(archive).toMillis + 2000
+    Files.setLastModifiedTime(module, java.nio.file.attribute.FileTime.fromMillis(later))
+    val (second, secondOutput) = launch("after-rebuild", "train", conf)
+    assert(second == 0, secondOutput)
+    assert(Files.getLastModifiedTime(archive).toMillis > later, s"the archive was not written again after $module changed")
+  }
 }
