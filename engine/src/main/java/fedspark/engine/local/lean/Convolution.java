@@ -99,7 +99,7 @@ final class Convolution implements LeanLayer {
     private FloatBuffer biasGradient;
     private FloatBuffer chunkWeightGradient; // a later chunk's gradients, added to the first's
     private FloatBuffer chunkBiasGradient;
-    private FloatBuffer dz; // dLoss/d(pre-activation) of a chunk, NCHW
+    private FloatBuffer dz; // dLoss/d(pre-activation) of a chunk, in the output's layout
     private float[] weightStage;
     private float[] weightGradientStage;
     private int srcHeld = -1; // the first example of the chunk whose input is in srcScratch, or -1

@@ -42,7 +42,8 @@ import fedspark.engine.local.StepRule;
  * <p>The {@link StepRule}: plain SGD and momentum are fused into each layer's gradient product (no pass over the
  * parameters of their own); any other rule has the layers write the gradient, then applies the rule.
  *
- * <p>An activation block holds one example after another (NCHW within an example for convolutions).
+ * <p>An activation block holds one example after another (NCHW within an example for convolutions, or the blocked
+ * layout of {@link #exchangeLayouts} between oneDNN's layers).
  */
 public final class LeanNetwork implements LocalTrainer {
 
