@@ -288,29 +288,29 @@ final class Convolution implements LeanLayer {
      * reorder between them; one memory and no reorder where the two layouts are the same.
      */
     private final class Operand {
-        final dnnl_memory plain;
+        final dnnl_memory held;
         final dnnl_memory inner;
         private final Call reorder;
         private final Scratch scratch;
         private final long innerFloats;
 
-        /** {@code input}: the reorder runs plain to inner before the call; otherwise inner to plain after it. */
-        Operand(dnnl_memory_desc_t plainDesc, dnnl_memory_desc_t innerDesc, boolean input, Scratch scratch) {
-            plain = memory(plainDesc);
+        /** {@code input}: the reorder runs held to inner before the call; otherwise inner to held after it. */
+        Operand(dnnl_memory_desc_t heldDesc, dnnl_memory_desc_t innerDesc, boolean input, Scratch scratch) {
+            held = memory(heldDesc);
             this.scratch = scratch;
             innerFloats = floats(innerDesc);
-            if (same(plainDesc, innerDesc)) {
-                inner = plain;
+            if (same(heldDesc, innerDesc)) {
+                inner = held;
                 reorder = null;
             } else {
                 inner = memory(innerDesc);
-                reorder = input ? Dnnl.reorder(plainDesc, plain, innerDesc, inner) : Dnnl.reorder(innerDesc, inner, plainDesc, plain);
+                reorder = input ? Dnnl.reorder(heldDesc, held, innerDesc, inner) : Dnnl.reorder(innerDesc, inner, heldDesc, held);
             }
         }
 
         /** An input: points at {@code buffer} from {@code offset} and brings it into the primitive's layout. */
         void in(FloatBuffer buffer, int offset) {
-            point(plain, buffer, offset);
+            point(held, buffer, offset);
             if (reorder != null) {
                 point(inner, scratch.atLeast(innerFloats));
                 reorder.run(stream);
@@ -319,7 +319,7 @@ final class Convolution implements LeanLayer {
 
         /** An output, before the call: where the primitive writes, {@link #after} to bring it into {@code buffer}. */
         void before(FloatBuffer buffer, int offset) {
-            point(plain, buffer, offset);
+            point(held, buffer, offset);
             if (reorder != null) {
                 point(inner, scratch.atLeast(innerFloats));
             }
@@ -364,14 +364,14 @@ final class Convolution implements LeanLayer {
             dnnl_memory_desc_t weightsAny = desc(dnnl_format_tag_any, outChannels, inChannels, kh, kw);
             dnnl_memory_desc_t biasPlain = desc(dnnl_x, outChannels);
             dnnl_memory_desc_t dstAny = desc(dnnl_format_tag_any, examples, outChannels, outHeight, outWidth);
-            dnnl_memory_desc_t srcPlain = desc(inputLayout, examples, inChannels, height, width);
+            dnnl_memory_desc_t srcHeld = desc(inputLayout, examples, inChannels, height, width);
             dnnl_memory_desc_t weightsPlain = desc(dnnl_oihw, outChannels, inChannels, kh, kw);
-            dnnl_memory_desc_t dstPlain = desc(outputLayout, examples, outChannels, outHeight, outWidth);
+            dnnl_memory_desc_t dstHeld = desc(outputLayout, examples, outChannels, outHeight, outWidth);
             forwardPd = forwardPd(examples);
-            src = new Operand(srcPlain, query(forwardPd, dnnl_query_src_md), true, srcScratch);
+            src = new Operand(srcHeld, query(forwardPd, dnnl_query_src_md), true, srcScratch);
             kernel = new Operand(weightsPlain, query(forwardPd, dnnl_query_weights_md), true, kernelScratch);
             bias = memory(biasPlain);
-            dst = new Operand(dstPlain, query(forwardPd, dnnl_query_dst_md), false, dstScratch);
+            dst = new Operand(dstHeld, query(forwardPd, dnnl_query_dst_md), false, dstScratch);
             forward = new Call(primitive(forwardPd, "creating a convolution"), "convolution",
                     new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, src.inner, kernel.inner, bias, dst.inner);
 
@@ -397,8 +397,8 @@ final class Convolution implements LeanLayer {
             weightsPd = primitiveDesc(weightsOperation, null, forwardPd, "choosing a convolution's weight gradient");
             dnnl_memory_desc_t srcForWeightsDesc = query(weightsPd, dnnl_query_src_md);
             srcForWeights = same(srcForWeightsDesc, query(forwardPd, dnnl_query_src_md)) ? null
-                    : new Operand(srcPlain, srcForWeightsDesc, true, srcForWeightsScratch);
-            diffDst = new Operand(dstPlain, query(weightsPd, dnnl_query_diff_dst_md), true, diffDstScratch);
+                    : new Operand(srcHeld, srcForWeightsDesc, true, srcForWeightsScratch);
+            diffDst = new Operand(dstHeld, query(weightsPd, dnnl_query_diff_dst_md), true, diffDstScratch);
             diffWeights = new Operand(weightsPlain, query(weightsPd, dnnl_query_diff_weights_md), false, diffWeightsScratch);
             diffBias = memory(biasPlain);
             backwardWeights = new Call(primitive(weightsPd, "creating a convolution's weight gradient"), "convolution weight gradient",
