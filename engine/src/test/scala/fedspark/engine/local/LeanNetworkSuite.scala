@@ -228,6 +228,38 @@ class LeanNetworkSuite extends AnyFunSuite {
     assertSameSteps(differences, moved)
   }
 
+  // From 2^18 weights on (Dense.TRANSPOSED_FORWARD_WEIGHTS) a dense layer computes its forward product transposed:
+  // here the first hidden layer (784 x 400) and the softmax output (2048 x 128) do, the two between (400 x 32,
+  // 32 x 2048) do not; a short last batch checks the transposition's strides.
+  test("dense layers above and below the size that computes the forward product transposed step as DL4J's fit() does") {
+    import org.deeplearning4j.nn.conf.NeuralNetConfiguration
+    import org.deeplearning4j.nn.conf.inputs.InputType
+    import org.deeplearning4j.nn.conf.layers.{DenseLayer, OutputLayer}
+    import org.deeplearning4j.nn.multilayer.MultiLayerNetwork
+    import org.nd4j.linalg.activations.Activation
+    import org.nd4j.linalg.lossfunctions.LossFunctions
+    def dense(units: Int) = new DenseLayer.Builder().nOut(units).activation(Activation.RELU).build()
+    val conf = new NeuralNetConfiguration.Builder().seed(7L).updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).list()
+      .layer(dense(400)).layer(dense(32)).layer(dense(2048))
+      .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(128).activation(Activation.SOFTMAX).build())
+      .setInputType(InputType.feedForward(784)).build()
+    val transposedFrom = 1 << 18
+    assert(784 * 400 >= transposedFrom && 2048 * 128 >= transposedFrom && 32 * 2048 < transposedFrom)
+    val net = new MultiLayerNetwork(conf)
+    net.init()
+    val global = FlatParameters.of(net)
+    val data = shard(37, 13L)
+    val order = (0 until 37).toArray
+    val (lean, reference) = (new LeanNetwork(conf), new Dl4jTrainer(net, 128))
+    val (differences, moved) = stepByStep(lean, reference, global, data,
+      Seq((order, 0, 10), (order, 10, 20), (order, 20, 30), (order, 30, 37), (order, 0, 10)))
+    assertSameSteps(differences, moved)
+    lean.setParameters(reference.parameters())
+    val (leanOut, referenceOut) = (lean.probabilities(data, order, 30, 37), reference.probabilities(data, order, 30, 37))
+    val apart = leanOut.indices.map(k => math.abs(leanOut(k) - referenceOut(k))).max
+    assert(leanOut.length == 7 * 128 && apart < 1e-6, s"probabilities up to $apart apart")
+  }
+
   test("a convolution whose stride leaves input rows unread is left to DL4J, with the reason") {
     // 28 rows, 3x3 windows at stride 2 without padding: 13 windows reach row 26, row 27 is never read.
     assert(LeanNetwork.unsupported(convolutionNet(2, 0)).contains("unread"))

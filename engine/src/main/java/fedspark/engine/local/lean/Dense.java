@@ -16,17 +16,29 @@ import java.nio.FloatBuffer;
  * dX = dZ W, dW = dZ^T X.
  */
 final class Dense implements LeanLayer {
+    /**
+     * From this many weights on, the forward product is computed transposed, A^T = W X^T (the weights as oneDNN's
+     * first operand), and A^T turned into A: faster where the weights come from beyond the L2 cache (the McMahan
+     * CNN's 3136 x 512 layer at B = 10: its step about 4% faster), slower for small layers (the 2NN's 784 x 200:
+     * its step 6-15% slower); docs/benchmarks.md. A size, not a timed choice: a layer orders its sums the same way
+     * on every machine whose oneDNN picks the same kernels.
+     */
+    static final int TRANSPOSED_FORWARD_WEIGHTS = 1 << 18;
+
     private final int in;
     private final int out;
     private final boolean relu;
+    private final boolean transposedForward;
     private FloatBuffer weights;
     private FloatBuffer biases;
     private FloatBuffer weightTarget;
     private FloatBuffer biasTarget;
     private FloatBuffer dz;
     private FloatBuffer ones;
-    // Heap copies for the element-wise work (see Buffers): the output block, its gradient, the biases.
+    private FloatBuffer outTransposed; // A^T, batch values an output unit
+    // Heap copies for the element-wise work (see Buffers): the output block (and A^T), its gradient, the biases.
     private float[] outStage = new float[0];
+    private float[] transposedStage = new float[0];
     private float[] dOutStage = new float[0];
     private final float[] biasStage;
 
@@ -34,6 +46,7 @@ final class Dense implements LeanLayer {
         this.in = in;
         this.out = out;
         this.relu = relu;
+        this.transposedForward = (long) in * out >= TRANSPOSED_FORWARD_WEIGHTS;
         this.biasStage = new float[out];
     }
 
@@ -57,11 +70,26 @@ final class Dense implements LeanLayer {
     }
 
     public void forward(FloatBuffer x, FloatBuffer a, int batch) {
-        sgemm('N', 'T', batch, out, in, 1f, x, in, weights, in, 0f, a, out);
         int size = out * batch;
         float[] z = outStage.length >= size ? outStage : new float[size];
         outStage = z;
-        a.get(0, z, 0, size);
+        if (transposedForward) {
+            if (outTransposed == null || outTransposed.capacity() < size) {
+                outTransposed = allocate(size);
+                transposedStage = new float[size];
+            }
+            sgemm('N', 'T', out, batch, in, 1f, weights, in, x, in, 0f, outTransposed, batch);
+            float[] zt = transposedStage;
+            outTransposed.get(0, zt, 0, size);
+            for (int k = 0; k < out; k++) {
+                for (int j = 0; j < batch; j++) {
+                    z[j * out + k] = zt[k * batch + j];
+                }
+            }
+        } else {
+            sgemm('N', 'T', batch, out, in, 1f, x, in, weights, in, 0f, a, out);
+            a.get(0, z, 0, size);
+        }
         biases.get(0, biasStage);
         float[] b = biasStage;
         for (int j = 0; j < size; j += out) {
