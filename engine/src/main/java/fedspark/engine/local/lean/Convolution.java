@@ -21,9 +21,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_data_desc_
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_weights_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_forward_desc_init;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_backward_desc_init;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_desc_init;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu_use_dst_for_bwd;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
@@ -41,7 +38,6 @@ import java.util.HashMap;
 import java.util.Map;
 
 import org.bytedeco.dnnl.dnnl_convolution_desc_t;
-import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
@@ -58,7 +54,8 @@ import fedspark.engine.local.lean.Dnnl.Call;
  * layout oneDNN chooses for it (channels blocked by the vector width, where its JIT kernels run near the machine's
  * arithmetic peak); reorders bring inputs into and results out of those layouts, and are skipped where a chosen
  * layout is the one outside. The forward pass fuses the bias and the ReLU; the backward pass applies the ReLU's
- * gradient (from the output, as DL4J's), then computes the weight and bias gradients and dLoss/dInput.
+ * gradient (from the output, as DL4J's; or a max pooling after it does, {@link #leaveReluGradientToPooling}), then
+ * computes the weight and bias gradients and dLoss/dInput.
  *
  * <p>Primitives are built for a number of examples: one set per chunk size met (the minibatch, an epoch's shorter
  * last batch, evaluation chunks), at most {@link #CHUNK} examples a call, and kept while the layer lives; the
@@ -107,6 +104,7 @@ final class Convolution implements LeanLayer {
     private int inputLayout = dnnl_nchw;
     private int outputLayout = dnnl_nchw;
     private int chosenOutput = -1; // chosenOutputLayout's answer
+    private boolean reluGradientByPooling; // see leaveReluGradientToPooling
 
     Convolution(int inChannels, int height, int width, int outChannels, int[] kernel, int[] stride, int[] padding, ConvolutionMode mode) {
         this.inChannels = inChannels;
@@ -254,6 +252,16 @@ final class Convolution implements LeanLayer {
         outputLayout = layout;
     }
 
+    /**
+     * The max pooling after this layer applies ReLU's gradient to its own output's gradient ({@link MaxPooling#applyReluGradient}),
+     * where it touches a quarter of the values (2x2 windows); this layer's backward pass takes its dOut as dLoss/d(pre-activation).
+     * Before any call.
+     */
+    void leaveReluGradientToPooling() {
+        checkNoPlans();
+        reluGradientByPooling = true;
+    }
+
     private void checkNoPlans() {
         if (!plans.isEmpty()) {
             throw new IllegalStateException("a layout set after the first call");
@@ -341,11 +349,10 @@ final class Convolution implements LeanLayer {
         final dnnl_memory bias;
         final Operand dst;
         final Call forward;
-        private final dnnl_primitive_desc reluPd;
         private final dnnl_memory reluDst;
         private final dnnl_memory reluDiffDst;
         private final dnnl_memory reluDiffSrc;
-        private final Call relu;
+        private final Call relu; // null where the pooling after applies ReLU's gradient
         private final dnnl_primitive_desc weightsPd;
         private final Operand srcForWeights; // null: the forward pass's src layout
         private final Operand diffDst;
@@ -375,21 +382,18 @@ final class Convolution implements LeanLayer {
             forward = new Call(primitive(forwardPd, "creating a convolution"), "convolution",
                     new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, src.inner, kernel.inner, bias, dst.inner);
 
-            // ReLU's gradient from its output, element by element whatever the layout: dz = dA where a > 0, else 0.
-            dnnl_memory_desc_t flat = desc(dnnl_x, (long) examples * outSize());
-            dnnl_eltwise_desc_t reluForward = new dnnl_eltwise_desc_t();
-            Dnnl.check(dnnl_eltwise_forward_desc_init(reluForward, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, flat, 0f, 0f),
-                    "describing a ReLU");
-            dnnl_primitive_desc reluHint = primitiveDesc(reluForward, null, null, "choosing a ReLU");
-            dnnl_eltwise_desc_t reluBackward = new dnnl_eltwise_desc_t();
-            Dnnl.check(dnnl_eltwise_backward_desc_init(reluBackward, dnnl_eltwise_relu_use_dst_for_bwd, flat, flat, 0f, 0f),
-                    "describing a ReLU's gradient");
-            reluPd = primitiveDesc(reluBackward, null, reluHint, "choosing a ReLU's gradient");
-            reluDst = memory(flat);
-            reluDiffDst = memory(flat);
-            reluDiffSrc = memory(flat);
-            relu = new Call(primitive(reluPd, "creating a ReLU's gradient"), "ReLU gradient",
-                    new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, reluDst, reluDiffDst, reluDiffSrc);
+            if (reluGradientByPooling) {
+                reluDst = null;
+                reluDiffDst = null;
+                reluDiffSrc = null;
+                relu = null;
+            } else {
+                long values = (long) examples * outSize();
+                reluDst = Dnnl.flatMemory(values);
+                reluDiffDst = Dnnl.flatMemory(values);
+                reluDiffSrc = Dnnl.flatMemory(values);
+                relu = Dnnl.reluGradient(values, reluDst, reluDiffDst, reluDiffSrc);
+            }
 
             dnnl_convolution_desc_t weightsOperation = new dnnl_convolution_desc_t();
             Dnnl.check(dnnl_convolution_backward_weights_desc_init(weightsOperation, dnnl_convolution_direct, srcAny, weightsAny, biasPlain,
@@ -428,15 +432,21 @@ final class Convolution implements LeanLayer {
 
         /** One chunk's gradients into the layer's gradient buffers ({@code firstChunk}) or the chunk buffers; its dX. */
         void backward(FloatBuffer x, FloatBuffer a, FloatBuffer dA, FloatBuffer dX, int first, boolean firstChunk) {
-            int values = examples * outSize();
-            if (dz == null || dz.capacity() < values) {
-                dz = allocate(values);
+            FloatBuffer gradient = dA; // dLoss/d(pre-activation), from gradientOffset on
+            int gradientOffset = first * outSize();
+            if (relu != null) {
+                int values = examples * outSize();
+                if (dz == null || dz.capacity() < values) {
+                    dz = allocate(values);
+                }
+                point(reluDst, a, first * outSize());
+                point(reluDiffDst, dA, first * outSize());
+                point(reluDiffSrc, dz, 0);
+                relu.run(stream);
+                gradient = dz;
+                gradientOffset = 0;
             }
-            point(reluDst, a, first * outSize());
-            point(reluDiffDst, dA, first * outSize());
-            point(reluDiffSrc, dz, 0);
-            relu.run(stream);
-            diffDst.in(dz, 0);
+            diffDst.in(gradient, gradientOffset);
             if (srcForWeights != null) {
                 srcForWeights.in(x, first * inSize());
             } else if (srcHeld != first) {
@@ -456,7 +466,7 @@ final class Convolution implements LeanLayer {
                     buildBackwardData();
                 }
                 if (diffDstForData != null) {
-                    diffDstForData.in(dz, 0);
+                    diffDstForData.in(gradient, gradientOffset);
                 }
                 kernelForData.in(weights, 0);
                 diffSrc.before(dX, first * inSize());

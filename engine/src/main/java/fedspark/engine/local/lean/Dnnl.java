@@ -28,10 +28,19 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_backward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_relu_use_dst_for_bwd;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
 
 import java.nio.FloatBuffer;
 
 import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_eltwise_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
@@ -173,6 +182,29 @@ final class Dnnl {
         dnnl_primitive_desc pd = new dnnl_primitive_desc();
         check(dnnl_reorder_primitive_desc_create(pd, fromDesc, ENGINE, toDesc, ENGINE, null), "describing a reorder");
         return new Call(primitive(pd, "creating a reorder"), "reorder", new int[] {DNNL_ARG_FROM, DNNL_ARG_TO}, from, to);
+    }
+
+    /**
+     * ReLU's gradient from its output, element by element whatever the layout (the three memories share one):
+     * diffSrc = diffDst where dst > 0, else 0; over {@code count} floats.
+     */
+    static Call reluGradient(long count, dnnl_memory dst, dnnl_memory diffDst, dnnl_memory diffSrc) {
+        dnnl_memory_desc_t flat = desc(dnnl_x, count);
+        dnnl_eltwise_desc_t forward = new dnnl_eltwise_desc_t();
+        check(dnnl_eltwise_forward_desc_init(forward, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, flat, 0f, 0f),
+                "describing a ReLU");
+        dnnl_primitive_desc hint = primitiveDesc(forward, null, null, "choosing a ReLU");
+        dnnl_eltwise_desc_t backward = new dnnl_eltwise_desc_t();
+        check(dnnl_eltwise_backward_desc_init(backward, dnnl_eltwise_relu_use_dst_for_bwd, flat, flat, 0f, 0f),
+                "describing a ReLU's gradient");
+        dnnl_primitive_desc pd = primitiveDesc(backward, null, hint, "choosing a ReLU's gradient");
+        return new Call(primitive(pd, "creating a ReLU's gradient"), "ReLU gradient",
+                new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, dst, diffDst, diffSrc);
+    }
+
+    /** A memory of {@code count} floats in a flat layout, for element-wise work on a tensor held in any layout. */
+    static dnnl_memory flatMemory(long count) {
+        return memory(desc(dnnl_x, count));
     }
 
     /** Attributes with one post-op: ReLU on the primitive's result. */

@@ -86,6 +86,12 @@ public final class LeanNetwork implements LocalTrainer {
     /** Plain SGD at the configuration's learning rate until {@link #setStepRule} says otherwise. */
     public LeanNetwork(MultiLayerConfiguration conf) {
         layers = plan(conf);
+        for (int l = 0; l + 1 < layers.size(); l++) {
+            if (layers.get(l) instanceof Convolution conv && layers.get(l + 1) instanceof MaxPooling pool) {
+                conv.leaveReluGradientToPooling();
+                pool.applyReluGradient();
+            }
+        }
         int count = 0;
         for (LeanLayer layer : layers) {
             count += layer.parameterCount();

@@ -55,6 +55,7 @@ final class MaxPooling implements LeanLayer {
     // How the layers before and after hold this layer's input and output (format tags; see LeanNetwork.exchangeLayouts).
     private int inputLayout = dnnl_nchw;
     private int outputLayout = dnnl_nchw;
+    private boolean reluGradient; // see applyReluGradient
 
     MaxPooling(int channels, int height, int width, int[] kernel, int[] stride) {
         this.channels = channels;
@@ -137,10 +138,17 @@ final class MaxPooling implements LeanLayer {
         }
         if (onOneDnn()) {
             Plan plan = plan(batch); // the forward pass's: its workspace says where each window's maximum was
-            if (plan.fromOutput == null) {
-                Dnnl.point(plan.diffDst, dA, 0);
+            dnnl_memory gradient = plan.fromOutput == null ? plan.diffDst : plan.diffOutput;
+            if (reluGradient) {
+                Dnnl.point(plan.reluOutput, a, 0);
+                Dnnl.point(plan.reluDiffOutput, dA, 0);
+                Dnnl.point(plan.reluDiffInput, plan.masked);
+                plan.relu.run(stream);
+                Dnnl.point(gradient, plan.masked);
             } else {
-                Dnnl.point(plan.diffOutput, dA, 0);
+                Dnnl.point(gradient, dA, 0);
+            }
+            if (plan.fromOutput != null) {
                 plan.fromOutput.run(stream);
             }
             Dnnl.point(plan.diffSrc, dX, 0);
@@ -148,6 +156,11 @@ final class MaxPooling implements LeanLayer {
             return;
         }
         dA.get(0, dOutStage, 0, batch * outSize());
+        if (reluGradient) {
+            for (int o = 0; o < batch * outSize(); o++) {
+                dOutStage[o] = Buffers.reluGradient(outStage[o], dOutStage[o]);
+            }
+        }
         java.util.Arrays.fill(dInStage, 0, batch * inSize(), 0f); // inputs no window reads, or windows that overlap
         for (int o = 0; o < batch * outSize(); o++) {
             dInStage[argmax[o]] += dOutStage[o];
@@ -162,6 +175,19 @@ final class MaxPooling implements LeanLayer {
         }
         inputLayout = input;
         outputLayout = output;
+    }
+
+    /**
+     * This layer's input is a ReLU's output, whose gradient this layer applies (the layer before leaves it,
+     * {@link Convolution#leaveReluGradientToPooling}): a window's gradient is kept where its maximum is positive and
+     * zeroed where it is 0. The same gradient reaches each input as ReLU's gradient applied after the pooling's: an
+     * input gets gradient only as some window's maximum, and is positive exactly when that maximum is. Before any call.
+     */
+    void applyReluGradient() {
+        if (!plans.isEmpty() || capacity > 0) {
+            throw new IllegalStateException("ReLU's gradient taken on after the first call");
+        }
+        reluGradient = true;
     }
 
     /** The windows oneDNN pools here: 2x2, stride 2, tiling the input (no row or column left out, no padding). */
@@ -194,6 +220,11 @@ final class MaxPooling implements LeanLayer {
         final Dnnl.Call toOutput;
         final Dnnl.Call fromOutput;
         private final FloatPointer staged; // dst going forward, diffDst going back, where there is an output reorder
+        final dnnl_memory reluOutput; // applyReluGradient: the output, its gradient and that gradient masked, as held
+        final dnnl_memory reluDiffOutput;
+        final dnnl_memory reluDiffInput;
+        final Dnnl.Call relu;
+        final FloatPointer masked;
 
         Plan(int examples) {
             dnnl_memory_desc_t in = Dnnl.desc(inputLayout, examples, channels, height, width);
@@ -221,6 +252,20 @@ final class MaxPooling implements LeanLayer {
                     new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE}, src, dst, workspaceMemory);
             backward = new Dnnl.Call(Dnnl.primitive(backwardPd, "creating a max pooling's gradient"), "max pooling's gradient",
                     new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC}, diffDst, workspaceMemory, diffSrc);
+            if (reluGradient) {
+                long values = (long) examples * outSize();
+                reluOutput = Dnnl.flatMemory(values);
+                reluDiffOutput = Dnnl.flatMemory(values);
+                reluDiffInput = Dnnl.flatMemory(values);
+                relu = Dnnl.reluGradient(values, reluOutput, reluDiffOutput, reluDiffInput);
+                masked = new FloatPointer(values);
+            } else {
+                reluOutput = null;
+                reluDiffOutput = null;
+                reluDiffInput = null;
+                relu = null;
+                masked = null;
+            }
             if (outputLayout == inputLayout) {
                 output = null;
                 diffOutput = null;
