@@ -140,11 +140,7 @@ final class MaxPooling implements LeanLayer {
             Plan plan = plan(batch); // the forward pass's: its workspace says where each window's maximum was
             dnnl_memory gradient = plan.fromOutput == null ? plan.diffDst : plan.diffOutput;
             if (reluGradient) {
-                Dnnl.point(plan.reluOutput, a, 0);
-                Dnnl.point(plan.reluDiffOutput, dA, 0);
-                Dnnl.point(plan.reluDiffInput, plan.masked);
-                plan.relu.run(stream);
-                Dnnl.point(gradient, plan.masked);
+                Dnnl.point(gradient, plan.masked(a, dA));
             } else {
                 Dnnl.point(gradient, dA, 0);
             }
@@ -158,7 +154,8 @@ final class MaxPooling implements LeanLayer {
         dA.get(0, dOutStage, 0, batch * outSize());
         if (reluGradient) {
             for (int o = 0; o < batch * outSize(); o++) {
-                dOutStage[o] = Buffers.reluGradient(outStage[o], dOutStage[o]);
+                // As oneDNN's ReLU gradient: kept where the output is > 0 (not -0, which another ReLU kernel may give, or NaN).
+                dOutStage[o] = outStage[o] > 0f ? dOutStage[o] : 0f;
             }
         }
         java.util.Arrays.fill(dInStage, 0, batch * inSize(), 0f); // inputs no window reads, or windows that overlap
@@ -220,13 +217,16 @@ final class MaxPooling implements LeanLayer {
         final Dnnl.Call toOutput;
         final Dnnl.Call fromOutput;
         private final FloatPointer staged; // dst going forward, diffDst going back, where there is an output reorder
-        final dnnl_memory reluOutput; // applyReluGradient: the output, its gradient and that gradient masked, as held
-        final dnnl_memory reluDiffOutput;
-        final dnnl_memory reluDiffInput;
-        final Dnnl.Call relu;
-        final FloatPointer masked;
+        private final int examples;
+        // applyReluGradient: the output, its gradient and that gradient masked, as held; built by the first backward
+        // pass (evaluation's plans never need them)
+        private dnnl_memory reluOutput;
+        private dnnl_memory reluDiffOutput;
+        private Dnnl.Call relu;
+        private FloatPointer masked;
 
         Plan(int examples) {
+            this.examples = examples;
             dnnl_memory_desc_t in = Dnnl.desc(inputLayout, examples, channels, height, width);
             dnnl_memory_desc_t out = Dnnl.desc(inputLayout, examples, channels, outHeight, outWidth);
             long[] window = {kh, kw};
@@ -252,20 +252,6 @@ final class MaxPooling implements LeanLayer {
                     new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE}, src, dst, workspaceMemory);
             backward = new Dnnl.Call(Dnnl.primitive(backwardPd, "creating a max pooling's gradient"), "max pooling's gradient",
                     new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC}, diffDst, workspaceMemory, diffSrc);
-            if (reluGradient) {
-                long values = (long) examples * outSize();
-                reluOutput = Dnnl.flatMemory(values);
-                reluDiffOutput = Dnnl.flatMemory(values);
-                reluDiffInput = Dnnl.flatMemory(values);
-                relu = Dnnl.reluGradient(values, reluOutput, reluDiffOutput, reluDiffInput);
-                masked = new FloatPointer(values);
-            } else {
-                reluOutput = null;
-                reluDiffOutput = null;
-                reluDiffInput = null;
-                relu = null;
-                masked = null;
-            }
             if (outputLayout == inputLayout) {
                 output = null;
                 diffOutput = null;
@@ -282,6 +268,23 @@ final class MaxPooling implements LeanLayer {
                 toOutput = Dnnl.reorder(out, dst, held, output);
                 fromOutput = Dnnl.reorder(held, diffOutput, out, diffDst);
             }
+        }
+
+        /** dOut where this layer's output is > 0, else 0 (ReLU's gradient on the pooled values), in the layout both are held in. */
+        FloatPointer masked(FloatBuffer output, FloatBuffer dOutput) {
+            if (relu == null) {
+                long values = (long) examples * outSize();
+                reluOutput = Dnnl.flatMemory(values);
+                reluDiffOutput = Dnnl.flatMemory(values);
+                dnnl_memory reluDiffInput = Dnnl.flatMemory(values);
+                masked = new FloatPointer(values);
+                Dnnl.point(reluDiffInput, masked);
+                relu = Dnnl.reluGradient(values, reluOutput, reluDiffOutput, reluDiffInput);
+            }
+            Dnnl.point(reluOutput, output, 0);
+            Dnnl.point(reluDiffOutput, dOutput, 0);
+            relu.run(stream);
+            return masked;
         }
     }
 }
