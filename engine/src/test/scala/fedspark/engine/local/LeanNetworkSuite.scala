@@ -261,6 +261,27 @@ class LeanNetworkSuite extends AnyFunSuite {
     assert(leanOut.length == 37 * 128 && apart < 1e-6, s"probabilities up to $apart apart")
   }
 
+  test("a ReLU with a cap, a threshold or a slope below it is left to DL4J, in dense layers and convolutions") {
+    import org.deeplearning4j.nn.conf.NeuralNetConfiguration
+    import org.deeplearning4j.nn.conf.inputs.InputType
+    import org.deeplearning4j.nn.conf.layers.{ConvolutionLayer, DenseLayer, OutputLayer}
+    import org.nd4j.linalg.activations.impl.ActivationReLU
+    import org.nd4j.linalg.lossfunctions.LossFunctions
+    def output() = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10)
+      .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build()
+    def dense(relu: ActivationReLU) = new NeuralNetConfiguration.Builder().list()
+      .layer(new DenseLayer.Builder().nOut(20).activation(relu).build()).layer(output())
+      .setInputType(InputType.feedForward(784)).build()
+    def conv(relu: ActivationReLU) = new NeuralNetConfiguration.Builder().list()
+      .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).activation(relu).build()).layer(output())
+      .setInputType(InputType.convolutionalFlat(28, 28, 1)).build()
+    assert(LeanNetwork.unsupported(dense(new ActivationReLU())) == null && LeanNetwork.unsupported(conv(new ActivationReLU())) == null)
+    for (relu <- Seq(new ActivationReLU(6.0, 0.0, 0.0), new ActivationReLU(null, 0.5, 0.0), new ActivationReLU(null, 0.0, 0.1))) {
+      assert(LeanNetwork.unsupported(dense(relu)) != null, s"dense $relu")
+      assert(LeanNetwork.unsupported(conv(relu)) != null, s"convolution $relu")
+    }
+  }
+
   test("a convolution whose stride leaves input rows unread is left to DL4J, with the reason") {
     // 28 rows, 3x3 windows at stride 2 without padding: 13 windows reach row 26, row 27 is never read.
     assert(LeanNetwork.unsupported(convolutionNet(2, 0)).contains("unread"))

@@ -21,6 +21,7 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
 import org.nd4j.linalg.learning.config.Sgd;
@@ -124,7 +125,7 @@ public final class LeanNetwork implements LocalTrainer {
                 throw new UnsupportedOperationException("layer " + l + ": dropout");
             }
             boolean last = l == n - 1;
-            if (layer.getClass() == DenseLayer.class && ((DenseLayer) layer).getActivationFn() instanceof ActivationReLU
+            if (layer.getClass() == DenseLayer.class && plainRelu(((DenseLayer) layer).getActivationFn())
                     && ((DenseLayer) layer).hasBias() && !last) {
                 plan.add(new Dense((int) ((DenseLayer) layer).getNIn(), (int) ((DenseLayer) layer).getNOut(), true));
             } else if (last && layer.getClass() == OutputLayer.class && ((OutputLayer) layer).getActivationFn() instanceof ActivationSoftmax
@@ -133,7 +134,7 @@ public final class LeanNetwork implements LocalTrainer {
                 plan.add(new Dense((int) ((OutputLayer) layer).getNIn(), (int) ((OutputLayer) layer).getNOut(), false));
             } else if (layer.getClass() == ConvolutionLayer.class && type instanceof InputType.InputTypeConvolutional in) {
                 ConvolutionLayer c = (ConvolutionLayer) layer;
-                if (!(c.getActivationFn() instanceof ActivationReLU) || !c.hasBias() || c.getDilation()[0] != 1 || c.getDilation()[1] != 1) {
+                if (!plainRelu(c.getActivationFn()) || !c.hasBias() || c.getDilation()[0] != 1 || c.getDilation()[1] != 1) {
                     throw new UnsupportedOperationException("layer " + l + ": convolution other than ReLU, with bias, no dilation");
                 }
                 Convolution conv = new Convolution((int) in.getChannels(), (int) in.getHeight(), (int) in.getWidth(), (int) c.getNOut(),
@@ -164,6 +165,16 @@ public final class LeanNetwork implements LocalTrainer {
             throw new UnsupportedOperationException("no layers");
         }
         return plan;
+    }
+
+    /** max(z, 0): DL4J's ReLU without a cap, a threshold other than 0 or a slope below it (those stay with DL4J). */
+    private static boolean plainRelu(IActivation activation) {
+        return activation instanceof ActivationReLU relu && relu.getMax() == null && zeroOrUnset(relu.getThreshold())
+                && zeroOrUnset(relu.getNegativeSlope());
+    }
+
+    private static boolean zeroOrUnset(Double value) {
+        return value == null || value == 0.0;
     }
 
     /** True when the pooling windows tile the input without padding (Truncate, or Same where it adds none). */
