@@ -46,4 +46,22 @@ class LauncherSuite extends AnyFunSuite with CommandLineFixture {
     assert(second == 0, secondOutput)
     assert(Files.getLastModifiedTime(archive).toMillis > later, s"the archive was not written again after $module changed")
   }
+
+  test("a train stopped by bad input leaves the class archive as it was; the next good train writes it", Packaged) {
+    val conf = experiment("mistyped", "").getPath
+    val archive = ClusterRuns.repo.resolve("jobs/target/fedspark-classes.jsa")
+    val (first, firstOutput) = launch("before-mistyped", "train", conf)
+    assert(first == 0, firstOutput)
+    val module = java.nio.file.Paths.get(Files.readString(ClusterRuns.repo.resolve("jobs/target/classpath.txt")).strip()
+      .split(java.io.File.pathSeparator).find(_.contains("fedspark-engine")).get)
+    val stale = Files.getLastModifiedTime(archive).toMillis
+    Files.setLastModifiedTime(module, java.nio.file.attribute.FileTime.fromMillis(stale + 2000)) // the archive is stale now
+    // Such a run loads a few classes only: its archive would slow every later start.
+    val (mistyped, mistypedOutput) = launch("mistyped", "train", conf, "--set", "train.no-such-setting=1")
+    assert(mistyped != 0 && mistypedOutput.contains("no-such-setting"), mistypedOutput)
+    assert(Files.getLastModifiedTime(archive).toMillis == stale, "a run that failed wrote the class archive")
+    val (good, goodOutput) = launch("after-mistyped", "train", conf)
+    assert(good == 0, goodOutput)
+    assert(Files.getLastModifiedTime(archive).toMillis > stale + 2000, "the good run after it did not write the archive")
+  }
 }
