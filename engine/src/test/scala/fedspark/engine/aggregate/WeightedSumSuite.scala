@@ -30,6 +30,23 @@ class WeightedSumSuite extends AnyFunSuite {
     assert(math.abs(sum.meanLoss() - 0.36) < 1e-6, sum.meanLoss())
   }
 
+  test("a float's fixed-point value is Math.round's of v * 2^32: at ties either side of 0, next to them, at every exponent") {
+    def expected(v: Float) = math.round(v.toDouble * FixedPointSum.SCALE)
+    val ties = for (k <- Seq(0, 1, 2, 3, 1000, 8388606, 8388607); e <- Seq(-33, -34, -40)) yield ((2L * k + 1) * math.pow(2, e)).toFloat
+    val near = ties.flatMap(t => Seq(t, Math.nextUp(t), Math.nextDown(t)))
+    val random = new java.util.Random(7)
+    // exponents from the subnormals to 2^29 (so |v| * 2^32 < 2^62); 2^20 to 2^21 is where v * 2^32 passes 2^52
+    val everyExponent = for (e <- -149 to 29; _ <- 1 to 200) yield (java.lang.Math.scalb(1 + random.nextFloat(), e)).toFloat
+    val bits = Iterator.continually(java.lang.Float.intBitsToFloat(random.nextInt())).filter(v => !v.isNaN && !v.isInfinite && math.abs(v) < (1 << 30)).take(200000)
+    val values = (near ++ everyExponent ++ bits).flatMap(v => Seq(v, -v))
+    val wrong = values.filter(v => FixedPointSum.fixedFloat(v) != expected(v))
+    assert(wrong.isEmpty, wrong.take(5).map(v => s"$v: ${FixedPointSum.fixedFloat(v)} against ${expected(v)}").mkString(", "))
+    // through a sum: 3 clients' worth of the ties 0.5 and -0.5 units (2^-33), rounded up each: 3 * 1 and 3 * 0
+    val tie = math.pow(2, -33).toFloat
+    val sum = WeightedSum.empty().add(result(0, 3, tie, -tie)).add(result(1, 1, 0f, 0f))
+    assert(sum.average().toSeq == Seq((3.0 / 4 / FixedPointSum.SCALE).toFloat, 0f))
+  }
+
   test("named quantities are summed with their own weights, in any merge order to the same bits") {
     def client(k: Int, n: Long, v: Float, c: Float, a: Float) =
       ClientResult.weightedByExamples(k, n, Array(v), 0, 0).`with`("delta_c", 1, c).`with`("a", 0.25 * n, a)
