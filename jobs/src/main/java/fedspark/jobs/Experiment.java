@@ -280,21 +280,51 @@ public final class Experiment {
     }
 
     /**
-     * Loads ND4J's native backend and Deeplearning4j's network classes on a thread of their own while Spark starts,
-     * the second core otherwise idle then: together about a second a run, which the first model built would wait
-     * for. A failure here is left to that first model, which reports it.
+     * Loads ND4J's native backend, then Deeplearning4j's network classes, on a thread of their own ({@link #warmUp});
+     * the second part runs while Spark starts, the second core otherwise idle then. A failure is left to the first
+     * model built, which reports it.
      */
     private static void warmUpModels() {
-        Thread warmUp = new Thread(() -> {
+        org.nd4j.linalg.api.ndarray.INDArray[] input = new org.nd4j.linalg.api.ndarray.INDArray[1];
+        warmUp(() -> input[0] = org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 784),
+                () -> fedspark.models.Models.network("mcmahan-2nn", fedspark.models.InputShape.MNIST, 10, 0L, 0.1).output(input[0]));
+    }
+
+    /**
+     * Runs {@code backend} then {@code rest} on a daemon thread, "fedspark-warm-up"; returns once {@code backend} has
+     * ended, with or without a failure (failures are dropped). Why wait: ND4J's start looks symbols up through JavaCPP's
+     * Loader.addressof, which calls dlopen from inside glibc's dl_iterate_phdr, and a dlopen of a new library on
+     * another thread meanwhile (Spark's start loads libjaas, libextnet, snappy's and lz4's) takes glibc's two loader
+     * locks in the other order: both threads wait for ever (a `train` hung so at its start here, 2026-12-07).
+     */
+    static Thread warmUp(Runnable backend, Runnable rest) {
+        java.util.concurrent.CountDownLatch backendDone = new java.util.concurrent.CountDownLatch(1);
+        Thread thread = new Thread(() -> {
             try {
-                fedspark.models.Models.network("mcmahan-2nn", fedspark.models.InputShape.MNIST, 10, 0L, 0.1).output(
-                        org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 784));
+                backend.run();
+                backendDone.countDown();
+                rest.run();
             } catch (RuntimeException | LinkageError e) {
                 // the first model built reports it
+            } finally {
+                backendDone.countDown();
             }
         }, "fedspark-warm-up");
-        warmUp.setDaemon(true);
-        warmUp.start();
+        thread.setDaemon(true);
+        thread.start();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                backendDone.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return thread;
     }
 
     public Path preparedTable(String split) {
