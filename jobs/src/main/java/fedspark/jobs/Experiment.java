@@ -291,8 +291,8 @@ public final class Experiment {
     }
 
     /**
-     * Runs {@code backend} then {@code rest} on a daemon thread, "fedspark-warm-up"; returns once {@code backend} has
-     * ended, with or without a failure (failures are dropped). Why wait: ND4J's start looks symbols up through JavaCPP's
+     * Runs {@code backend} then {@code rest} on a daemon thread, "fedspark-warm-up", and returns that thread once
+     * {@code backend} has ended, with or without a failure (failures are dropped). Why wait: ND4J's start looks symbols up through JavaCPP's
      * Loader.addressof, which calls dlopen from inside glibc's dl_iterate_phdr, and a dlopen of a new library on
      * another thread meanwhile (Spark's start loads libjaas, libextnet, snappy's and lz4's) takes glibc's two loader
      * locks in the other order: both threads wait for ever (a `train` hung so at its start here, 2026-12-07).

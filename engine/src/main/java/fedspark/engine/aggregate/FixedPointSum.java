@@ -90,11 +90,11 @@ public final class FixedPointSum implements Serializable {
     }
 
     /**
-     * {@link #fixed} of a float (finite, |v| < 2^30), about three times faster than Math.round here: v * 2^32 is
-     * exact in a double, and so is adding 0.5 while v * 2^32 < 2^52 (a float's 24 significant bits and the half
-     * span at most 54 binary places only where the product is already an integer, from 2^23 on); from 2^52 on the
-     * product is an even integer (a multiple of 2^29), so the tie the sum lands on rounds back to it. So floor(v * 2^32
-     * + 0.5) is round-half-up of the exact product, Math.round's rule. A double's product w * v is not exact: it keeps
+     * {@link #fixed} of a float (finite, |v| < 2^30), about three times faster than Math.round here. p = v * 2^32 is
+     * exact in a double (24 significant bits). p + 0.5 is exact too, but where |p| < 2^-30 (the sum, within 2^-30 of
+     * 1/2, rounds by at most 2^-54 and crosses no integer) and where |p| >= 2^52 (p is then an even integer, a multiple
+     * of 2^29, and the sum, a tie, rounds back to it). So floor(p + 0.5) is the exact p rounded half up, Math.round's
+     * rule (WeightedSumSuite compares them at every exponent). A double's product w * v is not exact: it keeps
      * Math.round.
      */
     static long fixedFloat(float v) {
