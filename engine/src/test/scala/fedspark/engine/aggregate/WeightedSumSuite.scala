@@ -45,6 +45,13 @@ class WeightedSumSuite extends AnyFunSuite {
     val tie = math.pow(2, -33).toFloat
     val sum = WeightedSum.empty().add(result(0, 3, tie, -tie)).add(result(1, 1, 0f, 0f))
     assert(sum.average().toSeq == Seq((3.0 / 4 / FixedPointSum.SCALE).toFloat, 0f))
+    // a non-integral weight rounds the double product w * v once (rounded to a float first, it would be off by thousands
+    // of 2^-32 units here)
+    val (w, v) = (0.1, 1000.7f)
+    val exact = math.round(w * v * FixedPointSum.SCALE)
+    assert(exact != math.round((w * v).toFloat * FixedPointSum.SCALE))
+    val tenth = WeightedSum.empty().add(ClientResult.weightedByExamples(0, 1, Array(0f), 0, 1).`with`("a", w, v))
+    assert(tenth.named("a").sum()(0) == exact / FixedPointSum.SCALE)
   }
 
   test("named quantities are summed with their own weights, in any merge order to the same bits") {
