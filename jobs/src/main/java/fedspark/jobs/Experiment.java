@@ -271,6 +271,12 @@ public final class Experiment {
                 builder.config("spark.executorEnv." + variable, value);
             }
         }
+        // Executors load ND4J's backend when they start, not beside their first tasks (ExecutorWarmUp says why); the
+        // experiment's and spark-submit's own plugins are kept.
+        Object ownPlugins = config.getConfig("spark.conf").root().containsKey("spark.plugins")
+                ? config.getConfig("spark.conf").root().get("spark.plugins").unwrapped() : System.getProperty("spark.plugins");
+        String warmUp = fedspark.engine.ExecutorWarmUp.class.getName();
+        builder.config("spark.plugins", ownPlugins == null || ownPlugins.toString().isBlank() ? warmUp : ownPlugins + "," + warmUp);
         // Logging starts here, before the warm-up thread: Spark's start and Deeplearning4j's first logger would otherwise
         // set up log4j on two threads at once, and in about half the runs log4j printed a stack trace (its JMX bean
         // registered twice).

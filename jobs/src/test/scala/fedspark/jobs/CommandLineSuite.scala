@@ -32,6 +32,17 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
       new org.apache.hadoop.conf.Configuration()).clients == 6)
   }
 
+  test("an experiment's own Spark plugins run, beside the one that loads ND4J's backend when an executor starts") {
+    RecordingPlugin.plugins = null
+    val (code, errors) = fedspark("train", experiment("plugins", "train.rounds = 1").getPath, "--run-dir", s"$scratch/runs/plugins",
+      "--set", "spark.conf.\"spark.plugins\"=fedspark.jobs.RecordingPlugin")
+    assert(code == 0, errors)
+    assert(RecordingPlugin.plugins == "fedspark.jobs.RecordingPlugin,fedspark.engine.ExecutorWarmUp")
+    RecordingPlugin.plugins = null
+    assert(fedspark("train", experiment("no-plugins", "train.rounds = 1").getPath, "--run-dir", s"$scratch/runs/no-plugins")._1 == 0)
+    assert(RecordingPlugin.plugins == null, "a plugin of an earlier run's settings")
+  }
+
   test("the same experiment and seed give the same model; another seed another") {
     val conf = experiment("again", "").getPath
     assert(fedspark("train", conf, "--run-dir", s"$scratch/runs/a")._1 == 0)

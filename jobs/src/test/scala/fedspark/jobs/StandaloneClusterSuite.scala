@@ -171,6 +171,24 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   private def executorJvms(): Seq[ProcessHandle] = processes.synchronized(processes.toList).flatMap(_.toHandle.descendants().iterator().asScala)
     .filter(h => h.isAlive && commandLine(h).contains("CoarseGrainedExecutorBackend"))
 
+  /**
+   * In every executor log of the workers that shows a task: ND4J's backend loaded at the executor's start
+   * (fedspark.engine.ExecutorWarmUp's line) before the first task ran, so no task's native loading can meet ND4J's.
+   */
+  private def assertBackendLoadedBeforeTasks(): Unit = {
+    val logs = Files.walk(scratch).iterator().asScala.filter(p => p.getFileName.toString == "stderr").toList
+    val withTasks = logs.map(p => p -> Files.readAllLines(p).asScala.toSeq).filter(_._2.exists(_.contains("Running task")))
+    assert(withTasks.nonEmpty, s"no executor log shows a task: $logs")
+    for ((log, lines) <- withTasks) {
+      val loaded = lines.indexWhere(_.contains("ND4J's native backend loaded at the executor's start"))
+      val firstTask = lines.indexWhere(_.contains("Running task"))
+      val where = if (loaded < 0) "no line says the backend loaded" else s"the backend loaded at line ${loaded + 1}"
+      assert(loaded >= 0 && loaded < firstTask, s"$log: $where, the first task started at line ${firstTask + 1}\n" +
+        lines.take(firstTask + 1).takeRight(30).mkString("\n"))
+      info(lines(loaded).substring(lines(loaded).indexOf("fedspark:")))
+    }
+  }
+
   /** The experiment in local[1]: the reference of the first two tests, run by whichever needs it first. */
   private lazy val localOne: String = trainLocally("local-1", "local[1]")
 
@@ -202,6 +220,7 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     val moves = servedBy.groupBy(_._1).values.map(_.map(_._2).sliding(2).count(p => p.size == 2 && p(0) != p(1))).sum
     assert(summary.contains(s"affinity-misses = $moves"), summary)
     info(s"$moves affinity misses; clients per executor: ${tasks.groupBy(_.executor).map { case (e, t) => e -> t.flatMap(_.clientList).distinct.size }}")
+    assertBackendLoadedBeforeTasks()
   }
 
   test("spark-submit of fedspark.jar, the executors given Spark's classes only: the same parameters as local mode", Packaged) {
@@ -220,6 +239,8 @@ class StandaloneClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     val updates = Files.readString(Paths.get(localOne, "audit.conf")).linesIterator.find(_.startsWith("client-updates")).get
     assert(summary.contains("raw-data-bytes-between-executors = 0") && summary.contains(updates), summary)
     assert(kernels(runDir).values.toSet == kernels(localOne).values.toSet, kernels(runDir))
+    // the plugin's class came with fedspark.jar, not with the executors' class path
+    assertBackendLoadedBeforeTasks()
   }
 
   test("on the cluster, a round whose tasks all fail their first attempt ends with the same parameters", Packaged, FirstLineOnly) {
