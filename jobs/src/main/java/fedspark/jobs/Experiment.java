@@ -9,6 +9,7 @@ import static org.apache.spark.sql.functions.xxhash64;
 import java.io.File;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -275,8 +276,16 @@ public final class Experiment {
         // experiment's and spark-submit's own plugins are kept.
         Object ownPlugins = config.getConfig("spark.conf").root().containsKey("spark.plugins")
                 ? config.getConfig("spark.conf").root().get("spark.plugins").unwrapped() : System.getProperty("spark.plugins");
-        String warmUp = fedspark.engine.ExecutorWarmUp.class.getName();
-        builder.config("spark.plugins", ownPlugins == null || ownPlugins.toString().isBlank() ? warmUp : ownPlugins + "," + warmUp);
+        List<String> plugins = new ArrayList<>();
+        for (String plugin : ownPlugins == null ? new String[0] : ownPlugins.toString().split(",")) {
+            if (!plugin.isBlank()) {
+                plugins.add(plugin.strip());
+            }
+        }
+        if (!plugins.contains(fedspark.engine.ExecutorWarmUp.class.getName())) {
+            plugins.add(fedspark.engine.ExecutorWarmUp.class.getName());
+        }
+        builder.config("spark.plugins", String.join(",", plugins));
         // Logging starts here, before the warm-up thread: Spark's start and Deeplearning4j's first logger would otherwise
         // set up log4j on two threads at once, and in about half the runs log4j printed a stack trace (its JMX bean
         // registered twice).

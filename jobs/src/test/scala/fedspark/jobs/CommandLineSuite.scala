@@ -39,6 +39,11 @@ class CommandLineSuite extends AnyFunSuite with CommandLineFixture {
     assert(code == 0, errors)
     assert(RecordingPlugin.plugins == "fedspark.jobs.RecordingPlugin,fedspark.engine.ExecutorWarmUp")
     RecordingPlugin.plugins = null
+    // named by the experiment already: listed once
+    assert(fedspark("train", experiment("plugins-named", "train.rounds = 1").getPath, "--run-dir", s"$scratch/runs/plugins-named",
+      "--set", "spark.conf.\"spark.plugins\"=\" fedspark.engine.ExecutorWarmUp, fedspark.jobs.RecordingPlugin\"")._1 == 0)
+    assert(RecordingPlugin.plugins == "fedspark.engine.ExecutorWarmUp,fedspark.jobs.RecordingPlugin")
+    RecordingPlugin.plugins = null
     assert(fedspark("train", experiment("no-plugins", "train.rounds = 1").getPath, "--run-dir", s"$scratch/runs/no-plugins")._1 == 0)
     assert(RecordingPlugin.plugins == null, "a plugin of an earlier run's settings")
   }
