@@ -140,7 +140,8 @@ final class Bench implements Callable<Integer> {
         }
         fedspark.models.TrainingFlops flops = experiment.partitionedModel().trainingFlops();
         FedSpark.say("work: " + flops.line());
-        // The peak once, before the systems run, in this JVM (bin/fedspark's environment: one BLAS thread a call).
+        // The peak before fedspark runs and again after it, in this JVM (bin/fedspark's environment: one BLAS thread a
+        // call); the fractions are of the higher of the two minutes.
         String threads = Peak.threadsWarning();
         if (threads != null) {
             FedSpark.say(threads);
@@ -155,6 +156,12 @@ final class Bench implements Callable<Integer> {
         results.add(runFedspark(List.of(), "fedspark"));
         if (dl4jSpark) {
             results.add(runFedspark(List.of("train.C=1.0", "train.rounds=" + dl4jSparkRounds), "fedspark, C=1"));
+        }
+        List<Peak.Measured> peaksAfter = Peak.measureAll(1024, cores, peakSeconds);
+        List<Peak.Measured> onePeaksAfter = onePeaks.isEmpty() ? List.of() : Peak.measureAll(1024, 1, peakSeconds);
+        peaksAfter.forEach(m -> FedSpark.say("after fedspark: " + m.line()));
+        onePeaksAfter.forEach(m -> FedSpark.say("after fedspark: " + m.line()));
+        if (dl4jSpark) {
             Experiment allClients = experiment.set("train.C", 1.0).set("train.rounds", dl4jSparkRounds);
             List<String> command = dl4jSparkCommand(allClients.config());
             FedSpark.say("dl4j-spark: " + String.join(" ", command));
@@ -169,7 +176,9 @@ final class Bench implements Callable<Integer> {
         }
         results.addAll(peers);
         FedSpark.say("");
-        table(results, peers, flops, epochs, Peak.best(peaks), onePeaks.isEmpty() ? null : Peak.best(onePeaks)).forEach(FedSpark::say);
+        FedSpark.say("the peaks below: the higher of the measurements before and after fedspark's rounds");
+        table(results, peers, flops, epochs, Peak.best(peaks, peaksAfter), onePeaks.isEmpty() ? null : Peak.best(onePeaks, onePeaksAfter))
+                .forEach(FedSpark::say);
         return 0;
     }
 

@@ -22,6 +22,15 @@ class BenchTableSuite extends AnyFunSuite {
     assert(Peak.best(java.util.List.of(oneDnn, peak)) eq oneDnn)
   }
 
+  test("the peak is the higher of the measurements before and after fedspark's rounds, whichever kernel reached it") {
+    def at(kernel: Peak.Kernel, gflops: Double) = new Peak.Measured(kernel, "k", 2, 1024, 100L, gflops)
+    val (openBlasBefore, oneDnnBefore) = (at(Peak.Kernel.OPENBLAS, 440.0), at(Peak.Kernel.ONEDNN, 470.0))
+    val (openBlasAfter, oneDnnAfter) = (at(Peak.Kernel.OPENBLAS, 450.0), at(Peak.Kernel.ONEDNN, 495.0))
+    assert(Peak.best(java.util.List.of(openBlasBefore, oneDnnBefore), java.util.List.of(openBlasAfter, oneDnnAfter)) eq oneDnnAfter)
+    assert(Peak.best(java.util.List.of(openBlasAfter, oneDnnAfter), java.util.List.of(openBlasBefore, oneDnnBefore)) eq oneDnnAfter)
+    assert(Peak.best(java.util.Collections.singletonList(oneDnnBefore), java.util.Collections.emptyList[Peak.Measured]()) eq oneDnnBefore)
+  }
+
   test("MFLOP a round is the median round's examples x E x FLOP an example; GFLOP/s that over the median s/round; the peak line their fractions") {
     assert(twoNN.perExample == 879200L)
     // 6,000 examples x E = 5 x 879,200 = 26,376 MFLOP: 52.75 GFLOP/s in 0.5 s, 105.50 in 0.25 s; 26.4% and 52.8% of 200
