@@ -34,7 +34,8 @@ import picocli.CommandLine.Option;
  * whole experiment's wall time (process start to exit: start-up, data loading, evaluation included, what a
  * user waits for), and the ratios; beside them each round's floating-point work (the model's {@link
  * fedspark.models.TrainingFlops} an example, times the examples the round's clients hold, times E), the GFLOP/s each
- * system achieves, and which fraction that is of the machine's fp32 peak, measured first by {@link Peak}.
+ * system achieves, and which fraction that is of the machine's fp32 peak, measured by {@link Peak} before and after
+ * fedspark's rounds (the higher of the two).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Seconds per round of an experiment in fedspark and in the PyTorch peer, run in the same sitting.")
@@ -104,8 +105,8 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--peers-dir", paramLabel = "DIR", description = "the built peers module (default: ${DEFAULT-VALUE})")
     File peersDir = new File("peers/target");
 
-    @Option(names = "--peak-seconds", description = "timed seconds of each kernel of the fp32 peak measured first (default: ${DEFAULT-VALUE};"
-            + " fedspark peak measures it alone)")
+    @Option(names = "--peak-seconds", description = "timed seconds of each kernel of the fp32 peak, measured before and after fedspark's rounds"
+            + " (default: ${DEFAULT-VALUE}; fedspark peak measures it alone)")
     double peakSeconds = 2;
 
     /**
